@@ -1,0 +1,111 @@
+"""Reading image files safely into `uint8` arrays of one mode and one size.
+
+Used by dataset ingestion and by the Predict page: any mode Pillow reads (RGBA, palette, CMYK,
+16-bit, grayscale) becomes grayscale or RGB, huge images are refused or decoded at reduced scale
+before they can take the machine's memory, and every failure is a `StudioError` with a reason.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from cnn_core.errors import StudioError
+
+MAX_PIXELS = 50_000_000  # a decoded image above this is refused: 50 MP RGB is 150 MB
+READABLE_FORMATS = {"PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "MPO"}
+GRAYSCALE_MODES = {"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+
+ImageSource = str | Path | bytes | BinaryIO
+
+
+def open_image(source: ImageSource, *, target: tuple[int, int] | None = None) -> Image.Image:
+    """Open the first frame of an image, upright (EXIF rotation applied) and fully decoded.
+
+    `target` (width, height) lets JPEG decode at a reduced scale, so an 8000x8000 photo costs a
+    few MB instead of 200. Raises `StudioError` with a reason a user understands.
+    """
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(source)
+            if img.format not in READABLE_FORMATS:
+                raise StudioError(f"{img.format} images are not supported (use PNG, JPEG, GIF, BMP or WebP)")
+            if target and img.format in {"JPEG", "MPO"}:
+                img.draft(img.mode, (target[0] * 4, target[1] * 4))
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise StudioError(f"image too large ({width}x{height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels)")
+            img.seek(0)
+            img.load()
+            return ImageOps.exif_transpose(img)
+    except StudioError:
+        raise
+    except UnidentifiedImageError:
+        raise StudioError("not an image file Pillow can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise StudioError("image too large (decompression bomb guard)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise StudioError(f"truncated or corrupt image ({exc})") from None
+
+
+def is_grayscale(img: Image.Image) -> bool:
+    """True for modes that carry one intensity channel (palette images count as colour)."""
+    return img.mode in GRAYSCALE_MODES
+
+
+def to_channels(img: Image.Image, channels: int) -> Image.Image:
+    """Convert any Pillow mode to 'L' (channels=1) or 'RGB' (channels=3).
+
+    Transparent pixels are composited onto white; 16-bit and 32-bit images are scaled to 8 bits
+    rather than clipped (Pillow's own conversion clips them to white).
+    """
+    if img.mode in {"I", "I;16", "I;16L", "I;16B", "I;16N", "F"}:
+        values = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        img = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8), "L")
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in {"RGBA", "LA", "PA"}:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("L" if channels == 1 else "RGB")
+
+
+def to_array(img: Image.Image, size: tuple[int, int], channels: int) -> np.ndarray:
+    """`img` as a `uint8` array of shape (height, width, channels), stretched to `size` (h, w)."""
+    img = to_channels(img, channels)
+    height, width = size
+    if img.size != (width, height):
+        img = img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    array = np.asarray(img, dtype=np.uint8)
+    return array.reshape(height, width, channels)
+
+
+def load_array(source: ImageSource, size: tuple[int, int], channels: int) -> np.ndarray:
+    """Open, convert and resize in one call (see `open_image` and `to_array`)."""
+    return to_array(open_image(source, target=(size[1], size[0])), size, channels)
+
+
+def montage(images: np.ndarray, columns: int, scale: int = 1, pad: int = 2) -> np.ndarray:
+    """Tile `uint8` images (n, h, w, c) into one grid, each enlarged `scale` times (nearest).
+
+    Grayscale comes back as (H, W), colour as (H, W, 3), as image widgets expect.
+    """
+    n, h, w, c = images.shape
+    rows = max(1, -(-n // columns))
+    hs, ws = h * scale + pad, w * scale + pad
+    grid = np.full((rows * hs + pad, columns * ws + pad, c), 255, np.uint8)
+    for i, img in enumerate(images):
+        r, col = divmod(i, columns)
+        big = img.repeat(scale, axis=0).repeat(scale, axis=1)
+        grid[pad + r * hs : pad + r * hs + h * scale, pad + col * ws : pad + col * ws + w * scale] = big
+    return grid[..., 0] if c == 1 else grid

@@ -1,0 +1,327 @@
+"""Image-folder and zip ingestion: one subfolder per class, safe against hostile archives.
+
+A zip is extracted member by member into its own folder (no `../`, absolute paths or links, capped
+in count and size, with a decompression-bomb guard); then the folder is scanned, unreadable files
+are skipped and reported, and images are converted to one mode and size. A folder too large for
+the memory budget is not loaded: its images stay on disk and are decoded on access (`ImageFiles`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image
+
+from cnn_core import images as imageio
+from cnn_core.errors import StudioError
+
+IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini"}
+MAX_DEFAULT_SIDE = 128
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Caps that keep an upload from filling the disk or the memory."""
+
+    max_members: int = 100_000
+    max_total_bytes: int = 4 * 2**30
+    max_ratio: float = 250.0  # uncompressed / compressed size of one member
+    memory_budget_bytes: int = int(os.environ.get("CNN_STUDIO_MEMORY_BUDGET_MB", "3072")) * 2**20
+
+
+@dataclass
+class IngestReport:
+    """What ingestion found: classes kept, files skipped with a reason, and the format chosen."""
+
+    root: str
+    class_names: list[str] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    ignored: int = 0
+    channels: int = 3
+    image_size: tuple[int, int] = (0, 0)
+    streamed: bool = False
+
+    def skip(self, path: str | Path, reason: str) -> None:
+        self.skipped.append((str(path), reason))
+
+
+class ImageFiles:
+    """An array-like of image files decoded on access, for folders larger than memory.
+
+    Supports `len`, `shape`, integer and array indexing (which decode), and `take(indices, axis=0)`
+    (which stays lazy), so splits and training pipelines treat it like a `uint8` ndarray.
+    """
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, paths: list[Path], size: tuple[int, int], channels: int):
+        self.paths = list(paths)
+        self.size = size
+        self.channels = channels
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.paths), self.size[0], self.size[1], self.channels)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            return imageio.load_array(self.paths[index], self.size, self.channels)
+        chosen = np.arange(len(self.paths))[index]
+        return np.stack([self[int(i)] for i in chosen]) if len(chosen) else np.zeros((0, *self.shape[1:]), np.uint8)
+
+    def take(self, indices, axis: int = 0) -> ImageFiles:
+        if axis != 0:
+            raise ValueError("ImageFiles.take works along the first axis only")
+        return ImageFiles([self.paths[int(i)] for i in indices], self.size, self.channels)
+
+
+def is_ignored(name: str) -> bool:
+    return name.startswith(".") or name in IGNORED_NAMES
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name, recovering UTF-8 names stored without the UTF-8 flag."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name.replace("\\", "/")
+
+
+def _safe_relative(name: str) -> PurePosixPath | None:
+    """The member's path inside the extraction folder, or None when it would escape it."""
+    path = PurePosixPath(name)
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
+        return None
+    return PurePosixPath(*[p for p in path.parts if p not in ("", ".")])
+
+
+def extract_zip(zip_path: str | Path, dest: str | Path, limits: IngestLimits = IngestLimits()) -> tuple[Path, IngestReport]:
+    """Extract `zip_path` into `dest`, skipping unsafe members; returns the folder and a report."""
+    dest = Path(dest)
+    report = IngestReport(root=str(dest))
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise StudioError(f"{Path(zip_path).name} is not a readable zip file ({exc})") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > limits.max_members:
+            raise StudioError(f"the zip has {len(infos):,} members; the limit is {limits.max_members:,}")
+        declared = sum(i.file_size for i in infos)
+        if declared > limits.max_total_bytes:
+            raise StudioError(
+                f"the zip would unpack to {declared / 2**30:.1f} GB; the limit is {limits.max_total_bytes / 2**30:.1f} GB"
+            )
+        dest.mkdir(parents=True, exist_ok=True)
+        written = 0
+        for info in infos:
+            name = _member_name(info)
+            relative = _safe_relative(name)
+            if relative is None:
+                report.skip(name, "unsafe path (outside the extraction folder): not extracted")
+                continue
+            if any(is_ignored(part) for part in relative.parts) or info.is_dir() or not relative.parts:
+                report.ignored += not info.is_dir()
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                report.skip(name, "symbolic link: not extracted")
+                continue
+            if info.file_size > 10 * 2**20 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+                report.skip(name, "compression ratio suggests a decompression bomb: not extracted")
+                continue
+            written += _extract_member(archive, info, dest / relative, limits.max_total_bytes - written, report, name)
+    return dest, report
+
+
+def _extract_member(archive, info, target: Path, budget: int, report: IngestReport, name: str) -> int:
+    """Stream one member to disk, stopping if it unpacks to more than it declared or the budget."""
+    cap = min(info.file_size, budget)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    size = 0
+    try:
+        with archive.open(info) as src, open(target, "wb") as out:
+            while chunk := src.read(1 << 20):
+                size += len(chunk)
+                if size > cap:
+                    raise StudioError("unpacks to more than it declares")
+                out.write(chunk)
+    except (StudioError, zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        target.unlink(missing_ok=True)
+        report.skip(name, f"could not be extracted ({exc})")
+        return 0
+    return size
+
+
+def extract_upload(zip_path: str | Path, workspace: str | Path) -> tuple[Path, IngestReport]:
+    """Extract a zip once into `workspace/<content hash>`, reusing a finished earlier extraction."""
+    digest = hashlib.sha256(Path(zip_path).read_bytes()).hexdigest()[:16]
+    dest = Path(workspace) / digest
+    marker = dest / ".extraction.json"  # hidden, so the scan ignores it
+    if marker.exists():
+        saved = json.loads(marker.read_text())
+        return dest, IngestReport(root=str(dest), skipped=[tuple(s) for s in saved["skipped"]], ignored=saved["ignored"])
+    shutil.rmtree(dest, ignore_errors=True)
+    folder, report = extract_zip(zip_path, dest)
+    marker.write_text(json.dumps({"skipped": report.skipped, "ignored": report.ignored}))
+    return folder, report
+
+
+def find_class_root(folder: Path) -> Path:
+    """Descend through single wrapper folders (`archive/cats`, `archive/dogs` → `archive`).
+
+    A lone subfolder that holds images itself is a class, not a wrapper: `one/only/*.png` is
+    a one-class dataset (refused later with that reason), not a folder of loose files.
+    """
+    while True:
+        dirs = [e for e in folder.iterdir() if e.is_dir() and not is_ignored(e.name)]
+        if len(dirs) != 1 or _holds_images(dirs[0]) or not any(e.is_dir() for e in dirs[0].iterdir()):
+            return folder
+        folder = dirs[0]
+
+
+def _holds_images(folder: Path) -> bool:
+    return any(e.is_file() and e.suffix.lower() in IMAGE_SUFFIXES for e in folder.iterdir())
+
+
+def _scan(root: Path, report: IngestReport) -> dict[str, list[Path]]:
+    """Class name → image candidates, reporting files outside class folders."""
+    classes: dict[str, list[Path]] = {}
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if is_ignored(entry.name):
+            report.ignored += 1
+        elif entry.is_file():
+            report.skip(entry.relative_to(root), "not inside a class folder")
+        elif entry.is_dir():
+            files = []
+            for dirpath, dirnames, filenames in os.walk(entry):
+                dirnames[:] = sorted(d for d in dirnames if not is_ignored(d))
+                for fname in sorted(filenames):
+                    if is_ignored(fname):
+                        report.ignored += 1
+                    else:
+                        files.append(Path(dirpath) / fname)
+            classes[entry.name] = files
+    return classes
+
+
+def _probe(files: dict[str, list[Path]], root: Path, report: IngestReport) -> list[tuple[int, Path, tuple[str, tuple[int, int]]]]:
+    """Read headers only: keep readable images (label, path, header) and report the rest."""
+    kept = []
+    for label, paths in enumerate(files.values()):
+        for path in paths:
+            try:
+                with Image.open(path) as img:
+                    if img.format not in imageio.READABLE_FORMATS:
+                        raise StudioError(f"{img.format} images are not supported")
+                    kept.append((label, path, (img.mode, img.size)))
+            except StudioError as exc:
+                report.skip(path.relative_to(root), str(exc))
+            except Exception:  # noqa: BLE001 - Pillow raises many types for non-images
+                report.skip(path.relative_to(root), "not an image file Pillow can read")
+    return kept
+
+
+def default_format(headers: list[tuple[str, tuple[int, int]]]) -> tuple[int, tuple[int, int]]:
+    """Channels (1 if every image is grayscale) and size (the most common, long side ≤ 128)."""
+    channels = 1 if all(mode in imageio.GRAYSCALE_MODES for mode, _ in headers) else 3
+    (width, height), _ = Counter(size for _, size in headers).most_common(1)[0]
+    scale = min(1.0, MAX_DEFAULT_SIDE / max(width, height))
+    return channels, (max(1, round(height * scale)), max(1, round(width * scale)))
+
+
+def ingest_folder(
+    folder: str | Path,
+    *,
+    channels: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    limits: IngestLimits = IngestLimits(),
+    report: IngestReport | None = None,
+) -> tuple[np.ndarray | ImageFiles, np.ndarray, list[str], IngestReport]:
+    """Load a folder of class subfolders: images (n, h, w, c) `uint8`, labels, class names, report."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise StudioError(f"{folder} is not a folder")
+    root = find_class_root(folder)
+    report = report or IngestReport(root=str(root))
+    report.root = str(root)
+    found = _scan(root, report)
+    kept = _probe(found, root, report)
+    if not kept:
+        raise StudioError(f"no readable images in class subfolders of {folder}")
+    default_channels, default_size = default_format([h for _, _, h in kept])
+    report.channels = channels or default_channels
+    report.image_size = tuple(image_size or default_size)
+    images, labels = _decode(kept, root, report, limits)
+    return _drop_empty_classes(images, labels, list(found), report)
+
+
+def _decode(kept, root: Path, report: IngestReport, limits: IngestLimits):
+    """Decode every image once (to find truncated files); keep pixels unless over the budget."""
+    h, w = report.image_size
+    report.streamed = len(kept) * h * w * report.channels > limits.memory_budget_bytes
+    pixels = None if report.streamed else np.zeros((len(kept), h, w, report.channels), np.uint8)
+    good = np.zeros(len(kept), bool)
+    for i, (_, path, _) in enumerate(kept):
+        try:
+            array = imageio.load_array(path, (h, w), report.channels)
+        except StudioError as exc:
+            report.skip(path.relative_to(root), str(exc))
+            continue
+        good[i] = True
+        if pixels is not None:
+            pixels[i] = array
+    labels = np.array([label for label, _, _ in kept], np.int64)[good]
+    if pixels is not None:
+        return pixels[good], labels
+    return ImageFiles([p for (_, p, _), ok in zip(kept, good) if ok], (h, w), report.channels), labels
+
+
+def _drop_empty_classes(images, labels, names: list[str], report: IngestReport):
+    counts = np.bincount(labels, minlength=len(names))
+    keep = [i for i, c in enumerate(counts) if c > 0]
+    for i, c in enumerate(counts):
+        if c == 0:
+            report.skip(names[i] + "/", "class folder has no readable images: class dropped")
+    remap = np.full(len(names), -1, np.int64)
+    remap[keep] = np.arange(len(keep))
+    report.class_names = [names[i] for i in keep]
+    report.counts = [int(counts[i]) for i in keep]
+    if len(keep) < 2:
+        raise StudioError(
+            f"found {len(keep)} class with readable images ({', '.join(report.class_names) or 'none'}); "
+            "a dataset needs at least 2 class subfolders"
+        )
+    return images, remap[labels], report.class_names, report
+
+
+def save_upload(data: bytes, filename: str, workspace: str | Path) -> Path:
+    """Store an uploaded zip as `workspace/<content hash>/<its own name>` and return the path."""
+    name = Path(filename.replace("\\", "/")).name.strip() or "upload.zip"
+    if is_ignored(name):
+        name = "upload" + name
+    folder = Path(workspace) / hashlib.sha256(data).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    if not target.exists():
+        tmp = folder / (".partial-" + name)
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    return target

@@ -1,0 +1,113 @@
+"""Data: pick a dataset or bring your own images, and see what is in it."""
+
+import pandas as pd
+import streamlit as st
+
+from cnn_core import charts, ingest, paths
+from cnn_core.datasets import REGISTRY, DataConfig
+from cnn_core.errors import StudioError
+from cnn_core.images import montage
+from ui import state
+
+OWN = "own"
+KIND_LABEL = {"bundled": "bundled, offline", "generated": "generated, offline", "download": "Keras download"}
+
+st.title("Data")
+st.caption("Pick the images to train on. Bundled datasets work offline; Keras downloads need the internet once.")
+
+config = state.data_config()
+state.seed_widget("data.choice", config.dataset_id if config.dataset_id in REGISTRY else OWN)
+choice = st.selectbox(
+    "Dataset",
+    [*REGISTRY, OWN],
+    key="data.choice",
+    format_func=lambda k: (
+        "Your own images (zip or folder)" if k == OWN else f"{REGISTRY[k].name} ({KIND_LABEL[REGISTRY[k].kind]})"
+    ),
+)
+
+dataset_id = choice
+if choice == OWN:
+    st.markdown("One subfolder per class, e.g. `cats/…`, `dogs/…`, with or without one folder around them.")
+    upload_col, folder_col = st.columns(2)
+    uploaded = upload_col.file_uploader("Upload a zip", type=["zip"], key="data.upload")
+    folder = folder_col.text_input("…or a folder on this machine", key="data.folder", placeholder="/path/to/images")
+    if uploaded is not None:
+        saved = ingest.save_upload(uploaded.getvalue(), uploaded.name, paths.data_dir() / "uploads")
+        dataset_id = f"zip:{saved}"
+    elif folder.strip():
+        dataset_id = f"folder:{folder.strip()}"
+    elif config.dataset_id.startswith(("zip:", "folder:")):
+        dataset_id = config.dataset_id
+    else:
+        st.info("Upload a zip or give a folder path to load your images.")
+        st.stop()
+
+with st.expander("Splits and image format"):
+    for key, value in {
+        "data.val": config.validation_fraction,
+        "data.test": config.test_fraction,
+        "data.seed": config.seed,
+        "data.size": config.image_size or 0,
+        "data.channels": config.channels or 0,
+        "data.limit": config.limit or 0,
+    }.items():
+        state.seed_widget(key, value)
+    c1, c2, c3 = st.columns(3)
+    val = c1.slider("Validation fraction", 0.0, 0.4, step=0.05, key="data.val")
+    test = c2.slider("Test fraction", 0.0, 0.4, step=0.05, key="data.test")
+    seed = c3.number_input("Seed (shuffling and splits)", 0, 2**31 - 1, key="data.seed")
+    c4, c5, c6 = st.columns(3)
+    size = c4.number_input("Image size (square side; 0 keeps the data's own)", 0, 512, key="data.size")
+    channels = c5.selectbox(
+        "Colour (image folders)", [0, 1, 3], key="data.channels", format_func={0: "from the data", 1: "grayscale", 3: "RGB"}.get
+    )
+    limit = c6.number_input("Use at most this many images (0 = all)", 0, 1_000_000, step=500, key="data.limit")
+
+new_config = DataConfig(
+    dataset_id, round(val, 2), round(test, 2), int(seed), int(size) or None, int(channels) or None, int(limit) or None
+)
+if new_config != config:
+    state.set_data_config(new_config)
+
+try:
+    with st.spinner(f"Loading {dataset_id} …"):
+        ds = state.current_dataset(new_config)
+except StudioError as exc:
+    st.error(str(exc))
+    st.stop()
+
+st.subheader(ds.spec.name)
+st.markdown(f"{ds.spec.description}  \n**Source:** {ds.spec.source}")
+counts = ds.counts()
+m1, m2, m3, m4, m5 = st.columns(5)
+m1.metric("Image shape", " × ".join(map(str, ds.input_shape)))
+m2.metric("Classes", ds.num_classes)
+for column, (split, values) in zip((m3, m4, m5), counts.items()):
+    column.metric(f"{split.capitalize()} images", f"{sum(values):,}")
+
+if ds.report is not None:
+    report = ds.report
+    st.markdown(
+        f"**Ingestion report** — {sum(report.counts):,} images in {len(report.class_names)} classes, "
+        f"{report.image_size[0]}×{report.image_size[1]}, {'grayscale' if report.channels == 1 else 'RGB'}; "
+        f"{len(report.skipped)} skipped, {report.ignored} hidden or system files ignored."
+    )
+    if report.streamed:
+        st.info("This folder is larger than the memory budget: images stay on disk and are read as needed.")
+    if report.skipped:
+        st.dataframe(pd.DataFrame(report.skipped, columns=["file", "reason"]), hide_index=True, width="stretch")
+
+left, right = st.columns([3, 2])
+left.plotly_chart(charts.class_distribution(ds.class_names, counts), width="stretch")
+table = pd.DataFrame(counts, index=ds.class_names)
+table.loc["total"] = table.sum()
+right.dataframe(table, width="stretch", height=min(36 * (len(table) + 1) + 4, 420))
+
+st.subheader("Samples")
+scale = max(1, 48 // max(ds.input_shape[:2]))
+columns = st.columns(2)
+for k, (name, images) in enumerate(ds.samples(8).items()):
+    with columns[k % 2]:
+        st.markdown(f"**{name}**")
+        st.image(montage(images, columns=8, scale=scale), clamp=True)

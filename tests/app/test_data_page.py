@@ -1,0 +1,63 @@
+"""AppTest of the Data page: the default dataset, switching, own folders and refusals."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, make_class_folder
+
+
+def open_app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_opens_on_the_bundled_default():
+    at = open_app()
+    assert at.title[0].value == "Data"
+    assert metric(at, "Image shape") == "28 × 28 × 1" and metric(at, "Train images") == "3,750"
+    assert any("mnist-5k" in md.value for md in at.sidebar.markdown)
+    assert len(at.get("image")) == 10  # a sample strip per class
+
+
+def test_switching_dataset_and_fractions_updates_everything():
+    at = open_app()
+    at.selectbox(key="data.choice").set_value("shapes").run()
+    assert metric(at, "Image shape") == "32 × 32 × 3" and metric(at, "Classes") == "5"
+    at.slider(key="data.test").set_value(0.2).run()
+    assert metric(at, "Test images") == "400"
+    assert at.session_state["data_config"]["test_fraction"] == 0.2
+
+
+def test_own_folder_shows_the_ingestion_report(tmp_path):
+    root = make_class_folder(tmp_path / "pets", {"猫": 5, "狗": 5})
+    (root / "猫" / "bad.png").write_text("not an image")
+    at = open_app()
+    at.selectbox(key="data.choice").set_value("own").run()
+    at.text_input(key="data.folder").input(str(root)).run()
+    assert not at.exception
+    assert any("Ingestion report" in md.value for md in at.markdown)
+    assert "bad.png" in at.dataframe[0].value.to_string()
+    assert metric(at, "Classes") == "2"
+
+
+def test_refused_folder_shows_a_message_not_a_traceback(tmp_path):
+    root = make_class_folder(tmp_path / "one", {"only": 5})
+    at = open_app()
+    at.selectbox(key="data.choice").set_value("own").run()
+    at.text_input(key="data.folder").input(str(root)).run()
+    assert not at.exception
+    assert "at least 2 class" in at.error[0].value
+
+
+@pytest.mark.slow
+def test_offline_keras_dataset_shows_what_to_do():
+    at = open_app()
+    at.selectbox(key="data.choice").set_value("fashion-mnist").run(timeout=120)
+    assert not at.exception
+    assert at.error and "fashion-mnist" in at.error[0].value and "mnist-5k" in at.error[0].value

@@ -1,0 +1,65 @@
+"""Shared fixtures: an isolated workspace per test, and factories for image folders and zips."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def workspace(tmp_path, monkeypatch):
+    """Runs, uploads and the Keras cache live in the test's own temporary folder."""
+    ws = tmp_path / "workspace"
+    for name, var in [("runs", "CNN_STUDIO_RUNS_DIR"), ("data", "CNN_STUDIO_DATA_DIR"), ("keras", "KERAS_HOME")]:
+        (ws / name).mkdir(parents=True)
+        monkeypatch.setenv(var, str(ws / name))
+    return ws
+
+
+def png_bytes(array: np.ndarray, fmt: str = "PNG", mode: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    img = Image.fromarray(array) if mode is None else Image.fromarray(array).convert(mode)
+    img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def digit_like(label: int, size: int = 16, seed: int = 0) -> np.ndarray:
+    """A small grayscale image whose bright bar's position encodes the label, with some noise."""
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 40, (size, size), dtype=np.uint8)
+    img[:, (label * 3) % size : (label * 3) % size + 2] = 230
+    return img
+
+
+def make_class_folder(root: Path, classes: dict[str, int], size: int = 16, fmt: str = "PNG", rgb: bool = False) -> Path:
+    """`root/<class>/<i>.png` for each class with the given count of images."""
+    for k, (name, count) in enumerate(classes.items()):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            arr = digit_like(k, size, seed=i)
+            if rgb:
+                arr = np.stack([arr, arr // 2, 255 - arr], axis=-1)
+            (root / name / f"{i}.{fmt.lower()}").write_bytes(png_bytes(arr, fmt))
+    return root
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def folder_members(classes: dict[str, int], prefix: str = "", size: int = 16) -> dict[str, bytes]:
+    return {
+        f"{prefix}{name}/{i}.png": png_bytes(digit_like(k, size, seed=i))
+        for k, (name, count) in enumerate(classes.items())
+        for i in range(count)
+    }

@@ -1,0 +1,32 @@
+"""Small Playwright helpers for Streamlit pages."""
+
+from __future__ import annotations
+
+EXCEPTION = "[data-testid=stException]"
+
+
+def wait_ready(page, text: str | None = None, timeout: float = 60_000) -> None:
+    """Wait for `text` (when given), then until no script run is shown for about a second."""
+    if text:
+        page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+    quiet, waited = 0, 0
+    while quiet < 5 and waited < timeout:
+        running = page.locator("[data-testid=stStatusWidget]").count() > 0
+        quiet = 0 if running else quiet + 1
+        page.wait_for_timeout(200)
+        waited += 200
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox labelled `label`."""
+    page.get_by_role("combobox", name=label).first.click()
+    page.get_by_role("option", name=option, exact=False).first.click()
+
+
+def go_to(page, title: str) -> None:
+    """Follow the sidebar navigation link to the page called `title`."""
+    page.locator("[data-testid=stSidebarNav] a").filter(has_text=title).first.click()
+
+
+def assert_no_exception(page) -> None:
+    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()

@@ -1,0 +1,28 @@
+"""Chromium: open the app, switch datasets, upload a zip of class folders and see its gallery."""
+
+import pytest
+
+from tests.conftest import folder_members, make_zip
+from tests.e2e.helpers import assert_no_exception, choose, wait_ready
+
+pytestmark = pytest.mark.e2e
+
+
+def test_switch_dataset_and_upload_a_zip(page, server, tmp_path):
+    page.goto(server.url)
+    wait_ready(page, "Handwritten digits 0-9")
+    assert page.locator("[data-testid=stImage] img").count() >= 10
+    assert page.get_by_text("28 × 28 × 1").count() == 1
+
+    choose(page, "Dataset", "Shapes")
+    wait_ready(page, "32 × 32 × 3")
+    assert page.get_by_text("triangle").count() >= 1
+
+    zpath = make_zip(tmp_path / "pets.zip", folder_members({"猫": 6, "狗": 6}, prefix="pets/") | {"pets/notes.txt": b"x"})
+    choose(page, "Dataset", "Your own images")
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(zpath))
+    wait_ready(page, "Ingestion report")
+    page.get_by_text("猫", exact=True).first.wait_for()
+    assert page.get_by_text("notes.txt").count() >= 1
+    assert page.locator("[data-testid=stImage] img").count() == 2
+    assert_no_exception(page)

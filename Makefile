@@ -19,7 +19,7 @@ $(VENV)/.installed-test: requirements.txt requirements-dev.txt | $(PY)
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(PY) scripts/serve.py --server.port $(PORT)
 
 chromium:
 	@bash scripts/ensure-chromium.sh

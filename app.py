@@ -1,15 +1,18 @@
 """CNN Studio: the router. Page config, navigation, and the sidebar card of the current selection."""
 
+import logging
+
 import streamlit as st
 
 from cnn_core.datasets import get_spec
 from cnn_core.errors import StudioError
-from ui import state
+from ui import PageDone, state
 
 st.set_page_config(page_title="CNN Studio", page_icon=":material/neurology:", layout="wide")
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/dataset:", default=True),
+    st.Page("pages/model.py", title="Model", icon=":material/account_tree:"),
 ]
 
 
@@ -22,11 +25,22 @@ def selection_card(card) -> None:
         except StudioError:
             name = config.dataset_id
         st.markdown(f"**Dataset:** {name}  \n`{config.dataset_id}`")
+        try:
+            st.markdown(f"**Architecture:** {state.arch_choice().spec().name}")
+        except StudioError:
+            st.markdown("**Architecture:** (custom stack with errors)")
 
 
 page = st.navigation(PAGES)
 card = st.sidebar.container()
 try:
     page.run()
+except PageDone:
+    pass
+except Exception as exc:  # last line of defence: a bug shows a message, never a traceback, and is logged
+    logging.getLogger("cnn_studio").exception("unexpected error on page %s", page.title)
+    st.error(
+        f"Unexpected error: {type(exc).__name__}: {exc}. Your data and runs are untouched; the details are in the server log."
+    )
 finally:  # after the page, so the card shows what the page just selected (also after st.stop)
     selection_card(card)

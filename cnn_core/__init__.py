@@ -4,6 +4,10 @@ Nothing here imports streamlit, and TensorFlow is imported only inside the funct
 so that light pages and quick tests stay fast.
 """
 
+import os
+
 from cnn_core.errors import StudioError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter is not for users
 
 __all__ = ["StudioError"]

@@ -65,6 +65,35 @@ def cmd_dataset_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_archs(args: argparse.Namespace) -> int:
+    from cnn_core.architectures import PRESETS
+    from cnn_core.summary import plan
+
+    shape_of = None
+    if args.dataset:
+        from cnn_core.datasets import load_dataset
+
+        ds = load_dataset(data_config(args, args.dataset))
+        shape_of = (ds.input_shape, ds.num_classes, ds.spec.id)
+    rows = []
+    for spec in PRESETS.values():
+        shape, classes, where = shape_of or (*spec.facts[0][:2], "its tutorial's input")
+        row = {"id": spec.id, "name": spec.name, "source": spec.source, "input_shape": list(shape), "classes": classes}
+        try:
+            p = plan(spec, shape, classes)
+            row |= {"params": p.total_params, "non_trainable": p.non_trainable_params, "macs": p.macs}
+        except StudioError as exc:
+            row |= {"params": None, "error": str(exc)}
+        rows.append(row)
+    lines = [
+        f"{r['id']:<18} {r['params'] if r['params'] is not None else 'does not fit':>12}  on {tuple(r['input_shape'])} x {r['classes']}"
+        + (f"  ({r['error']})" if "error" in r else "")
+        for r in rows
+    ]
+    emit(args, rows, lines)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnn_core", description="CNN Studio from the command line.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="registry id, folder:<path> or zip:<path>")
     _data_args(p)
     p.set_defaults(func=cmd_dataset_info)
+    p = sub.add_parser("archs", help="list the architecture presets with their parameter counts")
+    p.add_argument("--dataset", help="count parameters for this dataset's input (default: each tutorial's own)")
+    _data_args(p)
+    p.set_defaults(func=cmd_archs)
     for p in sub.choices.values():
         p.add_argument("--json", action="store_true", help="machine-readable output")
     return parser

@@ -29,3 +29,44 @@ def class_distribution(class_names: list[str], counts: dict[str, list[int]]) -> 
         title="Images per class and split",
     )
     return fig
+
+
+def layer_diagram(layers) -> str:
+    """A Graphviz (DOT) drawing of a layer stack, left to right, each box with its output shape."""
+    colours = {
+        "Conv2D": "#c6dbef",
+        "MaxPooling2D": "#fdd0a2",
+        "AveragePooling2D": "#fdd0a2",
+        "Dense": "#c7e9c0",
+        "BatchNormalization": "#e5e5e5",
+        "Dropout": "#f2f2f2",
+        "Flatten": "#dadaeb",
+        "Rescaling": "#ffffff",
+    }
+    lines = [
+        "digraph model {",
+        'rankdir=LR; node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
+        'input [label="input", fillcolor="#ffffff"];',
+    ]
+    previous = "input"
+    for i, layer in enumerate(layers):
+        shape = "×".join(map(str, layer.output_shape))
+        detail = _layer_detail(layer.config)
+        label = f"{layer.name}\\n{layer.type}{detail}\\n{shape}"
+        lines.append(f'n{i} [label="{label}", fillcolor="{colours.get(layer.type, "#f7f7f7")}"];')
+        lines.append(f"{previous} -> n{i};")
+        previous = f"n{i}"
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _layer_detail(config: dict) -> str:
+    if "filters" in config:
+        return f" {config['filters']}@{config['kernel_size']}×{config['kernel_size']}"
+    if "pool_size" in config:
+        return f" {config['pool_size']}×{config['pool_size']}"
+    if "units" in config:
+        return f" {config['units']}"
+    if "rate" in config:
+        return f" {config['rate']:.2g}"
+    return ""

@@ -7,7 +7,7 @@ from cnn_core import charts, ingest, paths
 from cnn_core.datasets import REGISTRY, DataConfig
 from cnn_core.errors import StudioError
 from cnn_core.images import montage
-from ui import state
+from ui import halt, state
 
 OWN = "own"
 KIND_LABEL = {"bundled": "bundled, offline", "generated": "generated, offline", "download": "Keras download"}
@@ -41,7 +41,7 @@ if choice == OWN:
         dataset_id = config.dataset_id
     else:
         st.info("Upload a zip or give a folder path to load your images.")
-        st.stop()
+        halt()
 
 with st.expander("Splits and image format"):
     for key, value in {
@@ -75,7 +75,7 @@ try:
         ds = state.current_dataset(new_config)
 except StudioError as exc:
     st.error(str(exc))
-    st.stop()
+    halt()
 
 st.subheader(ds.spec.name)
 st.markdown(f"{ds.spec.description}  \n**Source:** {ds.spec.source}")

@@ -6,9 +6,12 @@ import json
 
 import streamlit as st
 
+from cnn_core.config import ArchChoice, TrainConfig
 from cnn_core.datasets import DataConfig, Dataset, load_dataset
 
 DATA_CONFIG = "data_config"
+ARCH = "arch_choice"
+TRAIN_CONFIG = "train_config"
 
 
 def data_config() -> DataConfig:
@@ -20,6 +23,24 @@ def data_config() -> DataConfig:
 
 def set_data_config(config: DataConfig) -> None:
     st.session_state[DATA_CONFIG] = config.to_dict()
+
+
+def arch_choice() -> ArchChoice:
+    return ArchChoice.from_dict(st.session_state.get(ARCH, {}))
+
+
+def set_arch_choice(choice: ArchChoice) -> None:
+    st.session_state[ARCH] = choice.to_dict()
+
+
+def train_config() -> TrainConfig:
+    return TrainConfig.from_dict(st.session_state.get(TRAIN_CONFIG, {}))
+
+
+def update_train_config(**changes) -> TrainConfig:
+    config = TrainConfig.from_dict(train_config().to_dict() | changes)
+    st.session_state[TRAIN_CONFIG] = config.to_dict()
+    return config
 
 
 def seed_widget(key: str, value) -> None:

@@ -1,20 +1,11 @@
 """AppTest of the Data page: the default dataset, switching, own folders and refusals."""
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, make_class_folder
+from tests.app.helpers import metric, open_page
+from tests.conftest import make_class_folder
 
-
-def open_app() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+open_app = open_page
 
 
 def test_opens_on_the_bundled_default():

@@ -85,8 +85,13 @@ def write_mnist_npz(n=30):
     rng = np.random.default_rng(0)
     path = keras_cache_dir() / "mnist.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, x_train=rng.integers(0, 255, (n, 28, 28), dtype=np.uint8), y_train=np.arange(n) % 10,
-             x_test=rng.integers(0, 255, (10, 28, 28), dtype=np.uint8), y_test=np.arange(10))
+    np.savez(
+        path,
+        x_train=rng.integers(0, 255, (n, 28, 28), dtype=np.uint8),
+        y_train=np.arange(n) % 10,
+        x_test=rng.integers(0, 255, (10, 28, 28), dtype=np.uint8),
+        y_test=np.arange(10),
+    )
 
 
 def test_mnist_reads_keras_cached_npz():

@@ -15,8 +15,15 @@ import pytest
 
 from tests.conftest import ROOT
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 def free_port() -> int:
@@ -32,15 +39,28 @@ class Server:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "CNN_STUDIO_RUNS_DIR": str(workdir / "runs"), "CNN_STUDIO_DATA_DIR": str(workdir / "data"),
-                    "KERAS_HOME": str(workdir / "keras"), **(env or {})}
+        self.env = {
+            **os.environ,
+            "CNN_STUDIO_RUNS_DIR": str(workdir / "runs"),
+            "CNN_STUDIO_DATA_DIR": str(workdir / "data"),
+            "KERAS_HOME": str(workdir / "keras"),
+            **(env or {}),
+        }
         self.log = workdir / "server.log"
         self.proc = None
 
     def start(self, timeout: float = 60) -> Server:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]
+        cmd = [
+            sys.executable,
+            "scripts/serve.py",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:

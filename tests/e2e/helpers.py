@@ -30,3 +30,4 @@ def go_to(page, title: str) -> None:
 
 def assert_no_exception(page) -> None:
     assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+    assert page.get_by_text("Unexpected error").count() == 0, page.get_by_text("Unexpected error").first.inner_text()

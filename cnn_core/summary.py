@@ -1,0 +1,172 @@
+"""Shapes, parameter counts and costs of an architecture, computed in plain Python.
+
+`plan()` walks the adapted layer list the way Keras would build it, so the Model page can show
+the summary table (with each count's formula) without importing TensorFlow, and the builder uses
+the same plan so the two never disagree. Tests check the numbers against Keras.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+from cnn_core.architectures import ArchitectureSpec, adapt
+from cnn_core.errors import StudioError
+
+BYTES_PER_FLOAT = 4
+
+
+@dataclass
+class LayerInfo:
+    name: str
+    type: str
+    output_shape: tuple[int, ...]
+    params: int = 0
+    non_trainable: int = 0
+    formula: str = ""
+    macs: int = 0
+    config: dict = field(default_factory=dict)
+
+    @property
+    def added(self) -> bool:
+        return bool(self.config.get("added"))
+
+
+@dataclass
+class Plan:
+    input_shape: tuple[int, int, int]
+    layers: list[LayerInfo]
+
+    @property
+    def total_params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def non_trainable_params(self) -> int:
+        return sum(layer.non_trainable for layer in self.layers)
+
+    @property
+    def trainable_params(self) -> int:
+        return self.total_params - self.non_trainable_params
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def size_mb(self) -> float:
+        return self.total_params * BYTES_PER_FLOAT / 2**20
+
+    def training_memory_bytes(self, batch_size: int) -> int:
+        """Rough peak for training with Adam: weights, gradients and two moment slots, plus every
+        layer's activations and their gradients for one batch."""
+        activations = sum(math.prod(layer.output_shape) for layer in self.layers) + math.prod(self.input_shape)
+        return BYTES_PER_FLOAT * (4 * self.total_params + 2 * batch_size * activations)
+
+    def table(self) -> list[dict]:
+        return [
+            {
+                "layer": layer.name,
+                "type": layer.type + (" (added)" if layer.added else ""),
+                "output shape": "(None, " + ", ".join(map(str, layer.output_shape)) + ")",
+                "parameters": layer.params,
+                "how it is computed": layer.formula,
+            }
+            for layer in self.layers
+        ]
+
+
+def machine_memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def _snake(kind: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", kind).lower().replace("2_d", "2d")
+
+
+def _out(size: int, window: int, stride: int, padding: str) -> int:
+    return math.ceil(size / stride) if padding == "same" else (size - window) // stride + 1
+
+
+def _where(layer: dict, name: str) -> str:
+    return f"row {layer['row']} ({name})" if "row" in layer else name
+
+
+def _spatial(layer: dict, shape: tuple, name: str) -> LayerInfo:
+    h, w, c = shape
+    conv = layer["type"] == "Conv2D"
+    k = layer["kernel_size"] if conv else layer["pool_size"]
+    s = layer["strides"] or k
+    if layer["padding"] == "valid" and min(h, w) < k:
+        raise StudioError(
+            f"{_where(layer, name)}: its {k}x{k} window does not fit the {h}x{w} input it receives. "
+            "Use padding 'same', remove an earlier pooling layer, or choose a larger image size on the Data page."
+        )
+    oh, ow = _out(h, k, s, layer["padding"]), _out(w, k, s, layer["padding"])
+    if not conv:
+        return LayerInfo(name, layer["type"], (oh, ow, c), config=layer)
+    f = layer["filters"]
+    params = f * k * k * c + f
+    return LayerInfo(
+        name, "Conv2D", (oh, ow, f), params, 0, f"{f}×({k}×{k}×{c})+{f} = {params:,}", oh * ow * f * k * k * c, layer
+    )
+
+
+def _infer(layer: dict, shape: tuple, name: str) -> LayerInfo:
+    kind = layer["type"]
+    if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
+        if len(shape) != 3:
+            raise StudioError(
+                f"{_where(layer, name)}: {kind} needs an image-shaped input, but it follows a flat layer; move it before Flatten."
+            )
+        return _spatial(layer, shape, name)
+    if kind == "Dense":
+        if len(shape) != 1:
+            raise StudioError(
+                f"{_where(layer, name)}: Dense needs a flat input; add Flatten or GlobalAveragePooling2D before it."
+            )
+        n, u = shape[0], layer["units"]
+        return LayerInfo(name, kind, (u,), n * u + u, 0, f"{u}×{n}+{u} = {n * u + u:,}", n * u, layer)
+    if kind == "BatchNormalization":
+        c = shape[-1]
+        return LayerInfo(
+            name, kind, shape, 4 * c, 2 * c, f"4×{c} = {4 * c:,} ({2 * c:,} non-trainable: moving mean and variance)", 0, layer
+        )
+    if kind in ("Flatten", "GlobalAveragePooling2D"):
+        if len(shape) != 3:
+            raise StudioError(f"{_where(layer, name)}: {kind} needs an image-shaped input, but its input is already flat.")
+        out = (math.prod(shape),) if kind == "Flatten" else (shape[-1],)
+        formula = f"{'×'.join(map(str, shape))} = {out[0]:,} values" if kind == "Flatten" else ""
+        return LayerInfo(name, kind, out, formula=formula, config=layer)
+    return LayerInfo(name, kind, shape, config=layer)  # Rescaling, Dropout, Activation
+
+
+def plan(spec: ArchitectureSpec, input_shape: tuple[int, int, int], num_classes: int, dropout: float | None = None) -> Plan:
+    """The adapted layer list with each layer's name, output shape, parameters and cost."""
+    layers = adapt(spec, num_classes, dropout)
+    row = 0
+    for layer in layers:
+        if not layer.get("added"):
+            row += 1
+            layer["row"] = row
+    if _ends_spatial(layers[:-1]):
+        layers.insert(len(layers) - 1, {"type": "Flatten", "added": True})
+    shape, counts, infos = tuple(input_shape), {}, []
+    for layer in layers:
+        base = _snake(layer["type"])
+        name = base if base not in counts else f"{base}_{counts[base]}"
+        counts[base] = counts.get(base, 0) + 1
+        info = _infer(layer, shape, name)
+        infos.append(info)
+        shape = info.output_shape
+    return Plan(tuple(input_shape), infos)
+
+
+def _ends_spatial(layers: list[dict]) -> bool:
+    """True when no layer has made the tensor flat (so the output layer needs a Flatten)."""
+    return not any(layer["type"] in ("Flatten", "GlobalAveragePooling2D", "Dense") for layer in layers)

@@ -1,0 +1,28 @@
+"""Chromium: open the Model page from the sidebar, pick a preset and read its table."""
+
+import pytest
+
+from tests.e2e.helpers import assert_no_exception, choose, go_to, wait_ready
+
+pytestmark = pytest.mark.e2e
+
+
+def test_select_a_preset_and_see_its_summary(page, server):
+    page.goto(server.url)
+    wait_ready(page, "Handwritten digits 0-9")
+    go_to(page, "Model")
+    wait_ready(page, "93,322")
+    choose(page, "Architecture", "LeNet-style with dropout")
+    wait_ready(page, "242,062")
+    table = page.locator("[data-testid=stDataFrame]").first
+    table.wait_for()
+    assert page.get_by_text("16×(5×5×1)+16 = 416").count() + table.get_by_text("416").count() >= 1
+    assert page.locator("[data-testid=stGraphVizChart] svg, .stGraphVizChart svg").count() >= 1
+    assert_no_exception(page)
+
+
+def test_deep_link_goes_through_the_router(page, server):
+    page.goto(f"{server.url}/model")
+    wait_ready(page, "93,322")
+    assert page.get_by_text("Current selection").count() == 1
+    assert_no_exception(page)

@@ -13,6 +13,7 @@ st.set_page_config(page_title="CNN Studio", page_icon=":material/neurology:", la
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/dataset:", default=True),
     st.Page("pages/model.py", title="Model", icon=":material/account_tree:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 
 
@@ -29,6 +30,8 @@ def selection_card(card) -> None:
             st.markdown(f"**Architecture:** {state.arch_choice().spec().name}")
         except StudioError:
             st.markdown("**Architecture:** (custom stack with errors)")
+        if st.session_state.get("current_run"):
+            st.markdown(f"**Current model:** run `{st.session_state['current_run']}`")
 
 
 page = st.navigation(PAGES)

@@ -94,6 +94,135 @@ def cmd_archs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_config(args: argparse.Namespace):
+    from cnn_core.config import TrainConfig
+
+    return TrainConfig(
+        args.epochs,
+        args.batch_size,
+        args.dropout,
+        args.optimizer,
+        args.learning_rate,
+        args.momentum,
+        args.flip,
+        args.rotation,
+        args.zoom,
+        args.translation,
+        args.early_stopping,
+        args.patience,
+        args.seed,
+    )
+
+
+def _arch_choice(value: str):
+    from pathlib import Path
+
+    from cnn_core.architectures import ArchitectureSpec
+    from cnn_core.config import ArchChoice
+
+    if value.endswith(".json"):
+        try:
+            text = Path(value).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise StudioError(f"cannot read {value} ({exc.strerror})") from None
+        spec = ArchitectureSpec.from_json(text)
+        return ArchChoice.custom(spec.layers, spec.name)
+    choice = ArchChoice(value)
+    choice.spec()
+    return choice
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    import time
+
+    from cnn_core.datasets import load_dataset
+    from cnn_core.runs import RunStore
+    from cnn_core.training import new_record, run_config, run_training
+
+    config, arch = _train_config(args), _arch_choice(args.arch)
+    config.check()
+    dataset = load_dataset(data_config(args, args.dataset))
+    store = RunStore(args.runs_dir)
+    run_dir = store.new_run(run_config(dataset, arch, config), arch.preset)
+    stop, started = threading.Event(), time.perf_counter()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: finish the batch, save as stopped
+
+    def report(epoch: int, logs: dict) -> None:
+        values = "  ".join(f"{k} {v:.4f}" for k, v in logs.items())
+        line = f"epoch {epoch + 1}/{config.epochs}  {values}  ({time.perf_counter() - started:.1f} s)"
+        print(
+            json.dumps({"epoch": epoch + 1, **logs}) if args.json else line,
+            file=sys.stderr if args.json else sys.stdout,
+            flush=True,
+        )
+
+    result = run_training(dataset, arch, config, run_dir, store, new_record(dataset, config), stop, report)
+    final = {
+        "run_dir": str(result.run_dir),
+        "status": result.status,
+        "message": result.message,
+        "test_accuracy": result.test_accuracy,
+        "test_loss": result.test_loss,
+        "epochs": len(result.history),
+    }
+    lines = [f"run: {result.run_dir} ({result.status})"]
+    if result.message:
+        lines.append(result.message)
+    if result.test_accuracy is not None:
+        lines.append(f"test accuracy: {result.test_accuracy:.4f}  test loss: {result.test_loss:.4f}")
+    emit(args, final, lines)
+    return 0 if result.status in ("completed", "stopped") else 1
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from cnn_core.evaluation import evaluate_model, load_run
+    from cnn_core.runs import RunStore
+
+    model, dataset, _ = load_run(args.run, RunStore(args.runs_dir))
+    result = evaluate_model(model, dataset)
+    info = result.summary()
+    lines = [
+        f"test accuracy {result.accuracy:.4f}  test loss {result.loss:.4f}  ({len(result.y_true)} images)",
+        f"  {'class':<14}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}",
+    ]
+    lines += [
+        f"  {r['class']:<14}{r['precision']:>10.3f}{r['recall']:>8.3f}{r['f1']:>8.3f}{r['support']:>9}" for r in info["per_class"]
+    ]
+    lines.append("confusion matrix (rows: true, columns: predicted):")
+    lines += ["  " + " ".join(f"{v:>4}" for v in row) for row in info["confusion_matrix"]]
+    emit(args, info, lines)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from cnn_core.modelio import load_model_file, model_shapes
+    from cnn_core.preprocess import prepare
+    from cnn_core.runs import RunStore, read_json
+
+    if bool(args.run) == bool(args.model):
+        raise StudioError("give either --run RUN or --model FILE.keras")
+    if args.run:
+        path = RunStore(args.runs_dir).resolve(args.run)
+        model, dataset = load_model_file(path / "model.keras"), read_json(path / "config.json")["dataset"]
+        names, digits = dataset["class_names"], dataset.get("digits_style", False)
+    else:
+        model = load_model_file(args.model)
+    shape, classes = model_shapes(model)
+    if args.model:
+        names, digits = [str(i) for i in range(classes)], shape[-1] == 1
+    x = prepare(args.image, shape, digits)
+    probs = np.asarray(model(x[None], training=False))[0]
+    order = np.argsort(-probs)[: args.top]
+    top = [{"class": names[i], "probability": float(probs[i])} for i in order]
+    payload = {"predicted": top[0]["class"], "confidence": top[0]["probability"], "top": top}
+    emit(args, payload, [f"{t['class']:<16} {t['probability']:.4f}" for t in top])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnn_core", description="CNN Studio from the command line.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +236,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="count parameters for this dataset's input (default: each tutorial's own)")
     _data_args(p)
     p.set_defaults(func=cmd_archs)
+    p = sub.add_parser("train", help="train a model and save the run")
+    p.add_argument("--dataset", default="mnist-5k")
+    p.add_argument("--arch", default="keras-mnist", help="preset id or a JSON architecture file")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--dropout", type=float, help="one rate for every Dropout layer (default: the architecture's own)")
+    p.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam")
+    p.add_argument("--learning-rate", type=float, default=0.001)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--flip", action="store_true")
+    p.add_argument("--rotation", type=float, default=0.0)
+    p.add_argument("--zoom", type=float, default=0.0)
+    p.add_argument("--translation", type=float, default=0.0)
+    p.add_argument("--early-stopping", action="store_true")
+    p.add_argument("--patience", type=int, default=3)
+    _data_args(p)
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("evaluate", help="test metrics and confusion matrix of a saved run")
+    p.add_argument("run", help="run id or run folder")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("predict", help="classify one image with a run's model or a .keras file")
+    p.add_argument("--run")
+    p.add_argument("--model")
+    p.add_argument("--image", required=True)
+    p.add_argument("--top", type=int, default=3)
+    p.set_defaults(func=cmd_predict)
+    for name in ("train", "evaluate", "predict"):
+        sub.choices[name].add_argument("--runs-dir", help="runs folder (default: $CNN_STUDIO_RUNS_DIR or ./runs)")
     for p in sub.choices.values():
         p.add_argument("--json", action="store_true", help="machine-readable output")
     return parser

@@ -70,3 +70,76 @@ def _layer_detail(config: dict) -> str:
     if "rate" in config:
         return f" {config['rate']:.2g}"
     return ""
+
+
+def training_curves(batches: list[dict], history: list[dict], smoothing: float = 0.9) -> go.Figure:
+    """Loss and accuracy: each batch's own value (faint), smoothed (solid), and per epoch train vs validation."""
+    from plotly.subplots import make_subplots
+
+    from cnn_core.live import smooth
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
+    x = [b["x"] for b in batches]
+    for col, key in ((1, "loss"), (2, "accuracy")):
+        raw = [b.get(key, float("nan")) for b in batches]
+        show = col == 1
+        fig.add_scatter(
+            x=x,
+            y=raw,
+            mode="lines",
+            name="per batch",
+            line=dict(color="#9ecae1", width=1),
+            row=1,
+            col=col,
+            legendgroup="batch",
+            showlegend=show,
+            hovertemplate="epoch %{x:.2f}: %{y:.4f}<extra>batch</extra>",
+        )
+        fig.add_scatter(
+            x=x,
+            y=smooth(raw, smoothing),
+            mode="lines",
+            name="per batch, smoothed",
+            line=dict(color="#3182bd", width=2),
+            row=1,
+            col=col,
+            legendgroup="smooth",
+            showlegend=show,
+            hovertemplate="epoch %{x:.2f}: %{y:.4f}<extra>smoothed</extra>",
+        )
+        epochs = [h["epoch"] for h in history]
+        fig.add_scatter(
+            x=epochs,
+            y=[h.get(key) for h in history],
+            mode="markers+lines",
+            name="train (epoch)",
+            marker=dict(color="#e6550d", size=8),
+            line=dict(color="#e6550d", dash="dot"),
+            row=1,
+            col=col,
+            legendgroup="train",
+            showlegend=show,
+        )
+        if any(f"val_{key}" in h for h in history):
+            fig.add_scatter(
+                x=epochs,
+                y=[h.get(f"val_{key}") for h in history],
+                mode="markers+lines",
+                name="validation (epoch)",
+                marker=dict(color="#31a354", size=8, symbol="diamond"),
+                line=dict(color="#31a354"),
+                row=1,
+                col=col,
+                legendgroup="val",
+                showlegend=show,
+            )
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_layout(
+        height=360,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", y=-0.25, x=0.5, xanchor="center"),
+        uirevision="keep",
+    )
+    return fig

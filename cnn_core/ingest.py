@@ -36,7 +36,9 @@ class IngestLimits:
     max_members: int = 100_000
     max_total_bytes: int = 4 * 2**30
     max_ratio: float = 250.0  # uncompressed / compressed size of one member
-    memory_budget_bytes: int = int(os.environ.get("CNN_STUDIO_MEMORY_BUDGET_MB", "3072")) * 2**20
+    memory_budget_bytes: int = field(
+        default_factory=lambda: int(float(os.environ.get("CNN_STUDIO_MEMORY_BUDGET_MB", "3072")) * 2**20)
+    )
 
 
 @dataclass
@@ -113,9 +115,9 @@ def _safe_relative(name: str) -> PurePosixPath | None:
     return PurePosixPath(*[p for p in path.parts if p not in ("", ".")])
 
 
-def extract_zip(zip_path: str | Path, dest: str | Path, limits: IngestLimits = IngestLimits()) -> tuple[Path, IngestReport]:
+def extract_zip(zip_path: str | Path, dest: str | Path, limits: IngestLimits | None = None) -> tuple[Path, IngestReport]:
     """Extract `zip_path` into `dest`, skipping unsafe members; returns the folder and a report."""
-    dest = Path(dest)
+    limits, dest = limits or IngestLimits(), Path(dest)
     report = IngestReport(root=str(dest))
     try:
         archive = zipfile.ZipFile(zip_path)
@@ -252,7 +254,7 @@ def ingest_folder(
     *,
     channels: int | None = None,
     image_size: tuple[int, int] | None = None,
-    limits: IngestLimits = IngestLimits(),
+    limits: IngestLimits | None = None,
     report: IngestReport | None = None,
 ) -> tuple[np.ndarray | ImageFiles, np.ndarray, list[str], IngestReport]:
     """Load a folder of class subfolders: images (n, h, w, c) `uint8`, labels, class names, report."""
@@ -269,7 +271,7 @@ def ingest_folder(
     default_channels, default_size = default_format([h for _, _, h in kept])
     report.channels = channels or default_channels
     report.image_size = tuple(image_size or default_size)
-    images, labels = _decode(kept, root, report, limits)
+    images, labels = _decode(kept, root, report, limits or IngestLimits())
     return _drop_empty_classes(images, labels, list(found), report)
 
 

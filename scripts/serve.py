@@ -1,7 +1,7 @@
 """Start CNN Studio's Streamlit server (what `make run` and the browser tests call).
 
-Same as `streamlit run app.py`, except that every page link is routed through app.py
-(see ui/routing.py for why that needs saying).
+Same as `streamlit run app.py`, with the runtime adjustments of ui/runtime.py (every link
+routed through app.py; no Keras reset after each rerun while a model trains).
 """
 
 import sys
@@ -11,9 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamlit.web import cli  # noqa: E402
 
-from ui.routing import route_through_app  # noqa: E402
+from ui.runtime import configure_streamlit  # noqa: E402
 
 if __name__ == "__main__":
-    route_through_app()
+    configure_streamlit()
     sys.argv = ["streamlit", "run", "app.py", *sys.argv[1:]]
     sys.exit(cli.main())

@@ -5,9 +5,9 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from ui.routing import route_through_app
+from ui.runtime import configure_streamlit
 
-route_through_app()  # as scripts/serve.py does for the real server
+configure_streamlit()  # as scripts/serve.py does for the real server
 
 
 def open_page(page: str | None = None, timeout: float = 60, session: dict | None = None) -> AppTest:

@@ -1,0 +1,199 @@
+"""The run store: one folder per training run, every file written atomically.
+
+`<runs dir>/<run id>/` holds `config.json`, `status.json`, `history.csv` (per epoch),
+`metrics.json` (test results) and `model.keras`. Each is written to a temporary name and renamed,
+so a crash or a kill leaves either the old file or the new one, never half of one. A run whose
+status says "running" but whose process is gone is reported as "interrupted".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cnn_core.errors import StudioError
+from cnn_core.paths import runs_dir
+
+FINAL = ("completed", "stopped", "failed", "interrupted")
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    atomic_write(path, json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+
+
+def read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StudioError(f"{path.name} is missing or damaged ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise StudioError(f"{path.name} is damaged (not a JSON object)")
+    return data
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    path: Path
+    status: str
+    message: str = ""
+    created: str = ""
+    name: str = ""
+    note: str = ""
+    dataset: str = ""
+    architecture: str = ""
+    params: int | None = None
+    epochs: int | None = None
+    epochs_done: int = 0
+    best_val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    duration: float | None = None
+    has_model: bool = False
+
+
+class RunStore:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root else runs_dir()
+
+    def new_run(self, config: dict, arch_id: str) -> Path:
+        """Create a run folder with its config and a "queued" status; returns its path."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{arch_id}-{secrets.token_hex(2)}"
+        path = self.root / run_id
+        path.mkdir()
+        write_json(path / "config.json", {"run_id": run_id, "created": datetime.now().isoformat(timespec="seconds"), **config})
+        self.set_status(path, "queued")
+        return path
+
+    def set_status(self, path: Path, status: str, message: str = "", **extra) -> None:
+        previous = self._status(path)
+        payload = {**previous, "status": status, "message": message, "pid": os.getpid(), "updated": time.time(), **extra}
+        if status == "running" and "started" not in previous:
+            payload["started"] = time.time()
+        if status in FINAL and "started" in payload:
+            payload["duration"] = round(time.time() - payload["started"], 2)
+        write_json(path / "status.json", payload)
+
+    def _status(self, path: Path) -> dict:
+        try:
+            return read_json(path / "status.json")
+        except StudioError:
+            return {}
+
+    def write_history(self, path: Path, history: list[dict]) -> None:
+        keys = list(dict.fromkeys(k for row in history for k in row))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+        atomic_write(path / "history.csv", buf.getvalue())
+
+    def read_history(self, path: Path) -> list[dict]:
+        try:
+            with open(path / "history.csv", newline="", encoding="utf-8") as f:
+                return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        except (OSError, csv.Error):
+            return []
+
+    def write_metrics(self, path: Path, metrics: dict) -> None:
+        write_json(path / "metrics.json", metrics)
+
+    def save_model(self, path: Path, model) -> None:
+        tmp = path / f".model-{os.getpid()}.keras"
+        model.save(tmp)
+        os.replace(tmp, path / "model.keras")
+
+    def resolve(self, run: str | Path) -> Path:
+        """A run id under this store, or a path to a run folder."""
+        candidate = Path(run)
+        for path in (candidate, self.root / str(run)):
+            if (path / "config.json").is_file():
+                return path
+        raise StudioError(f"no run '{run}' in {self.root}")
+
+    def info(self, path: Path) -> RunInfo:
+        """What the Runs list shows; a damaged folder becomes a "damaged" entry, never an error."""
+        try:
+            config = read_json(path / "config.json")
+        except StudioError as exc:
+            return RunInfo(path.name, path, "damaged", str(exc))
+        status = self._status(path)
+        state = status.get("status", "damaged")
+        if state in ("running", "queued") and not _pid_alive(status.get("pid")):
+            state = "interrupted"
+        history = self.read_history(path)
+        metrics = {}
+        if (path / "metrics.json").exists():
+            try:
+                metrics = read_json(path / "metrics.json")
+            except StudioError:
+                state = "damaged"
+        vals = [row["val_accuracy"] for row in history if isinstance(row.get("val_accuracy"), float)]
+        return RunInfo(
+            path.name,
+            path,
+            state,
+            status.get("message", "") or ("status.json is missing or damaged" if not status else ""),
+            config.get("created", ""),
+            config.get("name", ""),
+            config.get("note", ""),
+            config.get("dataset", {}).get("name", ""),
+            config.get("architecture", {}).get("name", ""),
+            config.get("architecture", {}).get("params"),
+            config.get("train", {}).get("epochs"),
+            len(history),
+            max(vals) if vals else None,
+            metrics.get("test_accuracy"),
+            metrics.get("test_loss"),
+            status.get("duration"),
+            (path / "model.keras").is_file(),
+        )
+
+    def list_runs(self) -> list[RunInfo]:
+        if not self.root.is_dir():
+            return []
+        folders = [p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        return sorted((self.info(p) for p in folders), key=lambda r: r.run_id, reverse=True)
+
+    def delete(self, run: str | Path) -> None:
+        path = self.resolve(run)
+        if self._status(path).get("status") == "running" and _pid_alive(self._status(path).get("pid")):
+            raise StudioError("this run is still training: stop it before deleting it")
+        shutil.rmtree(path)
+
+
+def _number(value: str):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value

@@ -1,0 +1,49 @@
+"""AppTest: a tiny training run through the Train page, and its refusals."""
+
+import pytest
+
+from cnn_core.jobs import JOBS
+from tests.app.helpers import metric, open_page
+
+pytestmark = pytest.mark.slow
+TINY = {
+    "data_config": {"dataset_id": "shapes", "limit": 100, "image_size": 16},
+    "arch_choice": {"preset": "tutorial-minimal"},
+    "train_config": {"epochs": 2, "batch_size": 16},
+}
+
+
+def test_tiny_training_run_through_the_page():
+    at = open_page("train", session=TINY)
+    assert "Minimal CNN" in at.markdown[0].value
+    next(b for b in at.button if b.label == "Train").click().run(timeout=120)
+    assert not at.exception and not at.error
+    job = JOBS.get(at.session_state["train_job"])
+    job.thread.join(120)
+    at.run()
+    assert not at.exception
+    assert any("Training completed" in s.value for s in at.success)
+    assert metric(at, "Test accuracy").endswith("%")
+    assert at.session_state["current_run"] == job.run_id
+    assert (job.run_dir / "model.keras").is_file()
+
+
+def test_a_second_run_while_one_trains_is_refused_with_a_message():
+    at = open_page("train", session={**TINY, "train_config": {"epochs": 300, "batch_size": 4}})
+    next(b for b in at.button if b.label == "Train").click().run(timeout=120)
+    job = JOBS.get(at.session_state["train_job"])
+    try:
+        assert job.active
+        at.session_state["train_job"] = None  # as if the page lost track of it: the registry still refuses
+        at.query_params.pop("run", None)
+        next(b for b in at.button if b.label == "Train").click().run(timeout=120)
+        assert not at.exception and "still" in at.error[0].value
+    finally:
+        job.stop()
+        job.thread.join(120)
+    assert job.status == "stopped"
+
+
+def test_a_model_that_does_not_fit_is_explained_before_training():
+    at = open_page("train", session={**TINY, "arch_choice": {"preset": "keras-mnist"}})
+    assert not at.exception and "Cannot train" in at.error[0].value

@@ -1,0 +1,194 @@
+"""Real Keras training on tiny data: stop, divergence, queueing, reproducibility, failures, CLI."""
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cnn_core.config import ArchChoice, TrainConfig
+from cnn_core.datasets import DataConfig, load_dataset
+from cnn_core.errors import StudioError
+from cnn_core.jobs import JobRegistry
+from cnn_core.runs import RunStore
+from cnn_core.training import choose_strategy, new_record, run_config, run_training
+from tests.conftest import ROOT, make_class_folder
+
+pytestmark = pytest.mark.slow
+TINY = DataConfig("shapes", limit=200, image_size=16)
+ARCH = ArchChoice("tutorial-minimal")
+
+
+def wait(predicate, timeout=120.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_dataset(TINY)
+
+
+def train_sync(dataset, config, store, arch=ARCH):
+    run_dir = store.new_run(run_config(dataset, arch, config), arch.preset)
+    return run_training(dataset, arch, config, run_dir, store)
+
+
+def test_completed_run_has_every_file_and_test_metrics(tiny, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    result = train_sync(tiny, TrainConfig(epochs=2, batch_size=32), store)
+    files = {p.name for p in result.run_dir.iterdir()}
+    assert {"config.json", "status.json", "history.csv", "metrics.json", "model.keras"} <= files
+    info = store.info(result.run_dir)
+    assert info.status == "completed" and info.epochs_done == 2 and 0 <= info.test_accuracy <= 1
+    config = json.loads((result.run_dir / "config.json").read_text())
+    assert config["architecture"]["params"] == (3 * (3 * 3 * 3) + 3) + (7 * 7 * 3) * 5 + 5  # conv, then dense on 7x7x3
+    assert config["versions"]["keras"].startswith("3.")
+
+
+def test_stop_keeps_what_was_learned_and_saves_a_stopped_run(tiny, tmp_path):
+    registry, store = JobRegistry(1), RunStore(tmp_path / "runs")
+    job = registry.submit(tiny, ARCH, TrainConfig(epochs=200, batch_size=8), "alice", store)
+    wait(lambda: len(job.record.snapshot().batches) >= 3)
+    job.stop()
+    job.thread.join(120)
+    snap = job.record.snapshot()
+    assert snap.status == "stopped" and snap.epoch < 199
+    info = store.info(job.run_dir)
+    assert info.status == "stopped" and info.has_model and info.test_accuracy is not None
+
+
+def test_diverging_loss_stops_with_advice(tiny, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    config = TrainConfig(epochs=3, batch_size=16, optimizer="sgd", learning_rate=1.0, momentum=0.9)
+    result = train_sync(tiny, config, store, ArchChoice("lenet-dropout"))
+    assert result.status == "failed" and "lower learning rate" in result.message and "0.1 instead of 1" in result.message
+    info = store.info(result.run_dir)
+    assert info.status == "failed" and not info.has_model
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 5000.0])
+def test_divergence_callback_on_fake_logs(bad):
+    from cnn_core.callbacks import StopOnDivergence
+
+    class FakeModel:
+        stop_training = False
+
+    callback = StopOnDivergence(0.01)
+    callback.set_model(FakeModel())
+    callback.on_epoch_begin(1)
+    for loss in (2.0, 1.5, 3.0):
+        callback.on_train_batch_end(0, {"loss": loss})
+    assert not callback.model.stop_training
+    callback.on_train_batch_end(7, {"loss": bad})
+    assert callback.model.stop_training and "epoch 2, batch 8" in callback.message and "0.001 instead of 0.01" in callback.message
+
+
+def test_jobs_beyond_the_cap_wait_in_a_queue_and_one_job_per_owner(tiny, tmp_path):
+    registry, store = JobRegistry(1), RunStore(tmp_path / "runs")
+    first = registry.submit(tiny, ARCH, TrainConfig(epochs=100, batch_size=8), "alice", store)
+    wait(lambda: first.status == "running")
+    second = registry.submit(tiny, ARCH, TrainConfig(epochs=1), "bob", store)
+    time.sleep(0.5)
+    assert second.status == "queued" and registry.queue_position(second) == 1
+    with pytest.raises(StudioError, match="still running"):
+        registry.submit(tiny, ARCH, TrainConfig(epochs=1), "alice", store)
+    third = registry.submit(tiny, ARCH, TrainConfig(epochs=1), "carol", store)
+    third.stop()  # stopped while queued: never trains
+    first.stop()
+    for job in (first, second, third):
+        job.thread.join(120)
+    assert (first.status, second.status, third.status) == ("stopped", "completed", "stopped")
+    assert store.info(third.run_dir).message == "stopped before training started"
+    assert len(store.list_runs()) == 3
+
+
+def test_same_seed_same_history(tiny, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    a = train_sync(tiny, TrainConfig(epochs=2, batch_size=32, seed=5, rotation=0.1, flip=True), store)
+    b = train_sync(tiny, TrainConfig(epochs=2, batch_size=32, seed=5, rotation=0.1, flip=True), store)
+    for row_a, row_b in zip(a.history, b.history):
+        for key in ("loss", "accuracy", "val_loss"):
+            assert row_a[key] == pytest.approx(row_b[key], rel=1e-4, abs=1e-6)
+
+
+def test_a_failure_inside_the_job_is_recorded_and_the_process_carries_on(tmp_path, monkeypatch):
+    folder = make_class_folder(tmp_path / "imgs", {"a": 12, "b": 12})
+    monkeypatch.setenv("CNN_STUDIO_MEMORY_BUDGET_MB", "0")  # stream from disk, so deleting the files breaks training
+    dataset = load_dataset(DataConfig(f"folder:{folder}", seed=9))
+    assert dataset.report.streamed
+    registry, store = JobRegistry(1), RunStore(tmp_path / "runs")
+    job = registry.submit(dataset, ARCH, TrainConfig(epochs=3, batch_size=4), "alice", store)
+    shutil.rmtree(folder)  # while the model is being built: the first batch cannot be read
+    job.thread.join(120)
+    assert job.status == "failed" and store.info(job.run_dir).status == "failed"
+    assert store.info(job.run_dir).message
+
+
+def test_default_strategy_without_several_gpus():
+    import tensorflow as tf
+
+    assert choose_strategy() is tf.distribute.get_strategy()
+
+
+def test_record_shape_matches_the_data(tiny):
+    record = new_record(tiny, TrainConfig(batch_size=64))
+    assert record.steps_per_epoch == -(-len(tiny.train) // 64)
+
+
+def cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "cnn_core", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_cli_train_evaluate_predict_on_a_tiny_dataset(tmp_path):
+    runs = tmp_path / "runs"
+    out = cli(
+        "train",
+        "--dataset",
+        "shapes",
+        "--limit",
+        "200",
+        "--image-size",
+        "16",
+        "--arch",
+        "tutorial-minimal",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--runs-dir",
+        str(runs),
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    final = json.loads(out.stdout)
+    assert final["status"] == "completed" and 0 <= final["test_accuracy"] <= 1 and final["epochs"] == 2
+    epoch_lines = [json.loads(line) for line in out.stderr.splitlines() if line.startswith('{"epoch"')]
+    assert [e["epoch"] for e in epoch_lines] == [1, 2]
+    evaluation = json.loads(cli("evaluate", final["run_dir"], "--json").stdout)
+    assert evaluation["test_accuracy"] == pytest.approx(final["test_accuracy"], abs=1e-6)
+    assert sum(map(sum, evaluation["confusion_matrix"])) == 30  # 15 % of 200
+    image = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.new("RGB", (50, 40), "red").save(image)
+    prediction = json.loads(cli("predict", "--run", final["run_dir"], "--image", str(image), "--json").stdout)
+    assert prediction["predicted"] in ["circle", "square", "triangle", "cross", "star"]
+    assert sum(t["probability"] for t in prediction["top"]) <= 1.0001
+
+
+def test_cli_refuses_bad_settings_in_one_line(tmp_path):
+    for args in (
+        ["train", "--arch", "nope"],
+        ["train", "--epochs", "0"],
+        ["evaluate", "no-such-run", "--runs-dir", str(tmp_path)],
+        ["predict", "--image", "x.png"],
+    ):
+        out = cli(*args)
+        assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr, (args, out.stderr)

@@ -1,0 +1,93 @@
+"""The Train page's live view: a polling fragment over a background job, and the final result."""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+from cnn_core import charts
+from cnn_core.jobs import ACTIVE, JOBS, TrainingJob
+
+CURRENT_RUN = "current_run"  # the run other pages use as "the current model"
+SESSION_JOB = "train_job"
+
+
+def owner_id() -> str:
+    """A stable id for this browser session (jobs are listed per owner)."""
+    if "owner" not in st.session_state:
+        st.session_state["owner"] = uuid.uuid4().hex
+    return st.session_state["owner"]
+
+
+def session_job() -> TrainingJob | None:
+    """This session's latest job, or the one named in the URL (a reloaded tab re-attaches)."""
+    run_id = st.session_state.get(SESSION_JOB) or st.query_params.get("run")
+    job = JOBS.get(run_id) if run_id else None
+    if job is not None:
+        st.session_state[SESSION_JOB] = job.run_id
+    return job
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def progress(job: TrainingJob) -> None:
+    snap = job.record.snapshot()
+    if snap.status == "queued":
+        position = JOBS.queue_position(job)
+        st.info(
+            f"Waiting for a free training slot: number {position} in the queue "
+            f"({JOBS.max_running} run{'s' if JOBS.max_running > 1 else ''} train at once on this machine)."
+        )
+    st.progress(
+        snap.fraction_done,
+        text=f"Epoch {min(snap.epoch + 1, snap.epochs)} of {snap.epochs} · batch {snap.step} of {snap.steps_per_epoch}",
+    )
+    cols = st.columns(4)
+    cols[0].metric("Status", snap.status)
+    cols[1].metric("Elapsed", _duration(snap.elapsed))
+    cols[2].metric("Time left (estimate)", _duration(snap.eta_seconds))
+    cols[3].metric("Images per second", f"{snap.images_per_second:,.0f}")
+    st.plotly_chart(charts.training_curves(snap.batches, snap.history), width="stretch", key=f"curves-{job.run_id}")
+    st.caption(
+        "Per-batch values are each batch's own loss and accuracy (Keras reports running averages; "
+        "CNN Studio undoes the averaging), smoothed like TensorBoard's curves."
+    )
+
+
+@st.fragment(run_every=1.0)
+def live_view(run_id: str) -> None:
+    """Redrawn about once a second while the job trains; one full rerun when it ends stops polling."""
+    job = JOBS.get(run_id)
+    if job is None or job.status not in ACTIVE:
+        st.rerun()
+    if st.button("Stop training", type="secondary", icon=":material/stop_circle:", key=f"stop-{run_id}"):
+        job.stop()
+        st.toast("Stopping after the current batch…")
+    if job.stop_event.is_set():
+        st.warning("Stop requested: finishing the current batch, then saving what was learned.")
+    progress(job)
+
+
+def result_view(job: TrainingJob) -> None:
+    """What a finished job shows: outcome, test metrics and the final curves."""
+    snap, result = job.record.snapshot(), job.result
+    if snap.status == "failed":
+        st.error(f"Training failed: {snap.message}")
+    elif snap.status == "stopped":
+        st.warning(f"Training stopped: {snap.message}")
+    else:
+        st.success(f"Training completed in {_duration(snap.elapsed)}.")
+    if result and result.test_accuracy is not None:
+        st.session_state[CURRENT_RUN] = job.run_id
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Test accuracy", f"{result.test_accuracy:.2%}")
+        c2.metric("Test loss", f"{result.test_loss:.4f}")
+        c3.metric("Epochs trained", f"{len(snap.history)} of {snap.epochs}")
+        st.caption(f"Saved in {job.run_dir}. This run is now the current model for the other pages.")
+    progress(job)

@@ -90,8 +90,10 @@ class LiveRecord:
             return point
 
     def add_epoch(self, epoch: int, logs: dict) -> None:
+        """Keep the epoch's metrics and `seconds`: time since training started, at the epoch's end."""
         with self._lock:
-            self._history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
+            seconds = time.perf_counter() - self._started if self._started else 0.0
+            self._history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}, "seconds": round(seconds, 3)})
 
     def snapshot(self) -> Snapshot:
         with self._lock:

@@ -40,7 +40,8 @@ def test_progress_eta_and_throughput():
     snap = record.snapshot()
     assert snap.fraction_done == pytest.approx(0.5)
     assert snap.images_per_second > 0 and snap.eta_seconds is not None
-    assert snap.history == [{"epoch": 1, "loss": 1.0, "val_loss": 1.2}]
+    assert snap.history == [{"epoch": 1, "loss": 1.0, "val_loss": 1.2, "seconds": snap.history[0]["seconds"]}]
+    assert 0 <= snap.history[0]["seconds"] < 5
     record.set_status("completed")
     assert record.snapshot().eta_seconds is None
 

@@ -1,0 +1,15 @@
+"""`python -m bench [name ...]`: run the named benchmarks (default: all) and print their tables."""
+
+import sys
+
+from bench import training
+
+BENCHMARKS = {"training": training.run}
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        sys.exit(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
+    for name in names:
+        BENCHMARKS[name]()

@@ -1,0 +1,79 @@
+"""Training throughput: the app's path (job thread, LiveMetrics, history writer, tf.data) against
+plain `model.fit` on the same model, data and batch size, alternating repeats; and the accuracy
+of keras-mnist on mnist-5k after 5 epochs."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+from bench.common import median, save, table
+
+EPOCHS, BATCH, REPEATS = 4, 64, 3
+
+
+def _app_path(dataset, arch, config) -> float:
+    """Images per second after the first epoch (which includes tracing)."""
+    from cnn_core.jobs import JobRegistry
+    from cnn_core.runs import RunStore
+
+    registry = JobRegistry(1)
+    job = registry.submit(dataset, arch, config, "bench", RunStore(tempfile.mkdtemp()))
+    while job.active:  # poll as the page does, so the benchmark includes that reader too
+        job.record.snapshot()
+        time.sleep(1.0)
+    job.thread.join()
+    stamps = [row["seconds"] for row in job.record.snapshot().history]  # recorded at each epoch's end
+    return len(dataset.train) * (EPOCHS - 1) / (stamps[-1] - stamps[0])
+
+
+def _plain_fit(dataset, arch, config) -> float:
+    import keras
+
+    from cnn_core.builder import build_model
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(arch.spec(), dataset.input_shape, dataset.num_classes)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    stamps = []
+    timer = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: stamps.append(time.perf_counter()))
+    model.fit(dataset.train.images, dataset.train.labels, batch_size=BATCH, epochs=EPOCHS, shuffle=True,
+              validation_data=(dataset.validation.images, dataset.validation.labels), callbacks=[timer], verbose=0)
+    return len(dataset.train) * (EPOCHS - 1) / (stamps[-1] - stamps[0])
+
+
+def run() -> dict:
+    from cnn_core.config import ArchChoice, TrainConfig
+    from cnn_core.datasets import DataConfig, load_dataset
+    from cnn_core.training import prepare_tensorflow
+
+    prepare_tensorflow()
+    dataset, arch = load_dataset(DataConfig("mnist-5k")), ArchChoice("keras-mnist")
+    config = TrainConfig(epochs=EPOCHS, batch_size=BATCH)
+    app, plain, ratios = [], [], []
+    for _ in range(REPEATS):
+        app_rate = _app_path(dataset, arch, config)
+        plain_rate = _plain_fit(dataset, arch, config)
+        app.append(app_rate)
+        plain.append(plain_rate)
+        ratios.append(app_rate / plain_rate)
+    figures = {"app_images_per_s": round(median(app)), "plain_images_per_s": round(median(plain)),
+               "ratio_median": round(median(ratios), 3), "ratios": [round(r, 3) for r in ratios]}
+    figures["keras_mnist_5_epochs_test_accuracy"] = round(_accuracy(dataset, arch), 4)
+    table("Training throughput: keras-mnist on mnist-5k, batch 64 (epochs 2-4, median of alternating repeats)", [
+        ("app path (thread + LiveMetrics + tf.data)", f"{figures['app_images_per_s']:,} images/s"),
+        ("plain model.fit", f"{figures['plain_images_per_s']:,} images/s"),
+        ("ratio app / plain (goal >= 0.97)", f"{figures['ratio_median']}  (each repeat: {figures['ratios']})"),
+        ("keras-mnist, 5 epochs: test accuracy (goal >= 0.95)", f"{figures['keras_mnist_5_epochs_test_accuracy']:.2%}"),
+    ])
+    save("training", figures)
+    return figures
+
+
+def _accuracy(dataset, arch) -> float:
+    from cnn_core.config import TrainConfig
+    from cnn_core.runs import RunStore
+    from cnn_core.training import run_config, run_training
+
+    store, config = RunStore(tempfile.mkdtemp()), TrainConfig(epochs=5, batch_size=BATCH)
+    return run_training(dataset, arch, config, store.new_run(run_config(dataset, arch, config), arch.preset), store).test_accuracy

@@ -14,6 +14,8 @@ PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/dataset:", default=True),
     st.Page("pages/model.py", title="Model", icon=":material/account_tree:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+    st.Page("pages/visualize.py", title="Visualize", icon=":material/visibility:"),
 ]
 
 

@@ -2,9 +2,9 @@
 
 import sys
 
-from bench import training
+from bench import inference, training
 
-BENCHMARKS = {"training": training.run}
+BENCHMARKS = {"training": training.run, "inference": inference.run}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)

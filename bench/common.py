@@ -19,8 +19,12 @@ def machine() -> dict:
         tf_version = tf.__version__
     except ImportError:
         tf_version = None
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf_version,
-            "platform": platform.platform(terse=True)}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "tensorflow": tf_version,
+        "platform": platform.platform(terse=True),
+    }
 
 
 def save(name: str, figures: dict) -> None:

@@ -34,11 +34,21 @@ def _plain_fit(dataset, arch, config) -> float:
 
     keras.utils.set_random_seed(config.seed)
     model = build_model(arch.spec(), dataset.input_shape, dataset.num_classes)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     stamps = []
     timer = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: stamps.append(time.perf_counter()))
-    model.fit(dataset.train.images, dataset.train.labels, batch_size=BATCH, epochs=EPOCHS, shuffle=True,
-              validation_data=(dataset.validation.images, dataset.validation.labels), callbacks=[timer], verbose=0)
+    model.fit(
+        dataset.train.images,
+        dataset.train.labels,
+        batch_size=BATCH,
+        epochs=EPOCHS,
+        shuffle=True,
+        validation_data=(dataset.validation.images, dataset.validation.labels),
+        callbacks=[timer],
+        verbose=0,
+    )
     return len(dataset.train) * (EPOCHS - 1) / (stamps[-1] - stamps[0])
 
 
@@ -57,15 +67,22 @@ def run() -> dict:
         app.append(app_rate)
         plain.append(plain_rate)
         ratios.append(app_rate / plain_rate)
-    figures = {"app_images_per_s": round(median(app)), "plain_images_per_s": round(median(plain)),
-               "ratio_median": round(median(ratios), 3), "ratios": [round(r, 3) for r in ratios]}
+    figures = {
+        "app_images_per_s": round(median(app)),
+        "plain_images_per_s": round(median(plain)),
+        "ratio_median": round(median(ratios), 3),
+        "ratios": [round(r, 3) for r in ratios],
+    }
     figures["keras_mnist_5_epochs_test_accuracy"] = round(_accuracy(dataset, arch), 4)
-    table("Training throughput: keras-mnist on mnist-5k, batch 64 (epochs 2-4, median of alternating repeats)", [
-        ("app path (thread + LiveMetrics + tf.data)", f"{figures['app_images_per_s']:,} images/s"),
-        ("plain model.fit", f"{figures['plain_images_per_s']:,} images/s"),
-        ("ratio app / plain (goal >= 0.97)", f"{figures['ratio_median']}  (each repeat: {figures['ratios']})"),
-        ("keras-mnist, 5 epochs: test accuracy (goal >= 0.95)", f"{figures['keras_mnist_5_epochs_test_accuracy']:.2%}"),
-    ])
+    table(
+        "Training throughput: keras-mnist on mnist-5k, batch 64 (epochs 2-4, median of alternating repeats)",
+        [
+            ("app path (thread + LiveMetrics + tf.data)", f"{figures['app_images_per_s']:,} images/s"),
+            ("plain model.fit", f"{figures['plain_images_per_s']:,} images/s"),
+            ("ratio app / plain (goal >= 0.97)", f"{figures['ratio_median']}  (each repeat: {figures['ratios']})"),
+            ("keras-mnist, 5 epochs: test accuracy (goal >= 0.95)", f"{figures['keras_mnist_5_epochs_test_accuracy']:.2%}"),
+        ],
+    )
     save("training", figures)
     return figures
 

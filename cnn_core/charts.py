@@ -143,3 +143,65 @@ def training_curves(batches: list[dict], history: list[dict], smoothing: float =
         uirevision="keep",
     )
     return fig
+
+
+def confusion_matrix(cm, class_names: list[str], normalise: bool = False) -> go.Figure:
+    """Heatmap, rows = true class, columns = predicted; counts or row percentages, both in the hover."""
+    import numpy as np
+
+    cm = np.asarray(cm)
+    rows = cm.sum(axis=1, keepdims=True)
+    share = np.divide(cm, rows, out=np.zeros_like(cm, dtype=float), where=rows > 0)
+    z = share * 100 if normalise else cm
+    text = [[f"{v:.0f}%" if normalise else f"{v}" for v in row] for row in z]
+    custom = np.dstack([cm, share * 100])
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=class_names,
+            y=class_names,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            customdata=custom,
+            hovertemplate="true %{y} → predicted %{x}<br>%{customdata[0]} images (%{customdata[1]:.1f}% of %{y})<extra></extra>",
+            colorbar=dict(title="% of row" if normalise else "images"),
+        )
+    )
+    side = max(360, 36 * len(class_names) + 120)
+    fig.update_layout(
+        height=side,
+        margin=dict(l=10, r=10, t=30, b=10),
+        xaxis_title="predicted class",
+        yaxis_title="true class",
+        xaxis=dict(type="category", side="top"),
+        yaxis=dict(type="category", autorange="reversed"),
+    )
+    return fig
+
+
+def probability_bars(class_names: list[str], probabilities, top: int = 10) -> go.Figure:
+    """Horizontal bars of the top classes' probabilities, the winner highlighted."""
+    import numpy as np
+
+    p = np.asarray(probabilities)
+    order = np.argsort(-p)[:top][::-1]
+    colours = ["#3182bd" if i == order[-1] else "#9ecae1" for i in order]
+    fig = go.Figure(
+        go.Bar(
+            x=p[order],
+            y=[class_names[i] for i in order],
+            orientation="h",
+            marker_color=colours,
+            text=[f"{p[i]:.1%}" for i in order],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=40 + 28 * len(order),
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(range=[0, 1], tickformat=".0%"),
+        yaxis=dict(type="category"),
+    )
+    return fig

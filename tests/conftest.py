@@ -63,3 +63,32 @@ def folder_members(classes: dict[str, int], prefix: str = "", size: int = 16) ->
         for k, (name, count) in enumerate(classes.items())
         for i in range(count)
     }
+
+
+def train_tiny_run(runs_dir: Path, dataset_id: str = "shapes", arch: str = "tutorial-minimal", epochs: int = 2, **data) -> Path:
+    """A real (tiny) training run saved under `runs_dir`; returns its folder."""
+    from cnn_core.config import ArchChoice, TrainConfig
+    from cnn_core.datasets import DataConfig, load_dataset
+    from cnn_core.runs import RunStore
+    from cnn_core.training import run_config, run_training
+
+    data = {"limit": 150, "image_size": 16} | data if dataset_id == "shapes" else data
+    dataset = load_dataset(DataConfig(dataset_id, **data))
+    store, choice, config = RunStore(runs_dir), ArchChoice(arch), TrainConfig(epochs=epochs, batch_size=16)
+    run_dir = store.new_run(run_config(dataset, choice, config), arch)
+    return run_training(dataset, choice, config, run_dir, store).run_dir
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory):
+    """A runs folder with one completed tiny run, shared read-only by the tests that need a model."""
+    runs = tmp_path_factory.mktemp("trained") / "runs"
+    train_tiny_run(runs)
+    return runs
+
+
+@pytest.fixture
+def trained_run(trained_runs, monkeypatch) -> str:
+    """Point the app at the shared runs folder; returns the run id."""
+    monkeypatch.setenv("CNN_STUDIO_RUNS_DIR", str(trained_runs))
+    return next(p.name for p in trained_runs.iterdir() if p.is_dir())

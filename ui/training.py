@@ -90,4 +90,5 @@ def result_view(job: TrainingJob) -> None:
         c2.metric("Test loss", f"{result.test_loss:.4f}")
         c3.metric("Epochs trained", f"{len(snap.history)} of {snap.epochs}")
         st.caption(f"Saved in {job.run_dir}. This run is now the current model for the other pages.")
+        st.page_link("pages/evaluate.py", label="Evaluate this model", icon=":material/fact_check:")
     progress(job)

@@ -1,0 +1,78 @@
+"""Evaluate: where the model is right and where it is wrong, on the test split it never trained on."""
+
+import pandas as pd
+import streamlit as st
+
+from cnn_core import charts
+from cnn_core.errors import StudioError
+from ui import halt, models, widgets
+
+st.title("Evaluate")
+st.caption("Test-split results of a trained model: the confusion matrix, per-class metrics and the mistakes themselves.")
+
+run_id = models.pick_run()
+if run_id is None:
+    halt()
+try:
+    with st.spinner("Loading the model and predicting the test split…"):
+        model, dataset, config, _ = models.load(run_id)
+        result = models.evaluation(run_id)
+except StudioError as exc:
+    st.error(f"This run cannot be evaluated: {exc}")
+    halt()
+
+names = result.class_names
+c = st.columns(4)
+c[0].metric("Test accuracy", f"{result.accuracy:.2%}")
+c[1].metric("Test loss", f"{result.loss:.4f}")
+c[2].metric("Test images", f"{len(result.y_true):,}")
+c[3].metric("Mistakes", f"{int((result.y_pred != result.y_true).sum()):,}")
+
+st.subheader("Confusion matrix")
+normalise = st.toggle("Show row percentages (recall per class) instead of counts", key="evaluate.normalise")
+st.plotly_chart(charts.confusion_matrix(result.confusion_matrix(), names, normalise), width="stretch")
+left, right = st.columns(2)
+worst = result.most_confused(1)  # start on the most confused pair: the most interesting cell
+start = (names.index(worst[0]["true"]), names.index(worst[0]["predicted"])) if worst else (0, 0)
+true_class = left.selectbox(
+    "Images of true class", range(len(names)), format_func=names.__getitem__, key="evaluate.true", index=start[0]
+)
+predicted = right.selectbox(
+    "…predicted as", range(len(names)), format_func=names.__getitem__, key="evaluate.pred", index=start[1]
+)
+cell = [i for i in range(len(result.y_true)) if result.y_true[i] == true_class and result.y_pred[i] == predicted]
+st.caption(
+    f"{len(cell)} test image(s) of {names[true_class]} predicted as {names[predicted]}"
+    + (" (showing 40)" if len(cell) > 40 else "")
+)
+if cell:
+    widgets.image_grid([dataset.test.images[i] for i in cell[:40]], [f"{result.confidence[i]:.0%}" for i in cell[:40]])
+
+st.subheader("Per-class metrics")
+left, right = st.columns([3, 2])
+left.dataframe(
+    pd.DataFrame(result.per_class()),
+    hide_index=True,
+    width="stretch",
+    column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("precision", "recall", "f1")},
+)
+right.markdown("**Most confused pairs**")
+right.dataframe(pd.DataFrame(result.most_confused(), columns=["true", "predicted", "count"]), hide_index=True, width="stretch")
+
+st.subheader("Misclassified test images")
+only = st.selectbox(
+    "True class",
+    [None, *range(len(names))],
+    key="evaluate.filter",
+    format_func=lambda k: "all classes" if k is None else names[k],
+)
+wrong = result.misclassified(only)
+st.caption(f"{len(wrong)} mistakes, most confident first" + (" (showing 48)" if len(wrong) > 48 else ""))
+if len(wrong):
+    widgets.image_grid(
+        [dataset.test.images[i] for i in wrong[:48]],
+        [f"{names[result.y_true[i]]} → {names[result.y_pred[i]]} ({result.confidence[i]:.0%})" for i in wrong[:48]],
+    )
+st.download_button(
+    "Download all test predictions (CSV)", result.to_csv(), f"{run_id}-predictions.csv", "text/csv", icon=":material/download:"
+)

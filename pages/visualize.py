@@ -1,0 +1,68 @@
+"""Visualize: what the trained network sees in one image, layer by layer, and where it looks."""
+
+import streamlit as st
+
+from cnn_core.errors import StudioError
+from cnn_core.preprocess import prepare
+from ui import halt, inspect_views, models
+from ui.widgets import sharp
+
+st.title("Visualize")
+st.caption(
+    "Pick an image and look inside the model: feature maps of every convolution and pooling layer, the filters, "
+    "and which pixels drove the decision."
+)
+
+run_id = models.pick_run()
+if run_id is None:
+    halt()
+try:
+    model, dataset, config, inspector = models.load(run_id)
+except StudioError as exc:
+    st.error(f"This run cannot be loaded: {exc}")
+    halt()
+names = dataset.class_names
+
+source = st.radio("Image", ["Test image", "Misclassified test image", "Upload"], horizontal=True, key="visualize.source")
+if source == "Test image":
+    left, right = st.columns(2)
+    k = left.selectbox("Class", range(len(names)), format_func=names.__getitem__, key="visualize.class")
+    of_class = [i for i, y in enumerate(dataset.test.labels) if y == k]
+    n = right.number_input(f"Which one (of {len(of_class)})", 1, max(1, len(of_class)), key="visualize.index")
+    image = dataset.test.images[of_class[int(n) - 1]]
+elif source == "Misclassified test image":
+    result = models.evaluation(run_id)
+    wrong = result.misclassified()
+    if not len(wrong):
+        st.success("The model gets every test image right: nothing to show here.")
+        halt()
+    i = st.selectbox(
+        "Mistake",
+        wrong[:200],
+        key="visualize.mistake",
+        format_func=lambda i: f"#{i}: {names[result.y_true[i]]} → {names[result.y_pred[i]]} ({result.confidence[i]:.0%})",
+    )
+    image = dataset.test.images[i]
+else:
+    upload = st.file_uploader("An image file", key="visualize.upload")
+    if upload is None:
+        halt()
+    try:
+        image = prepare(upload.getvalue(), dataset.input_shape, config["dataset"].get("digits_style", False))
+    except StudioError as exc:
+        st.error(f"{upload.name}: {exc}")
+        halt()
+
+left, right = st.columns([1, 2])
+left.image(sharp(image, 160), caption="the model's input", clamp=True)
+with right:
+    probs = inspect_views.prediction(inspector, image, names)
+
+st.subheader("Feature maps")
+maps = inspect_views.feature_maps(inspector, image, "visualize")
+st.subheader("Where the model looks")
+inspect_views.saliency(inspector, image, names, probs, "visualize")
+st.subheader("Filters")
+inspect_views.filters(inspector, "visualize")
+st.subheader("Activation statistics for this image")
+inspect_views.activation_stats(inspector, maps)

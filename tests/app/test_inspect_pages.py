@@ -1,0 +1,39 @@
+"""AppTest of the Evaluate and Visualize pages on a real tiny run."""
+
+import pytest
+
+from tests.app.helpers import metric, open_page
+
+pytestmark = pytest.mark.slow
+
+
+def test_evaluate_shows_metrics_confusion_and_mistakes(trained_run):
+    at = open_page("evaluate", timeout=120)
+    assert at.selectbox(key="Model.run").value == trained_run
+    accuracy = metric(at, "Test accuracy")
+    assert accuracy.endswith("%")
+    per_class = at.dataframe[0].value
+    assert list(per_class["class"]) == ["circle", "square", "triangle", "cross", "star"]
+    assert per_class["support"].sum() == 20  # 30 shapes per class, 15 % of 30 rounds to 4
+    assert any(b.label.startswith("Download") for b in at.get("download_button"))
+    at.selectbox(key="evaluate.filter").set_value(0).run()
+    assert not at.exception
+
+
+def test_visualize_shows_feature_maps_saliency_and_stats(trained_run):
+    at = open_page("visualize", timeout=120)
+    assert not at.exception
+    assert at.selectbox(key="visualize.layer").value == "conv2d"
+    captions = " ".join(str(getattr(i, "caption", "")) for i in at.get("image"))
+    assert "feature maps of conv2d" in captions or len(at.get("image")) >= 5
+    at.selectbox(key="visualize.layer").set_value("max_pooling2d").run()
+    at.radio(key="visualize.source").set_value("Misclassified test image").run()
+    assert not at.exception
+    stats = at.dataframe[-1].value
+    assert list(stats["layer"]) == ["conv2d", "max_pooling2d"]
+
+
+def test_pages_without_any_run_point_to_training():
+    for page in ("evaluate", "visualize"):
+        at = open_page(page)
+        assert "No trained model yet" in at.info[0].value

@@ -1,0 +1,81 @@
+"""Feature maps, filters and saliency on real (tiny) Keras models."""
+
+import numpy as np
+import pytest
+
+from cnn_core.architectures import PRESETS
+from cnn_core.builder import build_model
+from cnn_core.inspection import Inspector, filter_images, kernel_slices, normalise_maps, overlay
+from cnn_core.summary import plan
+
+pytestmark = pytest.mark.slow
+
+
+def test_feature_map_shapes_match_the_layer_output_shapes():
+    spec = PRESETS["lenet-dropout"]
+    inspector = Inspector(build_model(spec, (28, 28, 1), 10))
+    maps = inspector.feature_maps(np.zeros((28, 28, 1), np.uint8))
+    expected = {
+        info.name: info.output_shape
+        for info in plan(spec, (28, 28, 1), 10).layers
+        if info.type in ("Conv2D", "MaxPooling2D", "AveragePooling2D")
+    }
+    assert {name: m.shape for name, m in maps.items()} == expected
+    stats = inspector.activation_stats(maps)
+    assert [s["layer"] for s in stats] == list(expected) and all(0 <= s["inactive"] <= 1 for s in stats)
+
+
+def test_filter_and_map_pictures():
+    inspector = Inspector(build_model(PRESETS["keras-mnist"], (28, 28, 3), 10))
+    kernel = inspector.kernel("conv2d")
+    assert filter_images(kernel).shape == (32, 3, 3, 3)
+    tiles, columns = kernel_slices(inspector.kernel("conv2d_1"))
+    assert tiles.shape == (16 * 16, 3, 3, 3) and columns == 16
+    maps = normalise_maps(np.random.default_rng(0).random((5, 5, 4)))
+    assert maps.shape == (4, 5, 5, 1) and maps.max() == 255 and maps.min() == 0
+    assert overlay(np.zeros((5, 5, 1), np.uint8), np.ones((5, 5))).shape == (5, 5, 3)
+
+
+def corner_data(n=400, size=16, seed=0):
+    """Class 1: a bright square in the top-left corner; class 0: the same square in the bottom-right."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 30, (n, size, size, 1)).astype(np.uint8)
+    y = np.arange(n) % 2
+    for i, label in enumerate(y):
+        r, c = (rng.integers(0, 3), rng.integers(0, 3)) if label else (rng.integers(9, 12), rng.integers(9, 12))
+        x[i, r : r + 4, c : c + 4] = 255
+    return x, y
+
+
+def test_grad_cam_peaks_on_the_object_that_decides_the_class():
+    import keras
+
+    from cnn_core.architectures import ArchitectureSpec
+
+    keras.utils.set_random_seed(0)
+    spec = ArchitectureSpec(
+        "t",
+        "t",
+        [
+            {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
+            {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
+            {"type": "GlobalAveragePooling2D"},
+        ],
+    )
+    model = build_model(spec, (16, 16, 1), 2)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = corner_data()
+    model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    assert model.evaluate(x, y, verbose=0)[1] > 0.95
+    inspector = Inspector(model)
+    test_x, test_y = corner_data(20, seed=1)
+    for image, label in zip(test_x, test_y):
+        cam = inspector.grad_cam(image, int(label))
+        peak = np.unravel_index(np.argmax(cam), cam.shape)
+        square = np.argwhere(image[..., 0] == 255)
+        centre = square.mean(axis=0)
+        assert np.abs(np.array(peak) - centre).max() <= 4, (label, peak, centre)
+        # Input gradients are noisy (every background pixel moves the pooled score a little), so
+        # only their form is checked here; Grad-CAM is the map that must point at the square.
+        sal = inspector.saliency(image, int(label))
+        assert sal.shape == (16, 16) and sal.max() == pytest.approx(1.0) and sal.min() >= 0

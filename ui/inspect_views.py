@@ -1,0 +1,109 @@
+"""Views of what a model sees for one image, shared by the Visualize and Predict pages."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cnn_core import charts
+from cnn_core.images import montage
+from cnn_core.inspection import Inspector, colourise, filter_images, kernel_slices, normalise_maps, overlay
+from ui.widgets import sharp
+
+
+def prediction(inspector: Inspector, image: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """Predicted class, confidence and the top-k bars; returns the probabilities."""
+    probs = inspector.predict(image)
+    best = int(np.argmax(probs))
+    st.metric("Prediction", f"{class_names[best]}  ·  {probs[best]:.1%}")
+    st.plotly_chart(charts.probability_bars(class_names, probs, top=min(10, len(class_names))), width="stretch")
+    return probs
+
+
+def feature_maps(inspector: Inspector, image: np.ndarray, key: str) -> dict[str, np.ndarray]:
+    """A grid of every channel of the chosen convolution or pooling layer."""
+    maps = inspector.feature_maps(image)
+    if not maps:
+        st.info("This model has no convolution or pooling layers to show.")
+        return maps
+    name = st.selectbox(
+        "Layer",
+        list(maps),
+        key=f"{key}.layer",
+        format_func=lambda n: f"{n} ({type(inspector.model.get_layer(n)).__name__}, {'×'.join(map(str, maps[n].shape))})",
+    )
+    channels = normalise_maps(maps[name])
+    columns = min(16, math.ceil(math.sqrt(len(channels)) * 1.5))
+    scale = max(1, 96 // max(channels.shape[1:3]))
+    st.image(
+        montage(channels, columns=columns, scale=scale, pad=2),
+        clamp=True,
+        caption=f"{len(channels)} feature maps of {name}, each stretched to its own range (bright = strong response)",
+    )
+    return maps
+
+
+def filters(inspector: Inspector, key: str) -> None:
+    """First-layer filters as pictures, and any convolution's weights as kernel slices."""
+    if not inspector.conv_layers:
+        return
+    first = inspector.conv_layers[0]
+    kernel = inspector.kernel(first.name)
+    pictures = filter_images(kernel)
+    scale = max(1, 40 // kernel.shape[0])
+    st.image(
+        montage(pictures, columns=min(16, len(pictures)), scale=scale, pad=3),
+        clamp=True,
+        caption=f"The {len(pictures)} filters of {first.name} ({kernel.shape[0]}×{kernel.shape[1]}, scaled to grey or colour)",
+    )
+    names = [layer.name for layer in inspector.conv_layers]
+    name = st.selectbox("Weights of a convolution layer", names, key=f"{key}.kernel")
+    kernel = inspector.kernel(name)
+    tiles, columns = kernel_slices(kernel)
+    st.image(
+        montage(tiles, columns=columns, scale=max(1, 30 // kernel.shape[0]), pad=2),
+        caption=f"{name}: rows are input channels, columns are filters (at most 16 of each); red negative, blue positive",
+    )
+
+
+def saliency(inspector: Inspector, image: np.ndarray, class_names: list[str], probs: np.ndarray, key: str) -> None:
+    """Grad-CAM over the image for the predicted or a chosen class, and the input-gradient map."""
+    best = int(np.argmax(probs))
+    left, right = st.columns(2)
+    index = left.selectbox(
+        "Explain the class",
+        range(len(class_names)),
+        index=best,
+        key=f"{key}.explain",
+        format_func=lambda i: f"{class_names[i]}" + (" (predicted)" if i == best else ""),
+    )
+    convs = [layer.name for layer in inspector.conv_layers]
+    layer = right.selectbox(
+        "Grad-CAM on layer",
+        convs or [None],
+        index=max(0, len(convs) - 1),
+        key=f"{key}.camlayer",
+        help="The last convolution sees the most abstract features but at the coarsest resolution.",
+    )
+    cam, grad = inspector.grad_cam(image, index, layer), inspector.saliency(image, index)
+    left, middle, right = st.columns(3)
+    left.image(sharp(image, 192), caption="input", clamp=True)
+    middle.image(sharp(overlay(image, cam), 192), caption=f"Grad-CAM for {class_names[index]}", clamp=True)
+    right.image(sharp(colourise(grad, "hot"), 192), caption="input-gradient saliency", clamp=True)
+
+
+def activation_stats(inspector: Inspector, maps: dict[str, np.ndarray]) -> None:
+    if maps:
+        st.dataframe(
+            pd.DataFrame(inspector.activation_stats(maps)),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "inactive": st.column_config.ProgressColumn("units at zero", format="percent", min_value=0, max_value=1),
+                "mean": st.column_config.NumberColumn(format="%.3f"),
+                "max": st.column_config.NumberColumn(format="%.3f"),
+            },
+        )

@@ -1,0 +1,64 @@
+"""Choosing a trained model (the current run or any saved one) and loading it once per process."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnn_core.errors import StudioError
+from cnn_core.runs import RunStore
+from ui.training import CURRENT_RUN
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _load(run_path: str, model_mtime: float):
+    from cnn_core.evaluation import load_run
+    from cnn_core.inspection import Inspector
+
+    model, dataset, config = load_run(run_path)
+    return model, dataset, config, Inspector(model)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _evaluate(run_path: str, model_mtime: float):
+    from cnn_core.evaluation import evaluate_model
+
+    model, dataset, _, _ = _load(run_path, model_mtime)
+    return evaluate_model(model, dataset)
+
+
+def pick_run(label: str = "Model") -> str | None:
+    """A selectbox of saved runs that have a model, defaulting to (and setting) the current run."""
+    runs = [r for r in RunStore().list_runs() if r.has_model]
+    if not runs:
+        st.info("No trained model yet: train one on the Train page first.")
+        st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+        return None
+    ids = [r.run_id for r in runs]
+    names = {
+        r.run_id: f"{r.run_id} · {r.architecture} on {r.dataset}"
+        + (f" · test accuracy {r.test_accuracy:.1%}" if r.test_accuracy is not None else "")
+        for r in runs
+    }
+    current = st.session_state.get(CURRENT_RUN)
+    chosen = st.selectbox(
+        label, ids, index=ids.index(current) if current in ids else 0, format_func=names.get, key=f"{label}.run"
+    )
+    st.session_state[CURRENT_RUN] = chosen
+    return chosen
+
+
+def _key(run_id: str) -> tuple[str, float]:
+    path = RunStore().resolve(run_id)
+    return str(path), (path / "model.keras").stat().st_mtime
+
+
+def load(run_id: str):
+    """(model, dataset, config, inspector) of a run; a `StudioError` when it cannot be loaded."""
+    try:
+        return _load(*_key(run_id))
+    except OSError as exc:
+        raise StudioError(f"run {run_id} cannot be read ({exc})") from None
+
+
+def evaluation(run_id: str):
+    return _evaluate(*_key(run_id))

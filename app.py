@@ -16,6 +16,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
     st.Page("pages/visualize.py", title="Visualize", icon=":material/visibility:"),
+    st.Page("pages/predict.py", title="Predict", icon=":material/draw:"),
 ]
 
 

@@ -1,0 +1,79 @@
+"""Predict: draw a digit or upload a picture, and see what the model predicts and why."""
+
+import streamlit as st
+
+from cnn_core.errors import StudioError
+from cnn_core.images import open_image
+from cnn_core.preprocess import prepare
+from ui import halt, inspect_views, models
+from ui.widgets import sharp
+
+st.title("Predict")
+st.caption(
+    "Draw or upload an image. It is prepared the way the training images were made — shown below as "
+    '"what the model sees" — then classified, with the feature maps and Grad-CAM behind the answer.'
+)
+
+run_id = models.pick_run()
+if run_id is None:
+    halt()
+try:
+    model, dataset, config, inspector = models.load(run_id)
+except StudioError as exc:
+    st.error(f"This run cannot be loaded: {exc}")
+    halt()
+shape, names = dataset.input_shape, dataset.class_names
+digits = bool(config["dataset"].get("digits_style"))
+
+sources = (["Draw"] if shape[-1] == 1 else []) + ["Upload", "Camera"]
+if st.session_state.get("predict.source") not in sources:  # e.g. after switching to a colour model
+    st.session_state.pop("predict.source", None)
+source = st.radio("Input", sources, horizontal=True, key="predict.source")
+data = None
+if source == "Draw":
+    from streamlit_drawable_canvas import st_canvas  # imports only inside a running app
+
+    left, right = st.columns([2, 3])
+    with left:
+        brush = st.slider("Brush width", 5, 40, 18, key="predict.brush")
+        canvas = st_canvas(
+            stroke_width=brush,
+            stroke_color="#000000",
+            background_color="#FFFFFF",
+            height=280,
+            width=280,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key="predict.canvas",
+        )
+        st.caption("Draw one digit, dark on white, filling most of the box. Undo and clear are in the canvas toolbar.")
+    if canvas.json_data and canvas.json_data.get("objects"):
+        data = canvas.image_bytes
+elif source == "Upload":
+    upload = st.file_uploader("PNG, JPEG, GIF (first frame), BMP or WebP", key="predict.upload")
+    data = upload.getvalue() if upload is not None else None
+else:
+    photo = st.camera_input("Take a picture", key="predict.camera")
+    data = photo.getvalue() if photo is not None else None
+
+if not data:
+    st.info("Draw a digit above." if source == "Draw" else "Give an image to classify.")
+    halt()
+try:
+    x = prepare(data, shape, digits)
+    original = open_image(data, target=(280, 280))
+except StudioError as exc:
+    st.error(f"This image cannot be used: {exc}")
+    halt()
+
+original.thumbnail((196, 196))
+c1, c2, c3 = st.columns([1, 1, 2])
+c1.image(original, caption="your image", clamp=True)
+c2.image(sharp(x, 196), caption=f"what the model sees ({'×'.join(map(str, shape))})", clamp=True)
+with c3:
+    probs = inspect_views.prediction(inspector, x, names)
+
+st.subheader("Where the model looks")
+inspect_views.saliency(inspector, x, names, probs, "predict")
+with st.expander("Feature maps for this image"):
+    inspect_views.feature_maps(inspector, x, "predict")

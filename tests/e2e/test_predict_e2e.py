@@ -1,0 +1,41 @@
+"""Chromium: draw a stroke on the canvas with real mouse events, upload files, see predictions or refusals."""
+
+
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.conftest import train_tiny_run
+from tests.e2e.helpers import assert_no_exception, wait_ready
+
+pytestmark = pytest.mark.e2e
+
+
+def test_draw_and_upload(page, server, tmp_path):
+    train_tiny_run(server.workdir / "runs", "digits", "tutorial-minimal", epochs=3, image_size=28)
+    page.goto(f"{server.url}/predict")
+    wait_ready(page, "Draw a digit above")
+    canvas = page.locator("canvas").last
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 140, box["y"] + 40)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 140, box["y"] + 240, steps=20)
+    page.mouse.up()
+    wait_ready(page, "what the model sees")
+    assert page.get_by_text("Prediction").count() >= 1
+    assert_no_exception(page)
+
+    page.get_by_text("Upload", exact=True).click()
+    wait_ready(page, "Give an image to classify")
+    digit = Image.new("RGB", (400, 300), "white")
+    ImageDraw.Draw(digit).ellipse([150, 60, 250, 240], outline="black", width=25)
+    path = tmp_path / "zero.jpg"
+    digit.save(path, format="JPEG")
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(path))
+    wait_ready(page, "what the model sees")
+    assert_no_exception(page)
+
+    svg = tmp_path / "drawing.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg"><circle r="5"/></svg>')
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(svg))
+    wait_ready(page, "This image cannot be used")
+    assert_no_exception(page)

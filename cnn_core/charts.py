@@ -205,3 +205,35 @@ def probability_bars(class_names: list[str], probabilities, top: int = 10) -> go
         yaxis=dict(type="category"),
     )
     return fig
+
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def compare_runs(histories: dict[str, list[dict]]) -> go.Figure:
+    """Loss and accuracy per epoch of several runs: one colour per run, train solid, validation dashed."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
+    for i, (label, history) in enumerate(histories.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        epochs = [row.get("epoch") for row in history]
+        for col, key in ((1, "loss"), (2, "accuracy")):
+            for prefix, dash in (("", "solid"), ("val_", "dash")):
+                values = [row.get(prefix + key) for row in history]
+                if any(isinstance(v, float) for v in values):
+                    fig.add_scatter(
+                        x=epochs,
+                        y=values,
+                        mode="lines+markers",
+                        line=dict(color=colour, dash=dash),
+                        row=1,
+                        col=col,
+                        name=f"{label} ({'validation' if prefix else 'train'})",
+                        legendgroup=label,
+                        showlegend=col == 1,
+                    )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    return fig

@@ -197,3 +197,9 @@ def _number(value: str):
         return float(value)
     except (TypeError, ValueError):
         return value
+
+
+def update_config(path: Path, **changes) -> None:
+    """Change top-level fields of a run's config.json (its name or note), atomically."""
+    config = read_json(path / "config.json")
+    write_json(path / "config.json", {**config, **changes})

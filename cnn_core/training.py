@@ -161,7 +161,12 @@ def run_training(
         )
         model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     divergence = StopOnDivergence(config.learning_rate)
-    callbacks = [LiveMetrics(record, stop), divergence, HistoryWriter(store, run_dir, record)]
+    callbacks = [
+        LiveMetrics(record, stop),
+        divergence,
+        HistoryWriter(store, run_dir, record),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), histogram_freq=0, write_graph=False, update_freq="epoch"),
+    ]
     if config.early_stopping and len(dataset.validation):
         callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True))
     if report:

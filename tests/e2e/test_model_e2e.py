@@ -26,3 +26,25 @@ def test_deep_link_goes_through_the_router(page, server):
     wait_ready(page, "93,322")
     assert page.get_by_text("Current selection").count() == 1
     assert_no_exception(page)
+
+
+def test_a_shared_link_reproduces_the_setup_in_another_browser(page, server, browser):
+    page.goto(f"{server.url}/model")
+    wait_ready(page, "93,322")
+    choose(page, "Architecture", "LeNet-style with dropout")
+    wait_ready(page, "242,062")
+    go_to(page, "Data")
+    wait_ready(page, "Handwritten digits 0-9")
+    choose(page, "Dataset", "Shapes")
+    wait_ready(page, "32 × 32 × 3")
+    link = page.url
+    assert "data=shapes" in link and "arch=lenet-dropout" in link
+
+    other = browser.new_context()
+    try:
+        fresh = other.new_page()
+        fresh.goto(link.replace("/?", "/model?") if "/model" not in link else link)
+        wait_ready(fresh, "LeNet-style with dropout on Shapes")
+        assert_no_exception(fresh)
+    finally:
+        other.close()

@@ -1,6 +1,5 @@
 """Chromium: draw a stroke on the canvas with real mouse events, upload files, see predictions or refusals."""
 
-
 import pytest
 from PIL import Image, ImageDraw
 

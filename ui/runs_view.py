@@ -1,0 +1,144 @@
+"""Pieces of the Runs page: the table, the comparison, imports, downloads and deletion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from cnn_core import paths, transfer
+from cnn_core.config import ArchChoice, TrainConfig
+from cnn_core.datasets import DataConfig
+from cnn_core.errors import StudioError
+from cnn_core.runs import RunInfo, RunStore, read_json
+from ui import state
+from ui.training import CURRENT_RUN
+
+TABLE_COLUMNS = {
+    "best val. accuracy": st.column_config.NumberColumn(format="percent"),
+    "test accuracy": st.column_config.NumberColumn(format="percent"),
+    "parameters": st.column_config.NumberColumn(format="localized"),
+    "duration (s)": st.column_config.NumberColumn(format="%.1f"),
+}
+
+
+def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "run": r.run_id,
+                "name": r.name,
+                "status": r.status,
+                "created": r.created.replace("T", " "),
+                "dataset": r.dataset,
+                "architecture": r.architecture,
+                "parameters": r.params,
+                "epochs": f"{r.epochs_done}/{r.epochs}" if r.epochs else r.epochs_done,
+                "best val. accuracy": r.best_val_accuracy,
+                "test accuracy": r.test_accuracy,
+                "duration (s)": r.duration,
+            }
+            for r in runs
+        ]
+    )
+
+
+def _flatten(config: dict) -> dict:
+    flat = {f"data.{k}": v for k, v in config.get("data", {}).items()}
+    flat["architecture"] = config.get("architecture", {}).get("name")
+    flat["parameters"] = config.get("architecture", {}).get("params")
+    flat |= {f"train.{k}": v for k, v in config.get("train", {}).items()}
+    return {k: ("" if v is None else str(v)) for k, v in flat.items()}
+
+
+def settings_table(runs: list[RunInfo]) -> pd.DataFrame:
+    """Settings side by side: one column per run, one row per setting."""
+    columns = {}
+    for r in runs:
+        try:
+            columns[r.name or r.run_id] = _flatten(read_json(r.path / "config.json"))
+        except StudioError:
+            columns[r.name or r.run_id] = {}
+    return pd.DataFrame(columns).fillna("")
+
+
+def highlight_differences(row: pd.Series) -> list[str]:
+    differs = row.nunique() > 1
+    return ["background-color: #fff3cd; font-weight: 600" if differs else "" for _ in row]
+
+
+def import_upload(upload, store: RunStore) -> None:
+    """Import an uploaded model or run zip, reporting the result or the refusal."""
+    suffix = Path(upload.name).suffix.lower()
+    temp = transfer.save_upload(upload.getvalue(), suffix, paths.data_dir() / "imports")
+    try:
+        if suffix == ".zip":
+            run_dir = transfer.import_run_zip(temp, store)
+        else:
+            with st.spinner("Loading the model and evaluating it on the current dataset's test split…"):
+                run_dir = transfer.import_model(temp, state.current_dataset(), store, filename=upload.name)
+        st.success(f"Imported {upload.name} as run {run_dir.name}.")
+        if (run_dir / "model.keras").is_file():
+            st.session_state[CURRENT_RUN] = run_dir.name
+    except StudioError as exc:
+        st.error(f"{upload.name} was not imported: {exc}")
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def load_setup(config: dict) -> None:
+    state.set_data_config(DataConfig.from_dict(config.get("data", {})))
+    arch = config.get("architecture", {})
+    if arch.get("preset") not in (None, "imported"):
+        state.set_arch_choice(ArchChoice.from_dict(arch))
+    if config.get("train"):
+        state.update_train_config(**TrainConfig.from_dict(config["train"]).to_dict())
+    for key in [k for k in st.session_state if str(k).startswith(("data.", "model.", "train."))]:
+        del st.session_state[key]  # widgets re-read the loaded setup
+
+
+def downloads(run: RunInfo) -> None:
+    c1, c2, c3 = st.columns(3)
+    if run.has_model:
+        c1.download_button(
+            "model.keras",
+            (run.path / "model.keras").read_bytes(),
+            f"{run.run_id}.keras",
+            "application/octet-stream",
+            icon=":material/download:",
+        )
+    if (run.path / "history.csv").is_file():
+        c2.download_button(
+            "history.csv",
+            (run.path / "history.csv").read_bytes(),
+            f"{run.run_id}-history.csv",
+            "text/csv",
+            icon=":material/download:",
+        )
+    c3.download_button(
+        "Whole run (.zip)", transfer.export_zip(run.path), f"{run.run_id}.zip", "application/zip", icon=":material/folder_zip:"
+    )
+
+
+def delete_button(run: RunInfo, store: RunStore) -> None:
+    key = f"runs.confirm.{run.run_id}"
+    if not st.session_state.get(key):
+        if st.button("Delete this run…", icon=":material/delete:", key=f"runs.delete.{run.run_id}"):
+            st.session_state[key] = True
+            st.rerun()
+        return
+    st.warning(f"Delete {run.run_id} and all its files? This cannot be undone.")
+    yes, no = st.columns(2)
+    if yes.button("Yes, delete it", type="primary", key=f"runs.yes.{run.run_id}"):
+        try:
+            store.delete(run.path)
+            if st.session_state.get(CURRENT_RUN) == run.run_id:
+                st.session_state.pop(CURRENT_RUN)
+            st.session_state.pop(key)
+            st.rerun()
+        except StudioError as exc:
+            st.error(str(exc))
+    if no.button("Cancel", key=f"runs.no.{run.run_id}"):
+        st.session_state.pop(key)
+        st.rerun()

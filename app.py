@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/visualize.py", title="Visualize", icon=":material/visibility:"),
     st.Page("pages/predict.py", title="Predict", icon=":material/draw:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
 ]
 
 

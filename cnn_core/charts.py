@@ -237,3 +237,52 @@ def compare_runs(histories: dict[str, list[dict]]) -> go.Figure:
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def grid(
+    values,
+    title: str = "",
+    window: tuple[int, int, int] | None = None,
+    cells: list[tuple[int, int]] = (),
+    colorscale: str = "Greys",
+    decimals: int = 2,
+    height: int = 300,
+    zmid: float | None = None,
+) -> go.Figure:
+    """A small matrix as a heatmap with its numbers written in, optionally a k×k window outlined
+    (`window` = (row, col, k)) and some cells ringed (`cells`). NaN cells show empty."""
+    import numpy as np
+
+    v = np.asarray(values, float) + 0.0  # no "-0" labels
+    v[v == 0] = 0.0
+    text = [
+        ["" if np.isnan(x) else f"{x:.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{x:.0f}" for x in row] for row in v
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=v,
+            text=text,
+            texttemplate="%{text}",
+            colorscale=colorscale,
+            showscale=False,
+            zmid=zmid,
+            hovertemplate="row %{y}, column %{x}: %{z:.3f}<extra></extra>",
+            xgap=1,
+            ygap=1,
+        )
+    )
+    if window is not None:
+        r, c, k = window
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + k - 0.5, y0=r - 0.5, y1=r + k - 0.5, line=dict(color="#e6550d", width=4))
+    for r, c in cells:
+        fig.add_shape(type="rect", x0=c - 0.45, x1=c + 0.45, y0=r - 0.45, y1=r + 0.45, line=dict(color="#31a354", width=3))
+    rows, cols = v.shape
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin=dict(l=5, r=5, t=35 if title else 5, b=5),
+        plot_bgcolor="#f7f7f7",
+        xaxis=dict(showticklabels=False, constrain="domain", range=[-0.5, cols - 0.5], showgrid=False, zeroline=False),
+        yaxis=dict(range=[rows - 0.5, -0.5], showticklabels=False, scaleanchor="x", showgrid=False, zeroline=False),
+    )
+    return fig

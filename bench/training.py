@@ -9,7 +9,7 @@ import time
 
 from bench.common import median, save, table
 
-EPOCHS, BATCH, REPEATS = 4, 64, 3
+EPOCHS, BATCH, REPEATS = 4, 64, 5
 
 
 def _app_path(dataset, arch, config) -> float:

@@ -223,6 +223,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cnn_core import transfer
+    from cnn_core.datasets import load_dataset
+    from cnn_core.runs import RunStore
+
+    store, path = RunStore(args.runs_dir), Path(args.file)
+    if not path.is_file():
+        raise StudioError(f"{path}: no such file")
+    if path.suffix.lower() == ".zip":
+        run_dir = transfer.import_run_zip(path, store)
+    else:
+        run_dir = transfer.import_model(path, load_dataset(data_config(args, args.dataset)), store)
+    info = store.info(run_dir)
+    emit(
+        args,
+        {"run_dir": str(run_dir), "status": info.status, "test_accuracy": info.test_accuracy},
+        [f"imported as {run_dir} ({info.status})"],
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnn_core", description="CNN Studio from the command line.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -262,16 +285,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", required=True)
     p.add_argument("--top", type=int, default=3)
     p.set_defaults(func=cmd_predict)
-    for name in ("train", "evaluate", "predict"):
+    p = sub.add_parser("import", help="import a run zip, or a .keras model evaluated on --dataset")
+    p.add_argument("file")
+    p.add_argument("--dataset", default="mnist-5k", help="the dataset a model must fit (default mnist-5k)")
+    _data_args(p)
+    p.set_defaults(func=cmd_import)
+    for name in ("train", "evaluate", "predict", "import"):
         sub.choices[name].add_argument("--runs-dir", help="runs folder (default: $CNN_STUDIO_RUNS_DIR or ./runs)")
     for p in sub.choices.values():
         p.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
+TENSORFLOW_COMMANDS = {"train", "evaluate", "predict", "import"}
+
+
+def quiet_tensorflow_import() -> None:
+    """Import TensorFlow with file descriptor 2 pointed at /dev/null: its C++ start-up lines
+    ("Could not find cuda drivers ...", "failed call to cuInit") bypass Python's logging and every
+    environment setting. Real failures still raise Python exceptions after stderr is restored."""
+    if "tensorflow" in sys.modules:
+        return
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+        import tensorflow
+
+        tensorflow.config.list_logical_devices()  # device start-up logs its own CUDA probe
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in TENSORFLOW_COMMANDS:
+            quiet_tensorflow_import()
         return args.func(args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)

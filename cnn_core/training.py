@@ -48,27 +48,28 @@ def choose_strategy():
 
 
 def pipeline(split: Split, batch_size: int, shuffle: bool, seed: int):
-    """A `tf.data` pipeline of `uint8` images (scaled inside the model) with prefetch."""
+    """A `tf.data` pipeline of `uint8` batches (scaled inside the model) with prefetch.
+
+    Only indices go through tf.data (shuffled, batched); each batch is gathered from the split's
+    own array, or decoded from disk for folders larger than memory. Nothing is copied into
+    TensorFlow: `from_tensor_slices` plus a full shuffle buffer would hold the images twice more.
+    """
     import tensorflow as tf
 
-    if isinstance(split.images, ImageFiles):  # folders larger than memory: decode as needed
-        files = split.images
+    images, labels = split.images, np.asarray(split.labels, np.int64)
 
-        def load(i):
-            return files[int(i)]
+    def gather(indices):
+        indices = np.sort(indices) if isinstance(images, ImageFiles) else indices
+        return np.asarray(images[indices], np.uint8), labels[indices]
 
-        ds = tf.data.Dataset.from_tensor_slices((np.arange(len(split)), split.labels))
-        if shuffle:
-            ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(
-            lambda i, y: (tf.ensure_shape(tf.numpy_function(load, [i], tf.uint8), files.shape[1:]), y),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    else:
-        ds = tf.data.Dataset.from_tensor_slices((split.images, split.labels))
-        if shuffle:
-            ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    def load(indices):
+        x, y = tf.numpy_function(gather, [indices], [tf.uint8, tf.int64], stateful=False)
+        return tf.ensure_shape(x, (None, *images.shape[1:])), tf.ensure_shape(y, (None,))
+
+    ds = tf.data.Dataset.range(len(split))
+    if shuffle:
+        ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
 def make_optimizer(config: TrainConfig):

@@ -1,0 +1,123 @@
+"""A corpus of hostile and odd inputs, made by the tests: dataset zips, uploads for Predict, model files."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import digit_like, folder_members, png_bytes
+
+
+def _img(mode: str, size=(16, 16)) -> bytes:
+    base = Image.fromarray(digit_like(1, size[0]))
+    buf = io.BytesIO()
+    if mode == "I;16":
+        Image.fromarray(np.asarray(base, np.uint16) * 257).save(buf, format="PNG")
+    elif mode == "CMYK":
+        base.convert("CMYK").save(buf, format="JPEG")
+    else:
+        base.convert(mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _zip(path: Path, members: dict[str, bytes], raw_names: bool = False) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(zipfile.ZipInfo(name) if raw_names else name, data)
+    return path
+
+
+def dataset_zips(folder: Path) -> dict[str, tuple[Path, str]]:
+    """name → (zip path, "ok" if it should load with a report, or "refused")."""
+    folder.mkdir(parents=True, exist_ok=True)
+    good = folder_members({"a": 6, "b": 6})
+    jpeg = png_bytes(digit_like(2), fmt="JPEG")
+    modes = {
+        f"m/{c}/{i}-{mode.replace(';', '')}.png": _img(mode)
+        for c in ("x", "y")
+        for i, mode in enumerate(["RGBA", "P", "CMYK", "I;16", "L", "LA", "1", "RGB"])
+    }
+    with_bad = good | {
+        "a/empty.png": b"",
+        "a/text.png": b"just text",
+        "b/cut.png": png_bytes(digit_like(1, 64))[:200],
+        "b/photo.png": jpeg,
+    }
+    deep = {
+        f"d/{c}/" + "/".join(["deeper"] * 12) + f"/{i}.png": png_bytes(digit_like(k, seed=i))
+        for k, c in enumerate("pq")
+        for i in range(5)
+    }
+    corpus = {
+        "path-escapes": (
+            _zip(folder / "escape.zip", good | {"../../evil.png": b"x", "/abs/evil.png": b"x"}, raw_names=True),
+            "ok",
+        ),
+        "bomb": (_zip(folder / "bomb.zip", good | {"a/bomb.png": b"\0" * (50 * 2**20)}), "ok"),
+        "bad-files": (_zip(folder / "bad.zip", with_bad), "ok"),
+        "image-modes": (_zip(folder / "modes.zip", modes), "ok"),
+        "single-class": (_zip(folder / "single.zip", folder_members({"only": 8})), "refused"),
+        "empty": (_zip(folder / "empty.zip", {}), "refused"),
+        "random-bytes": (folder / "random.zip", "refused"),
+        "deep-nesting": (_zip(folder / "deep.zip", deep), "ok"),
+        "unicode-classes": (_zip(folder / "unicode.zip", folder_members({"猫": 5, "狗": 5, "épée": 5}, prefix="宠物/")), "ok"),
+        "too-few-per-class": (_zip(folder / "few.zip", folder_members({"a": 6, "b": 2})), "refused"),
+    }
+    (folder / "random.zip").write_bytes(os.urandom(5000))
+    return corpus
+
+
+def predict_uploads(folder: Path) -> dict[str, tuple[Path, str]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    (folder / "drawing.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>')
+    files["svg"] = (folder / "drawing.svg", "refused")
+    frames = [Image.new("L", (64, 64), v) for v in (255, 0, 128)]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:])
+    files["animated-gif"] = (folder / "anim.gif", "ok")
+    Image.new("RGB", (8000, 8000), "white").save(folder / "huge.jpg", quality=50)
+    files["8000x8000-jpeg"] = (folder / "huge.jpg", "ok")
+    (folder / "random.png").write_bytes(os.urandom(4096))
+    files["random-bytes"] = (folder / "random.png", "refused")
+    return files
+
+
+def model_files(folder: Path, good_model: Path) -> dict[str, tuple[Path, str]]:
+    """Model files for import into a 16x16x3, 5-class dataset (shapes at size 16)."""
+    import keras
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lam = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Lambda(lambda x: x * 2.0),
+            keras.layers.Flatten(),
+            keras.layers.Dense(5, activation="softmax"),
+        ]
+    )
+    lam.save(folder / "lambda.keras")
+    wrong = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5, activation="softmax")])
+    wrong.save(folder / "wrong-shape.keras")
+    (folder / "garbage.keras").write_bytes(os.urandom(3000))
+    (folder / "text.h5").write_text("definitely not HDF5")
+    return {
+        "lambda": (folder / "lambda.keras", "Lambda"),
+        "wrong-shape": (folder / "wrong-shape.keras", "expects images of shape"),
+        "garbage": (folder / "garbage.keras", "not a Keras model"),
+        "text-h5": (folder / "text.h5", "not an HDF5"),
+        "good": (good_model, "ok"),
+    }
+
+
+def snapshot(root: Path, skip: list[Path]) -> dict[str, float]:
+    """Every file under `root` (outside `skip`) with its modification time: to prove nothing else was written."""
+    found = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not any(s == path or s in path.parents for s in skip):
+            found[str(path)] = path.stat().st_mtime
+    return found

@@ -1,0 +1,109 @@
+"""Hostile input, end to end through the CLI and the app (AppTest): a clear message every time,
+nothing written outside the app's folders, no existing run touched, the app still serving."""
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.app.helpers import open_page
+from tests.conftest import ROOT
+from tests.hostile import dataset_zips, model_files, predict_uploads, snapshot
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    return {"zips": dataset_zips(folder / "zips"), "uploads": predict_uploads(folder / "uploads"), "folder": folder}
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "cnn_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def run_hashes(runs: Path) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in runs.rglob("*") if p.is_file()}
+
+
+def assert_clear_refusal(out, reason: str = "") -> None:
+    assert out.returncode == 2, out.stderr[-1500:]
+    assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert reason in out.stderr
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "path-escapes",
+        "bomb",
+        "bad-files",
+        "image-modes",
+        "single-class",
+        "empty",
+        "random-bytes",
+        "deep-nesting",
+        "unicode-classes",
+        "too-few-per-class",
+    ],
+)
+def test_dataset_zip(name, corpus, trained_run, trained_runs, workspace):
+    path, expected = corpus["zips"][name]
+    before_runs = run_hashes(trained_runs)
+    before_files = snapshot(workspace.parent, skip=[workspace / "data"])
+    out = cli("dataset-info", f"zip:{path}", "--json")
+    if expected == "ok":
+        assert out.returncode == 0, out.stderr[-1500:]
+        assert len(json.loads(out.stdout)["class_names"]) >= 2
+    else:
+        assert_clear_refusal(out)
+    at = open_page("data", session={"data_config": {"dataset_id": f"zip:{path}"}}, timeout=120)
+    if expected == "ok":
+        assert any("Ingestion report" in m.value for m in at.markdown)
+    else:
+        assert at.error and "Traceback" not in at.error[0].value
+    assert snapshot(workspace.parent, skip=[workspace / "data"]) == before_files
+    assert run_hashes(trained_runs) == before_runs
+    assert not list(workspace.parent.rglob("evil.png")) and not Path("/abs/evil.png").exists()
+    assert open_page("data").title[0].value == "Data"  # still serving
+
+
+@pytest.mark.parametrize("name", ["svg", "animated-gif", "8000x8000-jpeg", "random-bytes"])
+def test_predict_upload_through_the_cli(name, corpus, trained_run, trained_runs):
+    path, expected = corpus["uploads"][name]
+    before = run_hashes(trained_runs)
+    out = cli("predict", "--run", trained_run, "--image", str(path), "--json")
+    if expected == "ok":
+        assert out.returncode == 0, out.stderr[-1500:]
+        assert 0 <= json.loads(out.stdout)["confidence"] <= 1
+    else:
+        assert_clear_refusal(out)
+    assert run_hashes(trained_runs) == before
+
+
+def test_model_files_through_the_cli(corpus, trained_runs, tmp_path):
+    good = next(p for p in trained_runs.iterdir() if p.is_dir()) / "model.keras"
+    before = run_hashes(trained_runs)
+    for _name, (path, reason) in model_files(corpus["folder"] / "models", good).items():
+        out = cli(
+            "import",
+            str(path),
+            "--dataset",
+            "shapes",
+            "--limit",
+            "150",
+            "--image-size",
+            "16",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        )
+        if reason == "ok":
+            assert out.returncode == 0, out.stderr[-1500:]
+        else:
+            assert_clear_refusal(out, reason)
+    assert len(list((tmp_path / "runs").iterdir())) == 1  # only the good model became a run
+    assert run_hashes(trained_runs) == before

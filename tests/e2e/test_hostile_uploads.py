@@ -1,0 +1,61 @@
+"""Chromium: the hostile corpus uploaded through the app's own upload widgets. A clear message for
+each, never a traceback, and the app keeps serving."""
+
+import pytest
+
+from tests.conftest import train_tiny_run
+from tests.e2e.helpers import assert_no_exception, choose, wait_ready
+from tests.hostile import dataset_zips, model_files, predict_uploads
+
+pytestmark = pytest.mark.e2e
+UPLOAD = "[data-testid=stFileUploader] input[type=file]"
+
+
+def outcome(page, ok_text: str) -> str:
+    """Wait for either the success text or an error box; return which."""
+    wait_ready(page)
+    page.get_by_text(ok_text).or_(page.locator("[data-testid=stAlertContentError]")).first.wait_for(timeout=120_000)
+    return "error" if page.locator("[data-testid=stAlertContentError]").count() else "ok"
+
+
+def test_dataset_zips_on_the_data_page(page, server, tmp_path):
+    page.goto(server.url)
+    wait_ready(page, "Handwritten digits 0-9")
+    choose(page, "Dataset", "Your own images")
+    wait_ready(page, "Upload a zip")
+    for name, (path, expected) in dataset_zips(tmp_path / "zips").items():
+        page.locator(UPLOAD).set_input_files(str(path))
+        got = outcome(page, "Ingestion report")
+        assert got == ("ok" if expected == "ok" else "error"), name
+        assert_no_exception(page)
+    assert not list(server.workdir.parent.rglob("evil.png"))
+
+
+def test_models_on_the_runs_page_and_images_on_the_predict_page(page, server, tmp_path):
+    run = train_tiny_run(server.workdir / "runs")
+    page.goto(server.url)
+    wait_ready(page, "Handwritten digits 0-9")
+    choose(page, "Dataset", "Shapes")  # the imported model must fit shapes at 16x16: set size and limit
+    wait_ready(page, "32 × 32 × 3")
+    page.get_by_text("Splits and image format").click()
+    page.get_by_label("Image size (square side; 0 keeps the data's own)").fill("16")
+    page.keyboard.press("Enter")
+    wait_ready(page, "16 × 16 × 3")
+    page.goto(f"{server.url}/runs?data=shapes&size=16")
+    wait_ready(page, "Import a model")
+    page.get_by_text("Import a model (.keras) or a run (.zip)").click()
+    for name, (path, reason) in model_files(tmp_path / "models", run / "model.keras").items():
+        page.locator(UPLOAD).set_input_files(str(path))
+        got = outcome(page, "Imported ")
+        assert got == ("ok" if reason == "ok" else "error"), name
+        if reason != "ok":
+            assert reason in page.locator("[data-testid=stAlertContentError]").first.inner_text()
+        assert_no_exception(page)
+
+    page.goto(f"{server.url}/predict")
+    wait_ready(page, "Give an image to classify")
+    for name, (path, expected) in predict_uploads(tmp_path / "uploads").items():
+        page.locator(UPLOAD).set_input_files(str(path))
+        got = outcome(page, "what the model sees")
+        assert got == ("ok" if expected == "ok" else "error"), name
+        assert_no_exception(page)

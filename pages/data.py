@@ -99,7 +99,7 @@ if ds.report is not None:
         st.dataframe(pd.DataFrame(report.skipped, columns=["file", "reason"]), hide_index=True, width="stretch")
 
 left, right = st.columns([3, 2])
-left.plotly_chart(charts.class_distribution(ds.class_names, counts), width="stretch")
+left.image(charts.class_distribution_png(ds.class_names, counts))
 table = pd.DataFrame(counts, index=ds.class_names)
 table.loc["total"] = table.sum()
 right.dataframe(table, width="stretch", height=min(36 * (len(table) + 1) + 4, 420))

@@ -13,7 +13,7 @@ def test_opens_on_the_bundled_default():
     assert at.title[0].value == "Data"
     assert metric(at, "Image shape") == "28 × 28 × 1" and metric(at, "Train images") == "3,750"
     assert any("mnist-5k" in md.value for md in at.sidebar.markdown)
-    assert len(at.get("image")) == 10  # a sample strip per class
+    assert len(at.get("image")) == 11  # the class distribution, then a sample strip per class
 
 
 def test_switching_dataset_and_fractions_updates_everything():

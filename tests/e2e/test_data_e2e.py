@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 def test_switch_dataset_and_upload_a_zip(page, server, tmp_path):
     page.goto(server.url)
     wait_ready(page, "Handwritten digits 0-9")
-    assert page.locator("[data-testid=stImage] img").count() >= 10
+    page.locator("[data-testid=stImage] img").nth(10).wait_for()  # the chart and ten sample strips
     assert page.get_by_text("28 × 28 × 1").count() == 1
 
     choose(page, "Dataset", "Shapes")
@@ -22,7 +22,8 @@ def test_switch_dataset_and_upload_a_zip(page, server, tmp_path):
     choose(page, "Dataset", "Your own images")
     page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(zpath))
     wait_ready(page, "Ingestion report")
-    page.get_by_text("猫", exact=True).first.wait_for()
+    page.locator("[data-testid=stMarkdownContainer]").get_by_text("猫", exact=True).wait_for()  # the gallery heading
     assert page.get_by_text("notes.txt").count() >= 1
-    assert page.locator("[data-testid=stImage] img").count() == 2
+    page.locator("[data-testid=stImage] img").nth(2).wait_for()  # distribution chart + one strip per class
+    assert page.locator("[data-testid=stImage] img").count() == 3
     assert_no_exception(page)

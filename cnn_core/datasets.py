@@ -107,6 +107,20 @@ class Dataset:
         s = self.splits[split]
         return {name: s.images[np.flatnonzero(s.labels == k)[:per_class]] for k, name in enumerate(self.class_names)}
 
+    def record(self) -> dict:
+        """What a run's config.json keeps of its dataset (Predict reads `digits_style` from it)."""
+        from cnn_core.preprocess import looks_like_digits
+
+        sample = self.train.images[np.arange(min(200, len(self.train)))]
+        return {
+            "id": self.spec.id,
+            "name": self.spec.name,
+            "input_shape": list(self.input_shape),
+            "class_names": self.class_names,
+            "train_size": len(self.train),
+            "digits_style": looks_like_digits(sample),
+        }
+
     def summary(self) -> dict:
         return {
             "id": self.spec.id,

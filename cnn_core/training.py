@@ -21,7 +21,6 @@ from cnn_core.config import ArchChoice, TrainConfig
 from cnn_core.datasets import Dataset, Split
 from cnn_core.ingest import ImageFiles
 from cnn_core.live import LiveRecord
-from cnn_core.preprocess import looks_like_digits
 from cnn_core.runs import RunStore
 from cnn_core.summary import plan
 
@@ -111,14 +110,7 @@ def run_config(dataset: Dataset, arch: ArchChoice, config: TrainConfig) -> dict:
     model_plan = plan(spec, dataset.input_shape, dataset.num_classes, config.dropout)
     return {
         "data": dataset.config.to_dict(),
-        "dataset": {
-            "id": dataset.spec.id,
-            "name": dataset.spec.name,
-            "input_shape": list(dataset.input_shape),
-            "class_names": dataset.class_names,
-            "train_size": len(dataset.train),
-            "digits_style": looks_like_digits(dataset.train.images[np.arange(min(200, len(dataset.train)))]),
-        },
+        "dataset": dataset.record(),
         "architecture": {**arch.to_dict(), "name": spec.name, "layers": spec.layers, "params": model_plan.total_params},
         "train": config.to_dict(),
         "versions": versions(),

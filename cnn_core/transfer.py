@@ -85,14 +85,7 @@ def import_model(model_path: str | Path, dataset: Dataset, store: RunStore, file
     result = evaluate_model(model, dataset)
     config = {
         "data": dataset.config.to_dict(),
-        "dataset": {
-            "id": dataset.spec.id,
-            "name": dataset.spec.name,
-            "input_shape": list(dataset.input_shape),
-            "class_names": dataset.class_names,
-            "train_size": len(dataset.train),
-            "digits_style": dataset.input_shape[-1] == 1,
-        },
+        "dataset": dataset.record(),
         "architecture": {"preset": "imported", "name": f"imported: {name}", "layers": [], "params": int(model.count_params())},
         "train": {},
         "name": "",

@@ -4,22 +4,14 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core import charts
-from cnn_core.errors import StudioError
-from ui import halt, models, widgets
+from ui import models, widgets
 
 st.title("Evaluate")
 st.caption("Test-split results of a trained model: the confusion matrix, per-class metrics and the mistakes themselves.")
 
-run_id = models.pick_run()
-if run_id is None:
-    halt()
-try:
-    with st.spinner("Loading the model and predicting the test split…"):
-        model, dataset, config, _ = models.load(run_id)
-        result = models.evaluation(run_id)
-except StudioError as exc:
-    st.error(f"This run cannot be evaluated: {exc}")
-    halt()
+run_id, model, dataset, config, _ = models.require()
+with st.spinner("Predicting the test split…"):
+    result = models.evaluation(run_id)
 
 names = result.class_names
 c = st.columns(4)

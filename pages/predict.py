@@ -14,14 +14,7 @@ st.caption(
     '"what the model sees" — then classified, with the feature maps and Grad-CAM behind the answer.'
 )
 
-run_id = models.pick_run()
-if run_id is None:
-    halt()
-try:
-    model, dataset, config, inspector = models.load(run_id)
-except StudioError as exc:
-    st.error(f"This run cannot be loaded: {exc}")
-    halt()
+run_id, model, dataset, config, inspector = models.require()
 shape, names = dataset.input_shape, dataset.class_names
 digits = bool(config["dataset"].get("digits_style"))
 

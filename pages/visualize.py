@@ -13,14 +13,7 @@ st.caption(
     "and which pixels drove the decision."
 )
 
-run_id = models.pick_run()
-if run_id is None:
-    halt()
-try:
-    model, dataset, config, inspector = models.load(run_id)
-except StudioError as exc:
-    st.error(f"This run cannot be loaded: {exc}")
-    halt()
+run_id, model, dataset, config, inspector = models.require()
 names = dataset.class_names
 
 source = st.radio("Image", ["Test image", "Misclassified test image", "Upload"], horizontal=True, key="visualize.source")

@@ -62,3 +62,18 @@ def load(run_id: str):
 
 def evaluation(run_id: str):
     return _evaluate(*_key(run_id))
+
+
+def require(label: str = "Model"):
+    """The chosen run and its (model, dataset, config, inspector); otherwise says why and ends the page."""
+    from ui import halt
+
+    run_id = pick_run(label)
+    if run_id is None:
+        halt()
+    try:
+        with st.spinner("Loading the model…"):
+            return (run_id, *load(run_id))
+    except StudioError as exc:
+        st.error(f"This run cannot be loaded: {exc}")
+        halt()

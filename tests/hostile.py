@@ -33,7 +33,7 @@ def _zip(path: Path, members: dict[str, bytes], raw_names: bool = False) -> Path
 
 
 def dataset_zips(folder: Path) -> dict[str, tuple[Path, str]]:
-    """name → (zip path, "ok" if it should load with a report, or "refused")."""
+    """name → (zip path, "ok" if it should load with a report, or the words its refusal says)."""
     folder.mkdir(parents=True, exist_ok=True)
     good = folder_members({"a": 6, "b": 6})
     jpeg = png_bytes(digit_like(2), fmt="JPEG")
@@ -61,12 +61,12 @@ def dataset_zips(folder: Path) -> dict[str, tuple[Path, str]]:
         "bomb": (_zip(folder / "bomb.zip", good | {"a/bomb.png": b"\0" * (50 * 2**20)}), "ok"),
         "bad-files": (_zip(folder / "bad.zip", with_bad), "ok"),
         "image-modes": (_zip(folder / "modes.zip", modes), "ok"),
-        "single-class": (_zip(folder / "single.zip", folder_members({"only": 8})), "refused"),
-        "empty": (_zip(folder / "empty.zip", {}), "refused"),
-        "random-bytes": (folder / "random.zip", "refused"),
+        "single-class": (_zip(folder / "single.zip", folder_members({"only": 8})), "at least 2 class"),
+        "empty": (_zip(folder / "empty.zip", {}), "no readable images"),
+        "random-bytes": (folder / "random.zip", "not a readable zip"),
         "deep-nesting": (_zip(folder / "deep.zip", deep), "ok"),
         "unicode-classes": (_zip(folder / "unicode.zip", folder_members({"猫": 5, "狗": 5, "épée": 5}, prefix="宠物/")), "ok"),
-        "too-few-per-class": (_zip(folder / "few.zip", folder_members({"a": 6, "b": 2})), "refused"),
+        "too-few-per-class": (_zip(folder / "few.zip", folder_members({"a": 6, "b": 2})), "too few to split"),
     }
     (folder / "random.zip").write_bytes(os.urandom(5000))
     return corpus
@@ -76,14 +76,14 @@ def predict_uploads(folder: Path) -> dict[str, tuple[Path, str]]:
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
     (folder / "drawing.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>')
-    files["svg"] = (folder / "drawing.svg", "refused")
+    files["svg"] = (folder / "drawing.svg", "not an image file")
     frames = [Image.new("L", (64, 64), v) for v in (255, 0, 128)]
     frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:])
     files["animated-gif"] = (folder / "anim.gif", "ok")
     Image.new("RGB", (8000, 8000), "white").save(folder / "huge.jpg", quality=50)
     files["8000x8000-jpeg"] = (folder / "huge.jpg", "ok")
     (folder / "random.png").write_bytes(os.urandom(4096))
-    files["random-bytes"] = (folder / "random.png", "refused")
+    files["random-bytes"] = (folder / "random.png", "not an image file")
     return files
 
 

@@ -1,6 +1,8 @@
 """Train: set the hyperparameters, train, and watch loss and accuracy live. Training keeps going
 in the background if you click elsewhere or change page."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from cnn_core.config import OPTIMIZERS
@@ -50,6 +52,7 @@ defaults = {
     "train.translation": settings.translation,
     "train.early": settings.early_stopping,
     "train.patience": settings.patience,
+    "train.validation": ds.config.validation_fraction,
 }
 for key, value in defaults.items():
     state.seed_widget(key, value)
@@ -65,6 +68,9 @@ with st.form("train.form", border=True):
     seed = c[1].number_input("Seed", 0, 2**31 - 1, key="train.seed")
     early = c[2].checkbox("Early stopping on validation loss", key="train.early")
     patience = c[3].number_input("Patience (epochs)", 1, 100, key="train.patience")
+    validation = st.slider(
+        "Validation fraction (of all images; the same setting as on the Data page)", 0.0, 0.4, step=0.05, key="train.validation"
+    )
     st.markdown("**Augmentation** (random changes to training images only)")
     c = st.columns(4)
     flip = c[0].checkbox("Horizontal flip", key="train.flip")
@@ -72,8 +78,7 @@ with st.form("train.form", border=True):
     zoom = c[2].slider("Zoom (±)", 0.0, 0.5, step=0.05, key="train.zoom")
     translation = c[3].slider("Shift (± fraction)", 0.0, 0.5, step=0.05, key="train.translation")
     st.caption(
-        f"Dropout: {'as in the architecture' if settings.dropout is None else settings.dropout} (set it on the Model page). "
-        f"Validation fraction: {ds.config.validation_fraction:.0%} (set it on the Data page)."
+        f"Dropout: {'as in the architecture' if settings.dropout is None else settings.dropout} (set it on the Model page)."
     )
     submitted = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:", disabled=busy)
 
@@ -92,6 +97,15 @@ if submitted:
         early_stopping=early,
         patience=int(patience),
     )
+    if round(validation, 2) != ds.config.validation_fraction:
+        try:
+            data = replace(ds.config, validation_fraction=round(validation, 2))
+            ds = state.current_dataset(data)
+            state.set_data_config(data)
+            st.session_state.pop("data.val", None)  # the Data page's slider re-reads it
+        except StudioError as exc:
+            st.error(str(exc))
+            halt()
     try:
         with st.spinner("Starting (the first run loads TensorFlow, about 8 s)…"):
             job = JOBS.submit(ds, arch, settings, training.owner_id())

@@ -1,13 +1,12 @@
 """Data: pick a dataset or bring your own images, and see what is in it."""
 
-import pandas as pd
 import streamlit as st
 
 from cnn_core import charts, ingest, paths
 from cnn_core.datasets import REGISTRY, DataConfig
 from cnn_core.errors import StudioError
 from cnn_core.images import montage
-from ui import halt, state
+from ui import halt, state, widgets
 
 OWN = "own"
 KIND_LABEL = {"bundled": "bundled, offline", "generated": "generated, offline", "download": "Keras download"}
@@ -96,13 +95,15 @@ if ds.report is not None:
     if report.streamed:
         st.info("This folder is larger than the memory budget: images stay on disk and are read as needed.")
     if report.skipped:
-        st.dataframe(pd.DataFrame(report.skipped, columns=["file", "reason"]), hide_index=True, width="stretch")
+        files, reasons = zip(*report.skipped)
+        st.dataframe({"file": files, "reason": reasons}, hide_index=True, width="stretch")
 
 left, right = st.columns([3, 2])
-left.image(charts.class_distribution_png(ds.class_names, counts))
-table = pd.DataFrame(counts, index=ds.class_names)
-table.loc["total"] = table.sum()
-right.dataframe(table, width="stretch", height=min(36 * (len(table) + 1) + 4, 420))
+left.image(charts.class_distribution_svg(ds.class_names, counts), width="stretch")
+per_class = [[name, *(values[k] for values in counts.values())] for k, name in enumerate(ds.class_names)]
+per_class.append(["total", *(sum(values) for values in counts.values())])
+with right:
+    widgets.compact_table(["class", *counts, "all"], [[*row, sum(row[1:])] for row in per_class])
 
 st.subheader("Samples")
 scale = max(1, 48 // max(ds.input_shape[:2]))

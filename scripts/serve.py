@@ -5,6 +5,7 @@ routed through app.py; no Keras reset after each rerun while a model trains).
 """
 
 import sys
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -14,21 +15,19 @@ from streamlit.web import cli  # noqa: E402
 from ui.runtime import configure_streamlit  # noqa: E402
 
 
-def warm_imports() -> None:
-    """Import what every first page needs (about 1.2 s on 2 cores) before the server answers, so the
-    first visitor does not wait for it. TensorFlow stays lazy: only the model pages need it."""
-    import matplotlib
+def warm_up() -> None:
+    """Import what the pages need and parse the default dataset while the first visitor's browser loads
+    Streamlit's front end (about 1 s), instead of before the server answers or during their first page.
+    TensorFlow stays lazy: only the model pages need it."""
+    import cnn_core.datasets
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
+    cnn_core.datasets.warm_default()
     import pandas  # noqa: F401
     import plotly.graph_objects  # noqa: F401
-
-    import cnn_core.datasets  # noqa: F401
 
 
 if __name__ == "__main__":
     configure_streamlit()
-    warm_imports()
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     sys.argv = ["streamlit", "run", "app.py", *sys.argv[1:]]
     sys.exit(cli.main())

@@ -1,4 +1,4 @@
-"""Small reusable widgets: image grids that keep pixels sharp."""
+"""Small reusable widgets: image grids that keep pixels sharp, compact tables."""
 
 from __future__ import annotations
 
@@ -18,3 +18,29 @@ def image_grid(images, captions: list[str] | None = None, size: int = 72) -> Non
     images = list(images)
     if images:
         st.image([sharp(im, size) for im in images], caption=captions, width=size, clamp=True)
+
+
+def compact_table(header: list[str], rows: list[list], max_height: int = 320) -> None:
+    """A small read-only table as plain HTML (numbers right-aligned, last row bold, scrolls past
+    `max_height`). It draws with the page's own text: `st.dataframe` makes a first visit load 1.2 MB
+    of grid script, and markdown tables are twice as tall per row."""
+    from html import escape
+
+    numeric = [bool(rows) and isinstance(rows[0][i], int) for i in range(len(header))]
+
+    def cell(value, tag: str, right: bool) -> str:
+        text = f"{value:,}" if isinstance(value, int) else escape(str(value))
+        return f'<{tag} style="text-align:{"right" if right else "left"};padding:2px 10px">{text}</{tag}>'
+
+    head = "".join(cell(h, "th", r) for h, r in zip(header, numeric))
+    body = "".join(
+        f'<tr style="{"font-weight:600;border-top:2px solid #ccc" if k == len(rows) - 1 else ""}">'
+        + "".join(cell(v, "td", r) for v, r in zip(row, numeric))
+        + "</tr>"
+        for k, row in enumerate(rows)
+    )
+    st.markdown(
+        f'<div style="max-height:{max_height}px;overflow-y:auto;font-size:0.85rem">'
+        f'<table style="width:100%;margin:0"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>',
+        unsafe_allow_html=True,
+    )

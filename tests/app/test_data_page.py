@@ -14,6 +14,10 @@ def test_opens_on_the_bundled_default():
     assert metric(at, "Image shape") == "28 × 28 × 1" and metric(at, "Train images") == "3,750"
     assert any("mnist-5k" in md.value for md in at.sidebar.markdown)
     assert len(at.get("image")) == 11  # the class distribution, then a sample strip per class
+    table = next(md.value for md in at.markdown if "<table" in md.value)
+    assert (
+        table.count("<tr") == 12 and ">375<" in table and ">3,750<" in table and ">5,000<" in table
+    )  # header, 10 classes, total
 
 
 def test_switching_dataset_and_fractions_updates_everything():

@@ -69,7 +69,7 @@ class Server:
                     if r.status == 200:
                         return self
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.05)
         raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-2000:]}")
 
     def stop(self, kill: bool = False) -> None:

@@ -22,7 +22,8 @@ def test_switch_dataset_and_upload_a_zip(page, server, tmp_path):
     choose(page, "Dataset", "Your own images")
     page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(zpath))
     wait_ready(page, "Ingestion report")
-    page.locator("[data-testid=stMarkdownContainer]").get_by_text("猫", exact=True).wait_for()  # the gallery heading
+    page.locator("[data-testid=stMarkdownContainer] strong").get_by_text("猫", exact=True).wait_for()  # the gallery heading
+    assert page.locator("td").get_by_text("猫", exact=True).count() == 1  # and its row in the counts table
     assert page.get_by_text("notes.txt").count() >= 1
     page.locator("[data-testid=stImage] img").nth(2).wait_for()  # distribution chart + one strip per class
     assert page.locator("[data-testid=stImage] img").count() == 3

@@ -143,7 +143,7 @@ def run_training(
     import keras
 
     from cnn_core.builder import build_model
-    from cnn_core.callbacks import EpochReporter, HistoryWriter, LiveMetrics, StopOnDivergence
+    from cnn_core.callbacks import EpochReporter, EpochTensorBoard, HistoryWriter, LiveMetrics, StopOnDivergence
 
     stop = stop or threading.Event()
     record = record or new_record(dataset, config)
@@ -158,7 +158,7 @@ def run_training(
         LiveMetrics(record, stop),
         divergence,
         HistoryWriter(store, run_dir, record),
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), histogram_freq=0, write_graph=False, update_freq="epoch"),
+        EpochTensorBoard(str(run_dir / "tensorboard")),
     ]
     if config.early_stopping and len(dataset.validation):
         callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True))

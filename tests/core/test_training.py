@@ -50,6 +50,21 @@ def test_completed_run_has_every_file_and_test_metrics(tiny, tmp_path):
     config = json.loads((result.run_dir / "config.json").read_text())
     assert config["architecture"]["params"] == (3 * (3 * 3 * 3) + 3) + (7 * 7 * 3) * 5 + 5  # conv, then dense on 7x7x3
     assert config["versions"]["keras"].startswith("3.")
+    assert epoch_summaries(result.run_dir / "tensorboard" / "train") == {"epoch_loss": [0, 1], "epoch_accuracy": [0, 1]}
+
+
+def epoch_summaries(folder) -> dict[str, list[int]]:
+    """Tag → steps of the scalar summaries in a TensorBoard event folder."""
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    found = {}
+    for path in folder.glob("events.out.tfevents.*"):
+        for raw in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(raw.numpy())
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append(event.step)
+    return {tag: sorted(steps) for tag, steps in found.items() if tag.startswith("epoch_") and "learning_rate" not in tag}
 
 
 def test_stop_keeps_what_was_learned_and_saves_a_stopped_run(tiny, tmp_path):

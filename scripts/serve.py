@@ -5,7 +5,6 @@ routed through app.py; no Keras reset after each rerun while a model trains).
 """
 
 import sys
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -16,9 +15,10 @@ from ui.runtime import configure_streamlit  # noqa: E402
 
 
 def warm_up() -> None:
-    """Import what the pages need and parse the default dataset while the first visitor's browser loads
-    Streamlit's front end (about 1 s), instead of before the server answers or during their first page.
-    TensorFlow stays lazy: only the model pages need it."""
+    """Parse the default dataset and import what the light pages need (0.4 s) before the server
+    answers, so the first visitor does not wait for them. Done in a thread beside the server's start
+    instead, the page took 0.15 s longer and the total from launch was the same. TensorFlow stays
+    lazy: only the model pages need it."""
     import cnn_core.datasets
 
     cnn_core.datasets.warm_default()
@@ -28,6 +28,6 @@ def warm_up() -> None:
 
 if __name__ == "__main__":
     configure_streamlit()
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    warm_up()
     sys.argv = ["streamlit", "run", "app.py", *sys.argv[1:]]
     sys.exit(cli.main())

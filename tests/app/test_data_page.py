@@ -30,7 +30,7 @@ def test_switching_dataset_and_fractions_updates_everything():
 
 
 def test_own_folder_shows_the_ingestion_report(tmp_path):
-    root = make_class_folder(tmp_path / "pets", {"猫": 5, "狗": 5})
+    root = make_class_folder(tmp_path / "pets", {"猫": 5, "<i>狗": 5})
     (root / "猫" / "bad.png").write_text("not an image")
     at = open_app()
     at.selectbox(key="data.choice").set_value("own").run()
@@ -39,6 +39,8 @@ def test_own_folder_shows_the_ingestion_report(tmp_path):
     assert any("Ingestion report" in md.value for md in at.markdown)
     assert "bad.png" in at.dataframe[0].value.to_string()
     assert metric(at, "Classes") == "2"
+    table = next(md.value for md in at.markdown if "<table" in md.value)
+    assert "&lt;i&gt;狗" in table and "<i>" not in table  # a folder name is text, never markup
 
 
 def test_refused_folder_shows_a_message_not_a_traceback(tmp_path):

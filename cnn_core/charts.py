@@ -275,7 +275,10 @@ def class_distribution_svg(class_names: list[str], counts: dict[str, list[int]],
     totals = [sum(column) for column in zip(*counts.values())] or [0]
     step = _nice_step(max(totals) / 4 if max(totals) else 1)
     y_max = step * max(1, -(-max(totals) // step))
-    y = lambda v: top + plot_h * (1 - v / y_max)  # noqa: E731
+
+    def y(value: float) -> float:
+        return top + plot_h * (1 - value / y_max)
+
     slot = plot_w / max(1, len(class_names))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '

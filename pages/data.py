@@ -100,10 +100,10 @@ if ds.report is not None:
 
 left, right = st.columns([3, 2])
 left.image(charts.class_distribution_svg(ds.class_names, counts), width="stretch")
-per_class = [[name, *(values[k] for values in counts.values())] for k, name in enumerate(ds.class_names)]
-per_class.append(["total", *(sum(values) for values in counts.values())])
+rows = [[name, *column, sum(column)] for name, column in zip(ds.class_names, zip(*counts.values()))]
+rows.append(["total", *map(sum, zip(*(row[1:] for row in rows)))])
 with right:
-    widgets.compact_table(["class", *counts, "all"], [[*row, sum(row[1:])] for row in per_class])
+    widgets.compact_table(["class", *counts, "all"], rows)
 
 st.subheader("Samples")
 scale = max(1, 48 // max(ds.input_shape[:2]))

@@ -1,4 +1,4 @@
-"""CNN Studio: the router. Page config, navigation, and the sidebar card of the current selection."""
+"""CNN Studio: the router. Page config, navigation, the sidebar card of the current selection, the link."""
 
 import logging
 
@@ -36,20 +36,36 @@ def selection_card(card) -> None:
             st.markdown(f"**Architecture:** {state.arch_choice().spec().name}")
         except StudioError:
             st.markdown("**Architecture:** (custom stack with errors)")
-        if st.session_state.get("current_run"):
-            st.markdown(f"**Current model:** run `{st.session_state['current_run']}`")
+        if state.current_run():
+            st.markdown(f"**Current model:** run `{state.current_run()}`")
 
 
 def apply_shared_link() -> None:
-    """On a session's first run, a link's query parameters set the dataset, architecture and settings."""
-    if "shared_link_read" not in st.session_state:
-        st.session_state["shared_link_read"] = True
-        query = st.query_params.to_dict()
-        if share.is_shared(query):
-            data, arch, train = share.from_query(query)
-            state.set_data_config(data)
-            state.set_arch_choice(arch)
-            state.update_train_config(**train.to_dict())
+    """On a session's first run, a link's query parameters set the dataset, architecture and settings.
+    Values that cannot be used are dropped, and the page says which (see `show_link_notices`)."""
+    if state.link_read():
+        return
+    query = st.query_params.to_dict()
+    if share.is_shared(query):
+        setup = share.from_query(query)
+        state.set_data_config(setup.data)
+        state.set_arch_choice(setup.arch)
+        state.update_train_config(**setup.train.to_dict())
+        state.set_link_notices(setup.notices)
+
+
+def show_link_notices() -> None:
+    notices = state.link_notices()
+    if notices:
+        with st.container(border=True):
+            st.warning(
+                f"The link you opened had {len(notices)} value(s) CNN Studio could not use. "
+                "The rest of its setup was applied:\n\n" + "\n".join(f"- {n}" for n in notices),
+                icon=":material/link_off:",
+            )
+            if st.button("Dismiss", key=state.key("app", "dismiss")):
+                state.set_link_notices([])
+                st.rerun()
 
 
 def write_shared_link() -> None:
@@ -64,6 +80,7 @@ def write_shared_link() -> None:
 apply_shared_link()
 page = st.navigation(PAGES)
 card = st.sidebar.container()
+show_link_notices()
 try:
     page.run()
 except PageDone:
@@ -76,3 +93,7 @@ except Exception as exc:  # last line of defence: a bug shows a message, never a
 finally:  # after the page, so the card and the link show what the page just selected
     selection_card(card)
     write_shared_link()
+    script = state.owner_cookie_script()
+    if script:
+        with st.sidebar:
+            st.html(script, unsafe_allow_javascript=True)

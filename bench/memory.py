@@ -20,8 +20,8 @@ def rss():
 def peak():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 base_now, base_peak = rss(), peak()
-from cnn_core.config import ArchChoice, TrainConfig
-from cnn_core.datasets import DataConfig, Dataset, Split, get_spec
+from cnn_core.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.datasets import Dataset, Split, get_spec
 from cnn_core.jobs import JobRegistry
 from cnn_core.runs import RunStore
 rng = np.random.default_rng(0)
@@ -33,7 +33,7 @@ after_data = rss()
 job = JobRegistry(1).submit(data, ArchChoice("keras-mnist"), TrainConfig(epochs=1, batch_size=64), "bench", RunStore(tempfile.mkdtemp()))
 while len(job.record.snapshot().batches) < 50:
     time.sleep(0.05)
-job.stop(); job.thread.join()
+job.stop("bench"); job.thread.join()
 print(json.dumps({"uint8_bytes": int(x.nbytes), "baseline_rss": base_now, "after_data_rss": after_data,
                   "peak_rss": peak(), "end_rss": rss(), "batches": len(job.record.snapshot().batches)}))
 """

@@ -60,8 +60,8 @@ def _plain_fit(dataset, arch, config) -> float:
 
 
 def run() -> dict:
-    from cnn_core.config import ArchChoice, TrainConfig
-    from cnn_core.datasets import DataConfig, load_dataset
+    from cnn_core.config import ArchChoice, DataConfig, TrainConfig
+    from cnn_core.datasets import load_dataset
     from cnn_core.training import prepare_tensorflow
 
     prepare_tensorflow()

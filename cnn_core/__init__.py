@@ -9,5 +9,6 @@ import os
 from cnn_core.errors import StudioError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter is not for users
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the training code uses tf.data and TensorFlow ops
 
 __all__ = ["StudioError"]

@@ -10,24 +10,42 @@ import json
 import os
 import sys
 
+from cnn_core import settings
 from cnn_core.errors import StudioError
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (status 2), like every other user error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _dataset_help() -> str:
+    from cnn_core.config import DataConfig
+
+    return next(d.setting.help for d in settings.declared(DataConfig) if d.name == "dataset_id")
+
+
+def version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("cnn-studio")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _data_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--validation-fraction", type=float, default=0.1)
-    parser.add_argument("--test-fraction", type=float, default=0.15)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--image-size", type=int, help="resize images to this square side")
-    parser.add_argument("--channels", type=int, choices=[1, 3], help="1 grayscale, 3 RGB (image folders)")
-    parser.add_argument("--limit", type=int, help="use at most this many images")
+    from cnn_core.config import DataConfig
+
+    settings.add_arguments(parser, DataConfig, skip=("dataset_id",), prefix="data_")
 
 
 def data_config(args: argparse.Namespace, dataset_id: str):
-    from cnn_core.datasets import DataConfig
+    from cnn_core.config import DataConfig
 
-    return DataConfig(
-        dataset_id, args.validation_fraction, args.test_fraction, args.seed, args.image_size, args.channels, args.limit
-    )
+    return settings.from_arguments(DataConfig, args, prefix="data_", dataset_id=dataset_id)
 
 
 def emit(args: argparse.Namespace, payload, lines: list[str]) -> None:
@@ -97,21 +115,7 @@ def cmd_archs(args: argparse.Namespace) -> int:
 def _train_config(args: argparse.Namespace):
     from cnn_core.config import TrainConfig
 
-    return TrainConfig(
-        args.epochs,
-        args.batch_size,
-        args.dropout,
-        args.optimizer,
-        args.learning_rate,
-        args.momentum,
-        args.flip,
-        args.rotation,
-        args.zoom,
-        args.translation,
-        args.early_stopping,
-        args.patience,
-        args.seed,
-    )
+    return settings.from_arguments(TrainConfig, args)
 
 
 def _arch_choice(value: str):
@@ -145,7 +149,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config.check()
     dataset = load_dataset(data_config(args, args.dataset))
     store = RunStore(args.runs_dir)
-    run_dir = store.new_run(run_config(dataset, arch, config), arch.preset)
+    run_dir = store.new_run(run_config(dataset, arch, config, "cli"), arch.preset)
     stop, started = threading.Event(), time.perf_counter()
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: finish the batch, save as stopped
 
@@ -226,7 +230,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cnn_core import transfer
+    from cnn_core import import_export
     from cnn_core.datasets import load_dataset
     from cnn_core.runs import RunStore
 
@@ -234,9 +238,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise StudioError(f"{path}: no such file")
     if path.suffix.lower() == ".zip":
-        run_dir = transfer.import_run_zip(path, store)
+        run_dir = import_export.import_run_zip(path, store)
     else:
-        run_dir = transfer.import_model(path, load_dataset(data_config(args, args.dataset)), store)
+        run_dir = import_export.import_model(path, load_dataset(data_config(args, args.dataset)), store)
     info = store.info(run_dir)
     emit(
         args,
@@ -246,9 +250,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cnn_core", description="CNN Studio from the command line.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def build_parser(prog: str = "python -m cnn_core", extra_commands: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser. `extra_commands` (name → help) lists commands another front end handles
+    (the `cnn-studio` launcher's `serve`), so `--help` shows them."""
+    from cnn_core.config import TrainConfig
+
+    parser = Parser(prog=prog, description="CNN Studio from the command line.")
+    parser.add_argument("--version", action="version", version=f"CNN Studio {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     p = sub.add_parser("datasets", help="list the datasets")
     p.set_defaults(func=cmd_datasets)
     p = sub.add_parser("dataset-info", help="load a dataset and describe it")
@@ -260,20 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     p.set_defaults(func=cmd_archs)
     p = sub.add_parser("train", help="train a model and save the run")
-    p.add_argument("--dataset", default="mnist-5k")
-    p.add_argument("--arch", default="keras-mnist", help="preset id or a JSON architecture file")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--dropout", type=float, help="one rate for every Dropout layer (default: the architecture's own)")
-    p.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam")
-    p.add_argument("--learning-rate", type=float, default=0.001)
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--flip", action="store_true")
-    p.add_argument("--rotation", type=float, default=0.0)
-    p.add_argument("--zoom", type=float, default=0.0)
-    p.add_argument("--translation", type=float, default=0.0)
-    p.add_argument("--early-stopping", action="store_true")
-    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--dataset", default="mnist-5k", help=_dataset_help())
+    p.add_argument("--arch", default="keras-mnist", help="Architecture: a preset id (see `archs`) or a JSON architecture file.")
+    settings.add_arguments(p, TrainConfig)
     _data_args(p)
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="test metrics and confusion matrix of a saved run")
@@ -294,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.choices[name].add_argument("--runs-dir", help="runs folder (default: $CNN_STUDIO_RUNS_DIR or ./runs)")
     for p in sub.choices.values():
         p.add_argument("--json", action="store_true", help="machine-readable output")
+    for name, text in (extra_commands or {}).items():
+        sub.add_parser(name, help=text)
     return parser
 
 
@@ -321,8 +321,9 @@ def quiet_tensorflow_import() -> None:
         os.close(devnull)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m cnn_core", extra_commands: dict | None = None) -> int:
+    """Run one CLI command; returns the exit status (2 for a user error, with one line on stderr)."""
+    args = build_parser(prog, extra_commands).parse_args(argv)
     try:
         if args.command in TENSORFLOW_COMMANDS:
             quiet_tensorflow_import()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from cnn_core.errors import StudioError
 
@@ -26,11 +26,12 @@ LAYER_TYPES: dict[str, dict] = {
     "Dense": {"units": 64, "activation": "relu"},
     "Activation": {"activation": "relu"},
 }
-SPATIAL = {"Conv2D", "MaxPooling2D", "AveragePooling2D"}
 
 
 @dataclass
 class ArchitectureSpec:
+    """A named layer stack (without its output layer), where it comes from, and its checked parameter counts."""
+
     id: str
     name: str
     layers: list[dict]
@@ -39,27 +40,28 @@ class ArchitectureSpec:
     facts: list[tuple[tuple[int, int, int], int, int]] = field(default_factory=list)  # (shape, classes, params)
 
     def to_json(self) -> str:
+        """The spec as the JSON file the Model page exports."""
         return json.dumps({"id": self.id, "name": self.name, "layers": self.layers}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> ArchitectureSpec:
+        """A spec from an exported JSON file; `StudioError` when it is not one or its layers are invalid."""
         try:
             data = json.loads(text)
             layers = data["layers"]
-            assert isinstance(layers, list)
-        except (ValueError, KeyError, TypeError, AssertionError):
-            raise StudioError('an architecture file must be JSON with a "layers" list') from None
+        except (ValueError, KeyError, TypeError):
+            layers = None
+        if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+            raise StudioError('an architecture file must be JSON with a "layers" list of layer objects')
         spec = cls(str(data.get("id", "custom")), str(data.get("name", "Custom")), [dict(x) for x in layers])
         errors = validate(spec.layers)
         if errors:
             raise StudioError("; ".join(errors))
         return spec
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 def conv(filters, kernel=3, padding="valid", strides=1, activation="relu") -> dict:
+    """A Conv2D layer spec."""
     return {
         "type": "Conv2D",
         "filters": filters,
@@ -71,14 +73,17 @@ def conv(filters, kernel=3, padding="valid", strides=1, activation="relu") -> di
 
 
 def pool(size=2, strides=None, padding="valid") -> dict:
+    """A MaxPooling2D layer spec (stride defaults to the pool size)."""
     return {"type": "MaxPooling2D", "pool_size": size, "strides": strides, "padding": padding}
 
 
 def dense(units, activation="relu") -> dict:
+    """A Dense layer spec."""
     return {"type": "Dense", "units": units, "activation": activation}
 
 
 def drop(rate) -> dict:
+    """A Dropout layer spec."""
     return {"type": "Dropout", "rate": rate}
 
 
@@ -178,6 +183,7 @@ DEFAULT_PRESET = "keras-mnist"
 
 
 def get_preset(preset_id: str) -> ArchitectureSpec:
+    """The preset with this id; `StudioError` naming the choices when there is none."""
     if preset_id not in PRESETS:
         raise StudioError(f"unknown architecture '{preset_id}'; choose one of {', '.join(PRESETS)}")
     return PRESETS[preset_id]

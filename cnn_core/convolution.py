@@ -7,10 +7,11 @@ extra row or column at the bottom and right), so the Learn page's numbers are th
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from cnn_core.formulas import output_size, same_padding
 
 SEVEN = np.array(
     [  # the 6x6 "7" of the reference tutorial's walk-through
@@ -31,24 +32,6 @@ KERNELS = {
     "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], float),
     "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], float),
 }
-
-
-def output_size(n: int, k: int, stride: int, padding: str) -> int:
-    """Keras' output length: ceil(n / s) with 'same', floor((n - k) / s) + 1 with 'valid'."""
-    return math.ceil(n / stride) if padding == "same" else (n - k) // stride + 1
-
-
-def output_size_formula(n: int, k: int, stride: int, padding: str) -> str:
-    out = output_size(n, k, stride, padding)
-    if padding == "same":
-        return f"⌈n / s⌉ = ⌈{n} / {stride}⌉ = {out}"
-    return f"⌊(n − k) / s⌋ + 1 = ⌊({n} − {k}) / {stride}⌋ + 1 = {out}"
-
-
-def same_padding(n: int, k: int, stride: int) -> tuple[int, int]:
-    """(before, after) zeros Keras adds for 'same': the odd one goes after."""
-    total = max((math.ceil(n / stride) - 1) * stride + k - n, 0)
-    return total // 2, total - total // 2
 
 
 def pad(image: np.ndarray, k: int, stride: int, padding: str) -> tuple[np.ndarray, tuple[int, int]]:
@@ -141,13 +124,3 @@ def pool(x: np.ndarray, size: int = 2, stride: int | None = None, mode: str = "m
             else:
                 out[i, j] = (window * valid).sum(axis=(0, 1)) / valid.sum(axis=(0, 1))
     return PoolResult(out, chosen)
-
-
-def conv_params(k: int, c_in: int, filters: int) -> tuple[int, str]:
-    total = filters * (k * k * c_in) + filters
-    return total, f"filters × (k × k × input channels) + biases = {filters} × ({k} × {k} × {c_in}) + {filters} = {total:,}"
-
-
-def dense_params(inputs: int, units: int) -> tuple[int, str]:
-    total = inputs * units + units
-    return total, f"inputs × units + biases = {inputs:,} × {units} + {units} = {total:,}"

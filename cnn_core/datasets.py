@@ -9,38 +9,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from cnn_core import downloads, ingest, paths
+from cnn_core.config import DataConfig
 from cnn_core.errors import StudioError
 from cnn_core.shapes import make_shapes
-
-DEFAULT_DATASET = "mnist-5k"
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Everything that decides which images land in which split. Round-trips through JSON."""
-
-    dataset_id: str = DEFAULT_DATASET
-    validation_fraction: float = 0.1
-    test_fraction: float = 0.15
-    seed: int = 0
-    image_size: int | None = None  # square side to resize to; None keeps the data's own size
-    channels: int | None = None  # 1 or 3 for image folders; None picks from the data
-    limit: int | None = None  # at most this many images (for shapes: how many to generate)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> DataConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass
@@ -56,6 +34,8 @@ class RawData:
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """A registry entry: a stable id, what the data is, where it comes from, and its loader."""
+
     id: str
     name: str
     kind: str  # bundled | generated | download | folder | zip
@@ -70,6 +50,8 @@ class DatasetSpec:
 
 @dataclass
 class Split:
+    """One split: `uint8` images (n, h, w, c), in memory or read from disk, and integer labels."""
+
     images: np.ndarray | ingest.ImageFiles
     labels: np.ndarray
 
@@ -79,6 +61,8 @@ class Split:
 
 @dataclass
 class Dataset:
+    """A loaded dataset: its spec and config, class names and the train/validation/test splits."""
+
     spec: DatasetSpec
     config: DataConfig
     class_names: list[str]
@@ -123,6 +107,7 @@ class Dataset:
         }
 
     def summary(self) -> dict:
+        """What the Data page and `dataset-info` describe: source, shape, classes, counts, skipped files."""
         return {
             "id": self.spec.id,
             "name": self.spec.name,
@@ -298,15 +283,9 @@ def _resize_all(images: np.ndarray, side: int) -> np.ndarray:
     return np.stack(out).reshape(len(images), side, side, images.shape[-1])
 
 
-def _check_fractions(config: DataConfig) -> None:
-    v, t = config.validation_fraction, config.test_fraction
-    if not (0 <= v < 1 and 0 <= t < 1 and v + t < 0.9):
-        raise StudioError("validation and test fractions must each be between 0 and 1 and leave at least 10 % for training")
-
-
 def load_dataset(config: DataConfig) -> Dataset:
     """Load, optionally resize and subsample, then split `config.dataset_id`."""
-    _check_fractions(config)
+    config.check()
     spec = get_spec(config.dataset_id)
     raw = spec.loader(config)
     images, labels = raw.images, raw.labels

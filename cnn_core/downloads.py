@@ -109,6 +109,7 @@ def _keras_download(dataset_id: str) -> Arrays:
 
 
 def offline_message(dataset_id: str, reason: str) -> str:
+    """What to place where when a Keras dataset is neither cached nor downloadable."""
     spec = DOWNLOADS[dataset_id]
     files = ", ".join(spec.files)
     return (

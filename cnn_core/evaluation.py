@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_core.datasets import DataConfig, Dataset, load_dataset
+from cnn_core.config import DataConfig
+from cnn_core.datasets import Dataset, load_dataset
 from cnn_core.errors import StudioError
 from cnn_core.ingest import ImageFiles
 from cnn_core.runs import RunStore, read_json
@@ -38,6 +39,8 @@ def per_class_metrics(cm: np.ndarray, class_names: list[str]) -> list[dict]:
 
 @dataclass
 class Evaluation:
+    """A model's class probabilities on a test split, with the metrics derived from them."""
+
     class_names: list[str]
     y_true: np.ndarray
     probabilities: np.ndarray
@@ -80,6 +83,7 @@ class Evaluation:
         return idx[np.argsort(-self.confidence[idx], kind="stable")]
 
     def to_csv(self) -> str:
+        """One row per test image: true and predicted class, confidence and every class's probability."""
         out = io.StringIO()
         out.write("index,true,predicted,confidence,correct," + ",".join(f"p_{n}" for n in self.class_names) + "\n")
         for i, (t, p, probs) in enumerate(zip(self.y_true, self.y_pred, self.probabilities)):
@@ -91,6 +95,7 @@ class Evaluation:
         return out.getvalue()
 
     def summary(self) -> dict:
+        """Loss, accuracy, confusion matrix, per-class metrics and the most confused pairs, as plain data."""
         return {
             "test_loss": self.loss,
             "test_accuracy": self.accuracy,
@@ -112,6 +117,7 @@ def predict_split(model, images, batch_size: int = 256) -> np.ndarray:
 
 
 def evaluate_model(model, dataset: Dataset) -> Evaluation:
+    """Predict the dataset's test split."""
     return Evaluation(dataset.class_names, dataset.test.labels, predict_split(model, dataset.test.images))
 
 

@@ -56,11 +56,6 @@ def open_image(source: ImageSource, *, target: tuple[int, int] | None = None) ->
         raise StudioError(f"truncated or corrupt image ({exc})") from None
 
 
-def is_grayscale(img: Image.Image) -> bool:
-    """True for modes that carry one intensity channel (palette images count as colour)."""
-    return img.mode in GRAYSCALE_MODES
-
-
 def to_channels(img: Image.Image, channels: int) -> Image.Image:
     """Convert any Pillow mode to 'L' (channels=1) or 'RGB' (channels=3).
 

@@ -93,6 +93,7 @@ class ImageFiles:
 
 
 def is_ignored(name: str) -> bool:
+    """Hidden and system files (`.DS_Store`, `__MACOSX`, `Thumbs.db`) are never data."""
     return name.startswith(".") or name in IGNORED_NAMES
 
 

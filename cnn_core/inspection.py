@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SPATIAL_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
+from cnn_core.formulas import SPATIAL_LAYERS
 
 
 def colourise(values: np.ndarray, cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
@@ -61,17 +61,14 @@ class Inspector:
         import keras
 
         self.model = model
-        self.layers = [layer for layer in model.layers if type(layer).__name__ in SPATIAL_TYPES]
+        self.layers = [layer for layer in model.layers if type(layer).__name__ in SPATIAL_LAYERS]
         self.conv_layers = [layer for layer in self.layers if type(layer).__name__ == "Conv2D"]
         outputs = [layer.output for layer in self.layers]
         self._extractor = keras.Model(model.inputs, outputs) if outputs else None
         self._cam_models: dict[str, object] = {}
 
-    @property
-    def layer_names(self) -> list[str]:
-        return [layer.name for layer in self.layers]
-
     def predict(self, image: np.ndarray) -> np.ndarray:
+        """Class probabilities for one `uint8` image (h, w, c)."""
         return np.asarray(self.model(image[None], training=False))[0]
 
     def feature_maps(self, image: np.ndarray) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@ import threading
 from cnn_core.config import ArchChoice, TrainConfig
 from cnn_core.datasets import Dataset
 from cnn_core.errors import StudioError
-from cnn_core.runs import RunStore
+from cnn_core.runs import RunStore, owner_tag
 from cnn_core.training import TrainResult, default_max_jobs, new_record, prepare_tensorflow, run_config, run_training
 
 ACTIVE = ("queued", "running")
@@ -29,7 +29,7 @@ class TrainingJob:
             owner,
             store,
         )
-        self.run_dir = store.new_run(run_config(dataset, arch, config), arch.preset)
+        self.run_dir = store.new_run(run_config(dataset, arch, config, owner_tag(owner)), arch.preset)
         self.run_id = self.run_dir.name
         self.record = new_record(dataset, config)
         self.stop_event = threading.Event()
@@ -44,7 +44,14 @@ class TrainingJob:
     def active(self) -> bool:
         return self.status in ACTIVE
 
-    def stop(self) -> None:
+    def controlled_by(self, owner: str) -> bool:
+        """True for the session that started this job; any other only watches it."""
+        return bool(owner) and owner == self.owner
+
+    def stop(self, owner: str) -> None:
+        """Ask the job to end after the current batch; refused for anyone but its owner."""
+        if not self.controlled_by(owner):
+            raise StudioError(f"run {self.run_id} was started in another browser session: only that session can stop it")
         self.stop_event.set()
 
     def _run(self) -> None:
@@ -95,18 +102,12 @@ class JobRegistry:
     def get(self, run_id: str) -> TrainingJob | None:
         return self.jobs.get(run_id)
 
-    def for_owner(self, owner: str) -> list[TrainingJob]:
-        return [j for j in self.jobs.values() if j.owner == owner]
-
     def queue_position(self, job: TrainingJob) -> int:
         """1 for the next job to start, 0 when it is not waiting."""
         if job.status != "queued":
             return 0
         waiting = [j for j in self.jobs.values() if j.status == "queued"]
         return waiting.index(job) + 1 if job in waiting else 0
-
-    def running(self) -> list[TrainingJob]:
-        return [j for j in self.jobs.values() if j.status == "running"]
 
 
 JOBS = JobRegistry()

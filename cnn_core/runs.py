@@ -9,6 +9,7 @@ status says "running" but whose process is gone is reported as "interrupted".
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -26,6 +27,7 @@ FINAL = ("completed", "stopped", "failed", "interrupted")
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write a file so that readers see either the old or the new content, never a part."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         f.write(data.encode("utf-8") if isinstance(data, str) else data)
@@ -35,10 +37,12 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 
 
 def write_json(path: Path, payload: dict) -> None:
+    """Write a JSON object atomically."""
     atomic_write(path, json.dumps(payload, indent=2, ensure_ascii=False, default=str))
 
 
 def read_json(path: Path) -> dict:
+    """A JSON object from a run file; `StudioError` naming the file when it is missing or damaged."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -46,6 +50,11 @@ def read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise StudioError(f"{path.name} is damaged (not a JSON object)")
     return data
+
+
+def owner_tag(owner: str) -> str:
+    """What a run folder records of the session that started it: a digest, never the secret itself."""
+    return "cli" if owner == "cli" else hashlib.sha256(owner.encode()).hexdigest()[:16] if owner else ""
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -62,6 +71,8 @@ def _pid_alive(pid: int | None) -> bool:
 
 @dataclass
 class RunInfo:
+    """What the Runs page lists of one run folder."""
+
     run_id: str
     path: Path
     status: str
@@ -79,9 +90,16 @@ class RunInfo:
     test_loss: float | None = None
     duration: float | None = None
     has_model: bool = False
+    owner: str = ""  # the owner tag of the session that started it; "cli" from the command line
+
+    def controlled_by(self, owner: str) -> bool:
+        """True when the browser session `owner` started this run (and so may change or delete it)."""
+        return bool(self.owner) and self.owner != "cli" and self.owner == owner_tag(owner)
 
 
 class RunStore:
+    """The runs folder: creates runs and reads, updates and deletes their files."""
+
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root else runs_dir()
 
@@ -96,6 +114,7 @@ class RunStore:
         return path
 
     def set_status(self, path: Path, status: str, message: str = "", **extra) -> None:
+        """Record the run's status with this process's pid (a dead pid later reads as interrupted)."""
         previous = self._status(path)
         payload = {**previous, "status": status, "message": message, "pid": os.getpid(), "updated": time.time(), **extra}
         if status == "running" and "started" not in previous:
@@ -111,6 +130,7 @@ class RunStore:
             return {}
 
     def write_history(self, path: Path, history: list[dict]) -> None:
+        """Write the per-epoch history (one row per epoch) atomically."""
         keys = list(dict.fromkeys(k for row in history for k in row))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=keys)
@@ -119,6 +139,7 @@ class RunStore:
         atomic_write(path / "history.csv", buf.getvalue())
 
     def read_history(self, path: Path) -> list[dict]:
+        """The per-epoch history; empty when there is none or it cannot be read."""
         try:
             with open(path / "history.csv", newline="", encoding="utf-8") as f:
                 return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
@@ -129,6 +150,7 @@ class RunStore:
         write_json(path / "metrics.json", metrics)
 
     def save_model(self, path: Path, model) -> None:
+        """Save the final model as model.keras, atomically."""
         tmp = path / f".model-{os.getpid()}.keras"
         model.save(tmp)
         os.replace(tmp, path / "model.keras")
@@ -177,15 +199,18 @@ class RunStore:
             metrics.get("test_loss"),
             status.get("duration"),
             (path / "model.keras").is_file(),
+            str(config.get("owner", "")),
         )
 
     def list_runs(self) -> list[RunInfo]:
+        """Every run folder, newest first; damaged folders are listed, never raised."""
         if not self.root.is_dir():
             return []
         folders = [p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
         return sorted((self.info(p) for p in folders), key=lambda r: r.run_id, reverse=True)
 
     def delete(self, run: str | Path) -> None:
+        """Delete a run folder; refused while it is still training."""
         path = self.resolve(run)
         if self._status(path).get("status") == "running" and _pid_alive(self._status(path).get("pid")):
             raise StudioError("this run is still training: stop it before deleting it")

@@ -1,73 +1,93 @@
 """The experiment setup as URL query parameters, so a link reproduces it in another browser.
 
-Only what differs from the defaults is written, with short keys: `?data=shapes&arch=lenet-dropout&epochs=10`.
-A custom layer stack travels as compact JSON in `layers`. Unknown or invalid values are ignored.
+Only what differs from the defaults is written, with the keys the settings declare:
+`?data=shapes&arch=lenet-dropout&epochs=10`. A custom layer stack travels as compact JSON in
+`layers`. Reading a link never turns a bad value into another one: the value is dropped, its
+field keeps the default, and a notice names the key and the value.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from cnn_core import paths, settings
 from cnn_core.architectures import PRESETS
-from cnn_core.config import ArchChoice, TrainConfig
-from cnn_core.datasets import DataConfig
+from cnn_core.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.errors import StudioError
 
-DATA_KEYS = {
-    "dataset_id": "data",
-    "validation_fraction": "val",
-    "test_fraction": "test",
-    "seed": "dseed",
-    "image_size": "size",
-    "channels": "ch",
-    "limit": "limit",
-}
-TRAIN_KEYS = {f.name: f.name for f in fields(TrainConfig)} | {"batch_size": "batch", "learning_rate": "lr"}
+NAVIGATION_KEYS = {"run"}  # carried by links, but not part of the setup
+
+
+@dataclass
+class SharedSetup:
+    """What a link sets, and a notice for every value that was ignored."""
+
+    data: DataConfig
+    arch: ArchChoice
+    train: TrainConfig
+    notices: list[str] = field(default_factory=list)
 
 
 def to_query(data: DataConfig, arch: ArchChoice, train: TrainConfig) -> dict[str, str]:
-    query = {}
-    for obj, keys, default in ((data, DATA_KEYS, DataConfig()), (train, TRAIN_KEYS, TrainConfig())):
-        for name, key in keys.items():
-            value = getattr(obj, name)
-            if value != getattr(default, name):
-                query[key] = json.dumps(value) if not isinstance(value, str) else value
-    query["arch"] = arch.preset
+    """The setup as query parameters (defaults left out)."""
+    query = {**settings.encode(data), **settings.encode(train), "arch": arch.preset}
     if arch.preset == "custom":
         query["layers"] = json.dumps([dict(x) for x in arch.layers], separators=(",", ":"))
     return query
 
 
-def _value(text: str, default):
-    if isinstance(default, str) or (default is None and not text[:1].isdigit() and text not in ("null", "true", "false")):
-        return text
+def _arch(query: dict[str, str], notices: list[str]) -> ArchChoice:
+    preset = query.get("arch", ArchChoice().preset)
+    if preset not in PRESETS and preset != "custom":
+        notices.append(f"arch={preset!r} was ignored: no such architecture; using {ArchChoice().preset}")
+        return ArchChoice()
+    if preset != "custom":
+        return ArchChoice(preset)
     try:
-        return json.loads(text)
-    except ValueError:
-        return default
+        layers = json.loads(query.get("layers", "[]"))
+        if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+            raise StudioError("the layers must be a JSON list of layer objects")
+        choice = ArchChoice.custom(layers)
+        choice.spec()
+        return choice
+    except (ValueError, StudioError) as exc:
+        text = query.get("layers", "")
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        notices.append(f"layers={shown!r} was ignored: {exc}; using {ArchChoice().preset}")
+        return ArchChoice()
 
 
-def from_query(query: dict[str, str]) -> tuple[DataConfig, ArchChoice, TrainConfig]:
-    """Rebuild the setup from query parameters; anything missing or unreadable keeps its default."""
-    data = {name: _value(query[key], getattr(DataConfig(), name)) for name, key in DATA_KEYS.items() if key in query}
-    train = {name: _value(query[key], getattr(TrainConfig(), name)) for name, key in TRAIN_KEYS.items() if key in query}
-    arch = ArchChoice(query.get("arch", ArchChoice().preset))
-    if arch.preset not in PRESETS and arch.preset != "custom":
-        arch = ArchChoice()
-    if arch.preset == "custom":
-        try:
-            arch = ArchChoice.custom(json.loads(query.get("layers", "[]")))
-            arch.spec()
-        except Exception:  # noqa: BLE001 - unreadable or invalid layers: fall back to the default preset
-            arch = ArchChoice()
+def _served_locally(dataset_id: str) -> bool:
+    """A link may name an upload kept under the app's data folder, but no other path on the server."""
+    kind, _, location = dataset_id.partition(":")
+    if kind not in ("folder", "zip"):
+        return True
     try:
-        train_config = TrainConfig.from_dict(train)
-        train_config.check()
-    except Exception:  # noqa: BLE001 - a hand-edited link must never break the app
-        train_config = TrainConfig()
-    numbers = {k: v for k, v in data.items() if k == "dataset_id" or v is None or isinstance(v, (int, float))}
-    return DataConfig.from_dict(numbers), arch, train_config
+        return Path(location).resolve().is_relative_to(paths.data_dir())
+    except (OSError, ValueError):
+        return False
+
+
+def from_query(query: dict[str, str]) -> SharedSetup:
+    """Rebuild the setup from query parameters; every ignored value gets a notice."""
+    notices: list[str] = []
+    data, data_notices = settings.decode(DataConfig, query)
+    train, train_notices = settings.decode(TrainConfig, query)
+    notices += data_notices + train_notices
+    if "dataset_id" in data and not _served_locally(data["dataset_id"]):
+        notices.append(
+            f"data={data.pop('dataset_id')!r} was ignored: a link cannot open a folder on the server; "
+            "choose your own images on the Data page"
+        )
+    arch = _arch(query, notices)
+    known = {d.key for d in settings.declared(DataConfig) + settings.declared(TrainConfig)} | {"arch", "layers"}
+    for key in sorted(set(query) - known - NAVIGATION_KEYS):
+        notices.append(f"{key}={query[key]!r} was ignored: CNN Studio has no setting called '{key}'")
+    return SharedSetup(DataConfig(**data), arch, TrainConfig(**train), notices)
 
 
 def is_shared(query: dict[str, str]) -> bool:
-    return any(key in query for key in ("data", "arch"))
+    """True when a link carries a setup (not just a page address)."""
+    return bool(set(query) - NAVIGATION_KEYS)

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 
 from cnn_core.architectures import ArchitectureSpec, adapt
 from cnn_core.errors import StudioError
+from cnn_core.formulas import SPATIAL_LAYERS, batchnorm_params, conv_params, dense_params, output_size
 
 BYTES_PER_FLOAT = 4
 
 
 @dataclass
 class LayerInfo:
+    """One layer of a plan: its Keras name, output shape, parameters with their formula, and cost."""
+
     name: str
     type: str
     output_shape: tuple[int, ...]
@@ -36,6 +39,8 @@ class LayerInfo:
 
 @dataclass
 class Plan:
+    """An architecture laid out for one input shape and class count, as Keras would build it."""
+
     input_shape: tuple[int, int, int]
     layers: list[LayerInfo]
 
@@ -66,6 +71,7 @@ class Plan:
         return BYTES_PER_FLOAT * (4 * self.total_params + 2 * batch_size * activations)
 
     def table(self) -> list[dict]:
+        """The Model page's summary table: one row per layer."""
         return [
             {
                 "layer": layer.name,
@@ -79,6 +85,7 @@ class Plan:
 
 
 def machine_memory_bytes() -> int:
+    """Physical memory of this machine (8 GB when it cannot be read)."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -87,10 +94,6 @@ def machine_memory_bytes() -> int:
 
 def _snake(kind: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", kind).lower().replace("2_d", "2d")
-
-
-def _out(size: int, window: int, stride: int, padding: str) -> int:
-    return math.ceil(size / stride) if padding == "same" else (size - window) // stride + 1
 
 
 def _where(layer: dict, name: str) -> str:
@@ -107,19 +110,17 @@ def _spatial(layer: dict, shape: tuple, name: str) -> LayerInfo:
             f"{_where(layer, name)}: its {k}x{k} window does not fit the {h}x{w} input it receives. "
             "Use padding 'same', remove an earlier pooling layer, or choose a larger image size on the Data page."
         )
-    oh, ow = _out(h, k, s, layer["padding"]), _out(w, k, s, layer["padding"])
+    oh, ow = output_size(h, k, s, layer["padding"]), output_size(w, k, s, layer["padding"])
     if not conv:
         return LayerInfo(name, layer["type"], (oh, ow, c), config=layer)
     f = layer["filters"]
-    params = f * k * k * c + f
-    return LayerInfo(
-        name, "Conv2D", (oh, ow, f), params, 0, f"{f}×({k}×{k}×{c})+{f} = {params:,}", oh * ow * f * k * k * c, layer
-    )
+    count = conv_params(k, c, f)
+    return LayerInfo(name, "Conv2D", (oh, ow, f), count.value, 0, count.compact, oh * ow * f * k * k * c, layer)
 
 
 def _infer(layer: dict, shape: tuple, name: str) -> LayerInfo:
     kind = layer["type"]
-    if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
+    if kind in SPATIAL_LAYERS:
         if len(shape) != 3:
             raise StudioError(
                 f"{_where(layer, name)}: {kind} needs an image-shaped input, but it follows a flat layer; move it before Flatten."
@@ -131,12 +132,11 @@ def _infer(layer: dict, shape: tuple, name: str) -> LayerInfo:
                 f"{_where(layer, name)}: Dense needs a flat input; add Flatten or GlobalAveragePooling2D before it."
             )
         n, u = shape[0], layer["units"]
-        return LayerInfo(name, kind, (u,), n * u + u, 0, f"{u}×{n}+{u} = {n * u + u:,}", n * u, layer)
+        count = dense_params(n, u)
+        return LayerInfo(name, kind, (u,), count.value, 0, count.compact, n * u, layer)
     if kind == "BatchNormalization":
-        c = shape[-1]
-        return LayerInfo(
-            name, kind, shape, 4 * c, 2 * c, f"4×{c} = {4 * c:,} ({2 * c:,} non-trainable: moving mean and variance)", 0, layer
-        )
+        count = batchnorm_params(shape[-1])
+        return LayerInfo(name, kind, shape, count.value, 2 * shape[-1], count.compact, 0, layer)
     if kind in ("Flatten", "GlobalAveragePooling2D"):
         if len(shape) != 3:
             raise StudioError(f"{_where(layer, name)}: {kind} needs an image-shaped input, but its input is already flat.")

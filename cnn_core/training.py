@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_core.config import ArchChoice, TrainConfig
+from cnn_core.config import SETTINGS_VERSION, ArchChoice, TrainConfig
 from cnn_core.datasets import Dataset, Split
 from cnn_core.ingest import ImageFiles
 from cnn_core.live import LiveRecord
@@ -86,7 +86,7 @@ def augmentation_layers(config: TrainConfig) -> list:
     L, seed = keras.layers, config.seed
     layers = [L.RandomFlip("horizontal", seed=seed)] if config.flip else []
     if config.rotation:
-        layers.append(L.RandomRotation(config.rotation, seed=seed))
+        layers.append(L.RandomRotation(config.rotation / 360, seed=seed))  # Keras counts in turns
     if config.zoom:
         layers.append(L.RandomZoom(config.zoom, seed=seed))
     if config.translation:
@@ -104,8 +104,11 @@ def versions() -> dict:
     return found
 
 
-def run_config(dataset: Dataset, arch: ArchChoice, config: TrainConfig) -> dict:
-    """What config.json records: enough to rebuild the data, the model and the settings."""
+def run_config(dataset: Dataset, arch: ArchChoice, config: TrainConfig, owner: str = "") -> dict:
+    """What config.json records: enough to rebuild the data, the model and the settings.
+
+    `owner` is the owner tag (see `runs.owner_tag`) of the session that started the run, or "cli".
+    """
     spec = arch.spec()
     model_plan = plan(spec, dataset.input_shape, dataset.num_classes, config.dropout)
     return {
@@ -113,6 +116,8 @@ def run_config(dataset: Dataset, arch: ArchChoice, config: TrainConfig) -> dict:
         "dataset": dataset.record(),
         "architecture": {**arch.to_dict(), "name": spec.name, "layers": spec.layers, "params": model_plan.total_params},
         "train": config.to_dict(),
+        "settings_version": SETTINGS_VERSION,
+        "owner": owner,
         "versions": versions(),
         "name": "",
         "note": "",

@@ -3,23 +3,28 @@
 import streamlit as st
 
 from cnn_core import charts, ingest, paths
-from cnn_core.datasets import REGISTRY, DataConfig
+from cnn_core.config import DataConfig
+from cnn_core.datasets import REGISTRY
 from cnn_core.errors import StudioError
 from cnn_core.images import montage
-from ui import halt, state, widgets
+from cnn_core.settings import declared
+from ui import halt, settings_form, state, widgets
 
 OWN = "own"
+DATASET_HELP = next(d.setting.help for d in declared(DataConfig) if d.name == "dataset_id")
 KIND_LABEL = {"bundled": "bundled, offline", "generated": "generated, offline", "download": "Keras download"}
 
 st.title("Data")
 st.caption("Pick the images to train on. Bundled datasets work offline; Keras downloads need the internet once.")
 
 config = state.data_config()
-state.seed_widget("data.choice", config.dataset_id if config.dataset_id in REGISTRY else OWN)
+choice_key = state.setting_key("data", "dataset_id")
+state.seed_widget(choice_key, config.dataset_id if config.dataset_id in REGISTRY else OWN)
 choice = st.selectbox(
     "Dataset",
     [*REGISTRY, OWN],
-    key="data.choice",
+    key=choice_key,
+    help=DATASET_HELP,
     format_func=lambda k: (
         "Your own images (zip or folder)" if k == OWN else f"{REGISTRY[k].name} ({KIND_LABEL[REGISTRY[k].kind]})"
     ),
@@ -29,8 +34,8 @@ dataset_id = choice
 if choice == OWN:
     st.markdown("One subfolder per class, e.g. `cats/…`, `dogs/…`, with or without one folder around them.")
     upload_col, folder_col = st.columns(2)
-    uploaded = upload_col.file_uploader("Upload a zip", type=["zip"], key="data.upload")
-    folder = folder_col.text_input("…or a folder on this machine", key="data.folder", placeholder="/path/to/images")
+    uploaded = upload_col.file_uploader("Upload a zip", type=["zip"], key=state.key("data", "upload"))
+    folder = folder_col.text_input("…or a folder on this machine", key=state.key("data", "folder"), placeholder="/path/to/images")
     if uploaded is not None:
         saved = ingest.save_upload(uploaded.getvalue(), uploaded.name, paths.data_dir() / "uploads")
         dataset_id = f"zip:{saved}"
@@ -43,29 +48,9 @@ if choice == OWN:
         halt()
 
 with st.expander("Splits and image format"):
-    for key, value in {
-        "data.val": config.validation_fraction,
-        "data.test": config.test_fraction,
-        "data.seed": config.seed,
-        "data.size": config.image_size or 0,
-        "data.channels": config.channels or 0,
-        "data.limit": config.limit or 0,
-    }.items():
-        state.seed_widget(key, value)
-    c1, c2, c3 = st.columns(3)
-    val = c1.slider("Validation fraction", 0.0, 0.4, step=0.05, key="data.val")
-    test = c2.slider("Test fraction", 0.0, 0.4, step=0.05, key="data.test")
-    seed = c3.number_input("Seed (shuffling and splits)", 0, 2**31 - 1, key="data.seed")
-    c4, c5, c6 = st.columns(3)
-    size = c4.number_input("Image size (square side; 0 keeps the data's own)", 0, 512, key="data.size")
-    channels = c5.selectbox(
-        "Colour (image folders)", [0, 1, 3], key="data.channels", format_func={0: "from the data", 1: "grayscale", 3: "RGB"}.get
-    )
-    limit = c6.number_input("Use at most this many images (0 = all)", 0, 1_000_000, step=500, key="data.limit")
-
-new_config = DataConfig(
-    dataset_id, round(val, 2), round(test, 2), int(seed), int(size) or None, int(channels) or None, int(limit) or None
-)
+    values = settings_form.form_section(config, "data", "Splits", columns=3)
+    values |= settings_form.form_section(config, "data", "Format", columns=3)
+new_config = DataConfig(dataset_id, **values)
 if new_config != config:
     state.set_data_config(new_config)
 

@@ -4,14 +4,15 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core import charts
-from ui import models, widgets
+from ui import run_picker, state, widgets
 
 st.title("Evaluate")
 st.caption("Test-split results of a trained model: the confusion matrix, per-class metrics and the mistakes themselves.")
 
-run_id, model, dataset, config, _ = models.require()
+loaded = run_picker.require()
+run_id, dataset = loaded.run_id, loaded.dataset
 with st.spinner("Predicting the test split…"):
-    result = models.evaluation(run_id)
+    result = run_picker.evaluation(run_id)
 
 names = result.class_names
 c = st.columns(4)
@@ -21,16 +22,16 @@ c[2].metric("Test images", f"{len(result.y_true):,}")
 c[3].metric("Mistakes", f"{int((result.y_pred != result.y_true).sum()):,}")
 
 st.subheader("Confusion matrix")
-normalise = st.toggle("Show row percentages (recall per class) instead of counts", key="evaluate.normalise")
+normalise = st.toggle("Show row percentages (recall per class) instead of counts", key=state.key("evaluate", "normalise"))
 st.plotly_chart(charts.confusion_matrix(result.confusion_matrix(), names, normalise), width="stretch")
 left, right = st.columns(2)
 worst = result.most_confused(1)  # start on the most confused pair: the most interesting cell
 start = (names.index(worst[0]["true"]), names.index(worst[0]["predicted"])) if worst else (0, 0)
 true_class = left.selectbox(
-    "Images of true class", range(len(names)), format_func=names.__getitem__, key="evaluate.true", index=start[0]
+    "Images of true class", range(len(names)), format_func=names.__getitem__, key=state.key("evaluate", "true"), index=start[0]
 )
 predicted = right.selectbox(
-    "…predicted as", range(len(names)), format_func=names.__getitem__, key="evaluate.pred", index=start[1]
+    "…predicted as", range(len(names)), format_func=names.__getitem__, key=state.key("evaluate", "pred"), index=start[1]
 )
 cell = [i for i in range(len(result.y_true)) if result.y_true[i] == true_class and result.y_pred[i] == predicted]
 st.caption(
@@ -55,7 +56,7 @@ st.subheader("Misclassified test images")
 only = st.selectbox(
     "True class",
     [None, *range(len(names))],
-    key="evaluate.filter",
+    key=state.key("evaluate", "filter"),
     format_func=lambda k: "all classes" if k is None else names[k],
 )
 wrong = result.misclassified(only)

@@ -13,12 +13,14 @@ from cnn_core.architectures import (
     rows_to_layers,
     spec_to_rows,
 )
-from cnn_core.config import ArchChoice
+from cnn_core.config import ArchChoice, TrainConfig
 from cnn_core.errors import StudioError
+from cnn_core.settings import declared
 from cnn_core.summary import machine_memory_bytes, plan
-from ui import halt, state
+from ui import halt, settings_form, state
 
 CUSTOM = "custom"
+TRAIN_SETTINGS = {d.name: d for d in declared(TrainConfig)}
 EDITOR_COLUMNS = {
     "type": st.column_config.SelectboxColumn("type", options=list(LAYER_TYPES), required=True, width="medium"),
     "padding": st.column_config.SelectboxColumn("padding", options=["valid", "same"]),
@@ -44,11 +46,11 @@ except StudioError as exc:
     halt()
 
 choice = state.arch_choice()
-state.seed_widget("model.preset", choice.preset)
+state.seed_widget(state.key("model", "preset"), choice.preset)
 preset = st.selectbox(
     "Architecture",
     [*PRESETS, CUSTOM],
-    key="model.preset",
+    key=state.key("model", "preset"),
     format_func=lambda k: "Your own layer stack" if k == CUSTOM else f"{PRESETS[k].name} ({k})",
 )
 
@@ -63,31 +65,31 @@ else:
     )
 
     def load_rows(layers: list[dict]) -> None:
-        st.session_state["model.rows"] = spec_to_rows(layers)
-        st.session_state.pop("model.editor", None)  # the editor's own edits apply to the old rows
+        state.put(state.key("model", "rows"), spec_to_rows(layers))
+        state.drop(state.key("model", "editor"))  # the editor's own edits apply to the old rows
 
     start = st.selectbox(
         "Start from",
         list(PRESETS),
         index=list(PRESETS).index("keras-mnist"),
-        key="model.start",
-        on_change=lambda: load_rows(PRESETS[st.session_state["model.start"]].layers),
+        key=state.key("model", "start"),
+        on_change=lambda: load_rows(PRESETS[state.get(state.key("model", "start"))].layers),
     )
-    if "model.editor" not in st.session_state:  # first visit, or back from another page
+    if not state.has(state.key("model", "editor")):  # first visit, or back from another page
         load_rows(choice.spec().layers if choice.preset == CUSTOM else PRESETS[start].layers)
-    imported = st.file_uploader("Import an architecture (JSON)", type=["json"], key="model.import")
-    if imported is not None and st.session_state.get("model.imported") != imported.file_id:
-        st.session_state["model.imported"] = imported.file_id
+    imported = st.file_uploader("Import an architecture (JSON)", type=["json"], key=state.key("model", "import"))
+    if imported is not None and state.get(state.key("model", "imported")) != imported.file_id:
+        state.put(state.key("model", "imported"), imported.file_id)
         try:
             load_rows(ArchitectureSpec.from_json(imported.getvalue().decode("utf-8", "replace")).layers)
         except StudioError as exc:
             st.error(f"{imported.name}: {exc}")
     edited = st.data_editor(
-        pd.DataFrame(st.session_state["model.rows"], columns=TABLE_COLUMNS),
+        pd.DataFrame(state.get(state.key("model", "rows")), columns=TABLE_COLUMNS),
         num_rows="dynamic",
         column_config=EDITOR_COLUMNS,
         hide_index=False,
-        key="model.editor",
+        key=state.key("model", "editor"),
         width="stretch",
     )
     layers, errors = rows_to_layers(edited.to_dict("records"))
@@ -100,13 +102,12 @@ else:
 
 settings = state.train_config()
 c1, c2 = st.columns(2)
-state.seed_widget("model.dropout_on", settings.dropout is not None)
-override = c1.toggle("Set one dropout rate for every Dropout layer", key="model.dropout_on")
-state.seed_widget("model.dropout", settings.dropout if settings.dropout is not None else 0.25)
-rate = c1.slider("Dropout rate", 0.0, 0.9, step=0.05, key="model.dropout", disabled=not override)
-state.seed_widget("model.batch", settings.batch_size)
-batch = c2.number_input("Batch size (for the memory estimate)", 1, 4096, key="model.batch")
-settings = state.update_train_config(dropout=round(rate, 2) if override else None, batch_size=int(batch))
+chosen = {
+    "dropout": settings_form.widget(TRAIN_SETTINGS["dropout"], "model", settings.dropout, c1),
+    "batch_size": settings_form.widget(TRAIN_SETTINGS["batch_size"], "model", settings.batch_size, c2),
+}
+st.caption("The batch size here sets the memory estimate below, and is the Train page's batch size too.")
+settings = state.update_train_config(**chosen)
 
 try:
     model_plan = plan(spec, ds.input_shape, ds.num_classes, settings.dropout)

@@ -5,7 +5,7 @@ import streamlit as st
 from cnn_core.errors import StudioError
 from cnn_core.images import open_image
 from cnn_core.preprocess import prepare
-from ui import halt, inspect_views, models
+from ui import halt, inspect_views, run_picker, state
 from ui.widgets import sharp
 
 st.title("Predict")
@@ -14,21 +14,22 @@ st.caption(
     '"what the model sees" — then classified, with the feature maps and Grad-CAM behind the answer.'
 )
 
-run_id, model, dataset, config, inspector = models.require()
+loaded = run_picker.require()
+run_id, dataset, config, inspector = loaded.run_id, loaded.dataset, loaded.config, loaded.inspector
 shape, names = dataset.input_shape, dataset.class_names
 digits = bool(config["dataset"].get("digits_style"))
 
 sources = (["Draw"] if shape[-1] == 1 else []) + ["Upload", "Camera"]
-if st.session_state.get("predict.source") not in sources:  # e.g. after switching to a colour model
-    st.session_state.pop("predict.source", None)
-source = st.radio("Input", sources, horizontal=True, key="predict.source")
+if state.get(state.key("predict", "source")) not in sources:  # e.g. after switching to a colour model
+    state.drop(state.key("predict", "source"))
+source = st.radio("Input", sources, horizontal=True, key=state.key("predict", "source"))
 data = None
 if source == "Draw":
     from streamlit_drawable_canvas import st_canvas  # imports only inside a running app
 
     left, right = st.columns([2, 3])
     with left:
-        brush = st.slider("Brush width", 5, 40, 18, key="predict.brush")
+        brush = st.slider("Brush width", 5, 40, 18, key=state.key("predict", "brush"))
         canvas = st_canvas(
             stroke_width=brush,
             stroke_color="#000000",
@@ -37,16 +38,16 @@ if source == "Draw":
             width=280,
             drawing_mode="freedraw",
             return_image_data=True,
-            key="predict.canvas",
+            key=state.key("predict", "canvas"),
         )
         st.caption("Draw one digit, dark on white, filling most of the box. Undo and clear are in the canvas toolbar.")
     if canvas.json_data and canvas.json_data.get("objects"):
         data = canvas.image_bytes
 elif source == "Upload":
-    upload = st.file_uploader("PNG, JPEG, GIF (first frame), BMP or WebP", key="predict.upload")
+    upload = st.file_uploader("PNG, JPEG, GIF (first frame), BMP or WebP", key=state.key("predict", "upload"))
     data = upload.getvalue() if upload is not None else None
 else:
-    photo = st.camera_input("Take a picture", key="predict.camera")
+    photo = st.camera_input("Take a picture", key=state.key("predict", "camera"))
     data = photo.getvalue() if photo is not None else None
 
 if not data:

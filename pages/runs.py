@@ -4,8 +4,7 @@ import streamlit as st
 
 from cnn_core import charts
 from cnn_core.runs import RunStore, read_json, update_config
-from ui import halt, runs_view
-from ui.training import CURRENT_RUN
+from ui import halt, runs_view, state
 
 st.title("Runs")
 st.caption(
@@ -16,10 +15,12 @@ st.caption(
 store = RunStore()
 with st.expander("Import a model (.keras) or a run (.zip)", icon=":material/upload:"):
     upload = st.file_uploader(
-        "A .keras model trained elsewhere, or a run exported from CNN Studio", type=["keras", "zip", "h5"], key="runs.import"
+        "A .keras model trained elsewhere, or a run exported from CNN Studio",
+        type=["keras", "zip", "h5"],
+        key=state.key("runs", "import"),
     )
-    if upload is not None and st.session_state.get("runs.imported") != upload.file_id:
-        st.session_state["runs.imported"] = upload.file_id
+    if upload is not None and state.get(state.key("runs", "imported")) != upload.file_id:
+        state.put(state.key("runs", "imported"), upload.file_id)
         runs_view.import_upload(upload, store)
 
 runs = store.list_runs()
@@ -33,7 +34,7 @@ selection = st.dataframe(
     width="stretch",
     on_select="rerun",
     selection_mode="multi-row",
-    key="runs.table",
+    key=state.key("runs", "table"),
     column_config=runs_view.TABLE_COLUMNS,
 )
 chosen = [runs[i] for i in selection.selection.rows]
@@ -57,18 +58,23 @@ elif run.message:
     st.caption(run.message)
 left, right = st.columns(2)
 if run.has_model and left.button("Make this the current model", icon=":material/check_circle:"):
-    st.session_state[CURRENT_RUN] = run.run_id
+    state.set_current_run(run.run_id)
     st.toast(f"{run.run_id} is now the current model")
+mine = run.controlled_by(state.owner_id())
 if run.status != "damaged":
     config = read_json(run.path / "config.json")
     if right.button("Load its setup into Data, Model and Train", icon=":material/settings_backup_restore:"):
         runs_view.load_setup(config)
         st.toast("Setup loaded: dataset, architecture and settings of this run")
-    with st.form("runs.edit"):
-        name = st.text_input("Name", value=run.name, max_chars=80)
-        note = st.text_area("Note", value=run.note, max_chars=2000)
-        if st.form_submit_button("Save name and note"):
-            update_config(run.path, name=name.strip(), note=note.strip())
-            st.rerun()
+    if mine:
+        with st.form(state.key("runs", "edit")):
+            name = st.text_input("Name", value=run.name, max_chars=80)
+            note = st.text_area("Note", value=run.note, max_chars=2000)
+            if st.form_submit_button("Save name and note"):
+                update_config(run.path, name=name.strip(), note=note.strip())
+                st.rerun()
+    else:
+        st.caption(runs_view.not_yours(run))
     runs_view.downloads(run)
-runs_view.delete_button(run, store)
+if mine or run.status == "damaged":
+    runs_view.delete_button(run, store)

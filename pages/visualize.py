@@ -4,7 +4,7 @@ import streamlit as st
 
 from cnn_core.errors import StudioError
 from cnn_core.preprocess import prepare
-from ui import halt, inspect_views, models
+from ui import halt, inspect_views, run_picker, state
 from ui.widgets import sharp
 
 st.title("Visualize")
@@ -13,18 +13,21 @@ st.caption(
     "and which pixels drove the decision."
 )
 
-run_id, model, dataset, config, inspector = models.require()
+loaded = run_picker.require()
+run_id, dataset, config, inspector = loaded.run_id, loaded.dataset, loaded.config, loaded.inspector
 names = dataset.class_names
 
-source = st.radio("Image", ["Test image", "Misclassified test image", "Upload"], horizontal=True, key="visualize.source")
+source = st.radio(
+    "Image", ["Test image", "Misclassified test image", "Upload"], horizontal=True, key=state.key("visualize", "source")
+)
 if source == "Test image":
     left, right = st.columns(2)
-    k = left.selectbox("Class", range(len(names)), format_func=names.__getitem__, key="visualize.class")
+    k = left.selectbox("Class", range(len(names)), format_func=names.__getitem__, key=state.key("visualize", "class"))
     of_class = [i for i, y in enumerate(dataset.test.labels) if y == k]
-    n = right.number_input(f"Which one (of {len(of_class)})", 1, max(1, len(of_class)), key="visualize.index")
+    n = right.number_input(f"Which one (of {len(of_class)})", 1, max(1, len(of_class)), key=state.key("visualize", "index"))
     image = dataset.test.images[of_class[int(n) - 1]]
 elif source == "Misclassified test image":
-    result = models.evaluation(run_id)
+    result = run_picker.evaluation(run_id)
     wrong = result.misclassified()
     if not len(wrong):
         st.success("The model gets every test image right: nothing to show here.")
@@ -32,12 +35,12 @@ elif source == "Misclassified test image":
     i = st.selectbox(
         "Mistake",
         wrong[:200],
-        key="visualize.mistake",
+        key=state.key("visualize", "mistake"),
         format_func=lambda i: f"#{i}: {names[result.y_true[i]]} → {names[result.y_pred[i]]} ({result.confidence[i]:.0%})",
     )
     image = dataset.test.images[i]
 else:
-    upload = st.file_uploader("An image file", key="visualize.upload")
+    upload = st.file_uploader("An image file", key=state.key("visualize", "upload"))
     if upload is None:
         halt()
     try:

@@ -11,6 +11,7 @@ import streamlit as st
 from cnn_core import charts
 from cnn_core.images import montage
 from cnn_core.inspection import Inspector, colourise, filter_images, kernel_slices, normalise_maps, overlay
+from ui import state
 from ui.widgets import sharp
 
 
@@ -32,7 +33,7 @@ def feature_maps(inspector: Inspector, image: np.ndarray, key: str) -> dict[str,
     name = st.selectbox(
         "Layer",
         list(maps),
-        key=f"{key}.layer",
+        key=state.key("inspect", "layer", key),
         format_func=lambda n: f"{n} ({type(inspector.model.get_layer(n)).__name__}, {'×'.join(map(str, maps[n].shape))})",
     )
     channels = normalise_maps(maps[name])
@@ -60,7 +61,7 @@ def filters(inspector: Inspector, key: str) -> None:
         caption=f"The {len(pictures)} filters of {first.name} ({kernel.shape[0]}×{kernel.shape[1]}, scaled to grey or colour)",
     )
     names = [layer.name for layer in inspector.conv_layers]
-    name = st.selectbox("Weights of a convolution layer", names, key=f"{key}.kernel")
+    name = st.selectbox("Weights of a convolution layer", names, key=state.key("inspect", "kernel", key))
     kernel = inspector.kernel(name)
     tiles, columns = kernel_slices(kernel)
     st.image(
@@ -77,7 +78,7 @@ def saliency(inspector: Inspector, image: np.ndarray, class_names: list[str], pr
         "Explain the class",
         range(len(class_names)),
         index=best,
-        key=f"{key}.explain",
+        key=state.key("inspect", "explain", key),
         format_func=lambda i: f"{class_names[i]}" + (" (predicted)" if i == best else ""),
     )
     convs = [layer.name for layer in inspector.conv_layers]
@@ -85,7 +86,7 @@ def saliency(inspector: Inspector, image: np.ndarray, class_names: list[str], pr
         "Grad-CAM on layer",
         convs or [None],
         index=max(0, len(convs) - 1),
-        key=f"{key}.camlayer",
+        key=state.key("inspect", "camlayer", key),
         help="The last convolution sees the most abstract features but at the coarsest resolution.",
     )
     cam, grad = inspector.grad_cam(image, index, layer), inspector.saliency(image, index)

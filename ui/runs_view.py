@@ -7,13 +7,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from cnn_core import paths, transfer
-from cnn_core.config import ArchChoice, TrainConfig
-from cnn_core.datasets import DataConfig
+from cnn_core import import_export, paths
+from cnn_core.config import ArchChoice, DataConfig, train_config_of
 from cnn_core.errors import StudioError
 from cnn_core.runs import RunInfo, RunStore, read_json
 from ui import state
-from ui.training import CURRENT_RUN
 
 TABLE_COLUMNS = {
     "best val. accuracy": st.column_config.NumberColumn(format="percent"),
@@ -71,16 +69,18 @@ def highlight_differences(row: pd.Series) -> list[str]:
 def import_upload(upload, store: RunStore) -> None:
     """Import an uploaded model or run zip, reporting the result or the refusal."""
     suffix = Path(upload.name).suffix.lower()
-    temp = transfer.save_upload(upload.getvalue(), suffix, paths.data_dir() / "imports")
+    temp = import_export.save_upload(upload.getvalue(), suffix, paths.data_dir() / "imports")
     try:
         if suffix == ".zip":
-            run_dir = transfer.import_run_zip(temp, store)
+            run_dir = import_export.import_run_zip(temp, store, state.owner_id())
         else:
             with st.spinner("Loading the model and evaluating it on the current dataset's test split…"):
-                run_dir = transfer.import_model(temp, state.current_dataset(), store, filename=upload.name)
+                run_dir = import_export.import_model(
+                    temp, state.current_dataset(), store, filename=upload.name, owner=state.owner_id()
+                )
         st.success(f"Imported {upload.name} as run {run_dir.name}.")
         if (run_dir / "model.keras").is_file():
-            st.session_state[CURRENT_RUN] = run_dir.name
+            state.set_current_run(run_dir.name)
     except StudioError as exc:
         st.error(f"{upload.name} was not imported: {exc}")
     finally:
@@ -93,9 +93,8 @@ def load_setup(config: dict) -> None:
     if arch.get("preset") not in (None, "imported"):
         state.set_arch_choice(ArchChoice.from_dict(arch))
     if config.get("train"):
-        state.update_train_config(**TrainConfig.from_dict(config["train"]).to_dict())
-    for key in [k for k in st.session_state if str(k).startswith(("data.", "model.", "train."))]:
-        del st.session_state[key]  # widgets re-read the loaded setup
+        state.update_train_config(**train_config_of(config).to_dict())
+    state.forget_widgets("data", "model", "train")  # widgets re-read the loaded setup
 
 
 def downloads(run: RunInfo) -> None:
@@ -117,28 +116,41 @@ def downloads(run: RunInfo) -> None:
             icon=":material/download:",
         )
     c3.download_button(
-        "Whole run (.zip)", transfer.export_zip(run.path), f"{run.run_id}.zip", "application/zip", icon=":material/folder_zip:"
+        "Whole run (.zip)",
+        import_export.export_zip(run.path),
+        f"{run.run_id}.zip",
+        "application/zip",
+        icon=":material/folder_zip:",
     )
 
 
+def not_yours(run: RunInfo) -> str:
+    """Why this session may look at a run but not change it."""
+    if run.owner == "cli":
+        return "This run was started from the command line: you can inspect, compare and download it here, not change it."
+    if not run.owner:
+        return "This run was saved before runs had owners: you can inspect, compare and download it here, not change it."
+    return "This run belongs to another browser session: you can inspect, compare and download it, not change it."
+
+
 def delete_button(run: RunInfo, store: RunStore) -> None:
-    key = f"runs.confirm.{run.run_id}"
-    if not st.session_state.get(key):
-        if st.button("Delete this run…", icon=":material/delete:", key=f"runs.delete.{run.run_id}"):
-            st.session_state[key] = True
+    confirm = state.key("runs", "confirm", run.run_id)
+    if not state.get(confirm):
+        if st.button("Delete this run…", icon=":material/delete:", key=state.key("runs", "delete", run.run_id)):
+            state.put(confirm, True)
             st.rerun()
         return
     st.warning(f"Delete {run.run_id} and all its files? This cannot be undone.")
     yes, no = st.columns(2)
-    if yes.button("Yes, delete it", type="primary", key=f"runs.yes.{run.run_id}"):
+    if yes.button("Yes, delete it", type="primary", key=state.key("runs", "yes", run.run_id)):
         try:
             store.delete(run.path)
-            if st.session_state.get(CURRENT_RUN) == run.run_id:
-                st.session_state.pop(CURRENT_RUN)
-            st.session_state.pop(key)
+            if state.current_run() == run.run_id:
+                state.set_current_run(None)
+            state.drop(confirm)
             st.rerun()
         except StudioError as exc:
             st.error(str(exc))
-    if no.button("Cancel", key=f"runs.no.{run.run_id}"):
-        st.session_state.pop(key)
+    if no.button("Cancel", key=state.key("runs", "no", run.run_id)):
+        state.drop(confirm)
         st.rerun()

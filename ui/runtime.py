@@ -11,10 +11,15 @@
    figures are still closed as Streamlit does.
 """
 
+import inspect
+import logging
+
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 
+log = logging.getLogger("cnn_studio.runtime")
 _original_init = PagesManager.__init__
+_original_cleaner = getattr(script_runner, "_clean_problem_modules", None)
 
 
 def _init_without_pages_folder(self, *args, **kwargs) -> None:
@@ -30,8 +35,27 @@ def _close_matplotlib_figures() -> None:
         plt.close("all")
 
 
-def configure_streamlit() -> None:
-    """Call once per process, before the first script run."""
+def internals_problems() -> list[str]:
+    """What no longer matches the Streamlit internals these patches replace (empty when all is as expected)."""
+    problems = []
+    if not isinstance(getattr(PagesManager, "uses_pages_directory", None), (bool, type(None))):
+        problems.append("PagesManager.uses_pages_directory is gone: deep links may run page files on their own")
+    if _original_cleaner is None:
+        problems.append("script_runner._clean_problem_modules is gone: the Keras reset after each rerun is not disabled")
+    elif "clear_session" not in inspect.getsource(_original_cleaner):
+        problems.append("script_runner._clean_problem_modules no longer resets Keras: the patch may now do something else")
+    if "post_script_gc" not in inspect.getsource(script_runner) and "postScriptGC" not in inspect.getsource(script_runner):
+        problems.append("runner.postScriptGC is not read by the script runner any more")
+    return problems
+
+
+def configure_streamlit() -> list[str]:
+    """Call once per process, before the first script run. Returns (and logs) any mismatch with
+    Streamlit's internals: then a patch may not apply, and training can become 3x slower."""
+    problems = internals_problems()
+    for problem in problems:
+        log.warning("CNN Studio's Streamlit patch does not fit this Streamlit: %s", problem)
     PagesManager.uses_pages_directory = False
     PagesManager.__init__ = _init_without_pages_folder
     script_runner._clean_problem_modules = _close_matplotlib_figures
+    return problems

@@ -1,17 +1,86 @@
-"""Session state in one place: the keys, typed getters and setters, and the cached dataset."""
+"""Session state in one place: every key, typed getters and setters, the owner id, the cached dataset.
+
+Pages name their widget keys through `key(page, name)` (every page key is listed in `PAGE_KEYS`)
+and their declared settings through `setting_key`. No other module spells a session key.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 
 import streamlit as st
 
-from cnn_core.config import ArchChoice, TrainConfig
-from cnn_core.datasets import DataConfig, Dataset, load_dataset
+from cnn_core.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.datasets import Dataset, load_dataset
+from cnn_core.settings import declared
 
-DATA_CONFIG = "data_config"
-ARCH = "arch_choice"
-TRAIN_CONFIG = "train_config"
+DATA_CONFIG, ARCH, TRAIN_CONFIG = "data_config", "arch_choice", "train_config"
+CURRENT_RUN = "current_run"  # the run the model pages show
+SESSION_JOB = "train_job"  # the run this session started last
+OWNER = "owner"
+LINK_READ, LINK_NOTICES = "shared_link_read", "shared_link_notices"
+OWNER_COOKIE = "cnn_studio_owner"
+_OWNER_FORMAT = re.compile(r"[0-9a-f]{32}")
+
+PAGE_KEYS = {
+    "app": {"dismiss"},
+    "data": {"dataset_id", "upload", "folder"},
+    "model": {"preset", "start", "rows", "editor", "import", "imported"},
+    "train": {"form", "stop"},
+    "evaluate": {"normalise", "true", "pred", "filter"},
+    "visualize": {"source", "class", "index", "mistake", "upload"},
+    "predict": {"source", "brush", "canvas", "upload", "camera"},
+    "runs": {"table", "import", "imported", "confirm", "delete", "yes", "no", "edit"},
+    "learn": {"source", "size", "pick", "image", "kernel", "k", "padding", "stride", "step", "input", "products",
+              "partial", "pool", "fmap", "pooled", "flat", "ck", "cin", "cf", "din", "du"},
+    "inspect": {"layer", "kernel", "explain", "camlayer", "run"},
+}  # fmt: skip
+SETTINGS_PAGES = {"data": (DataConfig,), "train": (TrainConfig, DataConfig), "model": (TrainConfig,)}
+
+
+def key(page: str, name: str, *suffix) -> str:
+    """The session key of one of a page's widgets or values, e.g. key("predict", "source")."""
+    if name not in PAGE_KEYS.get(page, ()):
+        raise KeyError(f"no session key {name!r} on page {page!r}: add it to ui/state.PAGE_KEYS")
+    return ".".join([page, name, *map(str, suffix)])
+
+
+def setting_key(page: str, field: str) -> str:
+    """The session key of a declared setting's widget on a page."""
+    if not any(field == d.name for cls in SETTINGS_PAGES[page] for d in declared(cls)):
+        raise KeyError(f"{field!r} is not a declared setting of page {page!r}")
+    return f"{page}.{field}"
+
+
+def get(name: str, default=None):
+    """A page value by its full key (from `key`)."""
+    return st.session_state.get(name, default)
+
+
+def put(name: str, value) -> None:
+    st.session_state[name] = value
+
+
+def drop(name: str) -> None:
+    st.session_state.pop(name, None)
+
+
+def has(name: str) -> bool:
+    return name in st.session_state
+
+
+def seed_widget(name: str, value) -> None:
+    """Give a widget its stored value when it is (re)created, e.g. after visiting another page."""
+    if name not in st.session_state:
+        st.session_state[name] = value
+
+
+def forget_widgets(*pages: str) -> None:
+    """Drop every widget value of these pages, so they are drawn again from the configs."""
+    for name in [k for k in st.session_state if str(k).split(".")[0] in pages]:
+        del st.session_state[name]
 
 
 def data_config() -> DataConfig:
@@ -43,10 +112,65 @@ def update_train_config(**changes) -> TrainConfig:
     return config
 
 
-def seed_widget(key: str, value) -> None:
-    """Give a widget its stored value when it is (re)created, e.g. after visiting another page."""
-    if key not in st.session_state:
-        st.session_state[key] = value
+def current_run() -> str | None:
+    """The run the Evaluate, Visualize and Predict pages show."""
+    return st.session_state.get(CURRENT_RUN)
+
+
+def set_current_run(run_id: str | None) -> None:
+    if run_id is None:
+        st.session_state.pop(CURRENT_RUN, None)
+    else:
+        st.session_state[CURRENT_RUN] = run_id
+
+
+def session_job_id() -> str | None:
+    """The run id of the job this session started last (None before its first)."""
+    return st.session_state.get(SESSION_JOB)
+
+
+def set_session_job_id(run_id: str) -> None:
+    st.session_state[SESSION_JOB] = run_id
+
+
+def owner_id() -> str:
+    """This browser's owner id: the secret that lets a session control its own jobs.
+
+    It lives in a cookie (see `owner_cookie_script`), so a reloaded tab keeps control, while
+    another browser that opens the same address gets an id of its own.
+    """
+    if OWNER not in st.session_state:
+        cookie = _owner_cookie()
+        st.session_state[OWNER] = cookie if _OWNER_FORMAT.fullmatch(cookie) else uuid.uuid4().hex
+    return st.session_state[OWNER]
+
+
+def _owner_cookie() -> str:
+    value = st.context.cookies.get(OWNER_COOKIE, "")
+    return value if isinstance(value, str) else ""  # AppTest has no real browser context
+
+
+def owner_cookie_script() -> str | None:
+    """JavaScript that stores the owner id in this browser, or None when the cookie already holds it."""
+    owner = owner_id()
+    if _owner_cookie() == owner:
+        return None
+    return f"<script>document.cookie = '{OWNER_COOKIE}={owner}; path=/; max-age=31536000; SameSite=Strict';</script>"
+
+
+def link_read() -> bool:
+    """True once this session has applied the link it was opened with."""
+    done = st.session_state.get(LINK_READ, False)
+    st.session_state[LINK_READ] = True
+    return done
+
+
+def link_notices() -> list[str]:
+    return st.session_state.get(LINK_NOTICES, [])
+
+
+def set_link_notices(notices: list[str]) -> None:
+    st.session_state[LINK_NOTICES] = list(notices)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

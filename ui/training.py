@@ -1,32 +1,30 @@
-"""The Train page's live view: a polling fragment over a background job, and the final result."""
+"""The Train page's live view: a polling fragment over a background job, and the final result.
+
+Only the session that started a job gets its controls. Any other session that opens the job's
+`run=` address sees the same live view, marked as started elsewhere, with no buttons.
+"""
 
 from __future__ import annotations
-
-import uuid
 
 import streamlit as st
 
 from cnn_core import charts
+from cnn_core.errors import StudioError
 from cnn_core.jobs import ACTIVE, JOBS, TrainingJob
-
-CURRENT_RUN = "current_run"  # the run other pages use as "the current model"
-SESSION_JOB = "train_job"
+from ui import state
 
 
-def owner_id() -> str:
-    """A stable id for this browser session (jobs are listed per owner)."""
-    if "owner" not in st.session_state:
-        st.session_state["owner"] = uuid.uuid4().hex
-    return st.session_state["owner"]
-
-
-def session_job() -> TrainingJob | None:
-    """This session's latest job, or the one named in the URL (a reloaded tab re-attaches)."""
-    run_id = st.session_state.get(SESSION_JOB) or st.query_params.get("run")
+def attached_job() -> TrainingJob | None:
+    """This session's latest job, or the job the address names (`?run=`), which may be someone else's."""
+    run_id = st.query_params.get("run") or state.session_job_id()
     job = JOBS.get(run_id) if run_id else None
-    if job is not None:
-        st.session_state[SESSION_JOB] = job.run_id
+    if job is not None and job.controlled_by(state.owner_id()):
+        state.set_session_job_id(job.run_id)  # a reloaded tab of the owner re-attaches with control
     return job
+
+
+def is_mine(job: TrainingJob) -> bool:
+    return job.controlled_by(state.owner_id())
 
 
 def _duration(seconds: float | None) -> str:
@@ -60,23 +58,39 @@ def progress(job: TrainingJob) -> None:
     )
 
 
+def _controls(job: TrainingJob) -> None:
+    if not is_mine(job):
+        st.info(
+            "This run was started in another browser session. You are watching it read-only: only that session "
+            "can stop it. Copy a link to share a setup, never the control of a run.",
+            icon=":material/visibility:",
+        )
+        return
+    if st.button("Stop training", type="secondary", icon=":material/stop_circle:", key=state.key("train", "stop", job.run_id)):
+        try:
+            job.stop(state.owner_id())
+            st.toast("Stopping after the current batch…")
+        except StudioError as exc:
+            st.error(str(exc))
+    if job.stop_event.is_set():
+        st.warning("Stop requested: finishing the current batch, then saving what was learned.")
+
+
 @st.fragment(run_every=1.0)
 def live_view(run_id: str) -> None:
     """Redrawn about once a second while the job trains; one full rerun when it ends stops polling."""
     job = JOBS.get(run_id)
     if job is None or job.status not in ACTIVE:
         st.rerun()
-    if st.button("Stop training", type="secondary", icon=":material/stop_circle:", key=f"stop-{run_id}"):
-        job.stop()
-        st.toast("Stopping after the current batch…")
-    if job.stop_event.is_set():
-        st.warning("Stop requested: finishing the current batch, then saving what was learned.")
+    _controls(job)
     progress(job)
 
 
 def result_view(job: TrainingJob) -> None:
     """What a finished job shows: outcome, test metrics and the final curves."""
     snap, result = job.record.snapshot(), job.result
+    if not is_mine(job):
+        st.caption("This run was started in another browser session.")
     if snap.status == "failed":
         st.error(f"Training failed: {snap.message}")
     elif snap.status == "stopped":
@@ -84,11 +98,13 @@ def result_view(job: TrainingJob) -> None:
     else:
         st.success(f"Training completed in {_duration(snap.elapsed)}.")
     if result and result.test_accuracy is not None:
-        st.session_state[CURRENT_RUN] = job.run_id
+        if is_mine(job):
+            state.set_current_run(job.run_id)
         c1, c2, c3 = st.columns(3)
         c1.metric("Test accuracy", f"{result.test_accuracy:.2%}")
         c2.metric("Test loss", f"{result.test_loss:.4f}")
         c3.metric("Epochs trained", f"{len(snap.history)} of {snap.epochs}")
-        st.caption(f"Saved in {job.run_dir}. This run is now the current model for the other pages.")
-        st.page_link("pages/evaluate.py", label="Evaluate this model", icon=":material/fact_check:")
+        if is_mine(job):
+            st.caption(f"Saved in {job.run_dir}. This run is now the current model for the other pages.")
+            st.page_link("pages/evaluate.py", label="Evaluate this model", icon=":material/fact_check:")
     progress(job)

@@ -22,9 +22,9 @@ def test_opens_on_the_bundled_default():
 
 def test_switching_dataset_and_fractions_updates_everything():
     at = open_app()
-    at.selectbox(key="data.choice").set_value("shapes").run()
+    at.selectbox(key="data.dataset_id").set_value("shapes").run()
     assert metric(at, "Image shape") == "32 × 32 × 3" and metric(at, "Classes") == "5"
-    at.slider(key="data.test").set_value(0.2).run()
+    at.slider(key="data.test_fraction").set_value(0.2).run()
     assert metric(at, "Test images") == "400"
     assert at.session_state["data_config"]["test_fraction"] == 0.2
 
@@ -33,7 +33,7 @@ def test_own_folder_shows_the_ingestion_report(tmp_path):
     root = make_class_folder(tmp_path / "pets", {"猫": 5, "<i>狗": 5})
     (root / "猫" / "bad.png").write_text("not an image")
     at = open_app()
-    at.selectbox(key="data.choice").set_value("own").run()
+    at.selectbox(key="data.dataset_id").set_value("own").run()
     at.text_input(key="data.folder").input(str(root)).run()
     assert not at.exception
     assert any("Ingestion report" in md.value for md in at.markdown)
@@ -46,7 +46,7 @@ def test_own_folder_shows_the_ingestion_report(tmp_path):
 def test_refused_folder_shows_a_message_not_a_traceback(tmp_path):
     root = make_class_folder(tmp_path / "one", {"only": 5})
     at = open_app()
-    at.selectbox(key="data.choice").set_value("own").run()
+    at.selectbox(key="data.dataset_id").set_value("own").run()
     at.text_input(key="data.folder").input(str(root)).run()
     assert not at.exception
     assert "at least 2 class" in at.error[0].value
@@ -55,6 +55,6 @@ def test_refused_folder_shows_a_message_not_a_traceback(tmp_path):
 @pytest.mark.slow
 def test_offline_keras_dataset_shows_what_to_do():
     at = open_app()
-    at.selectbox(key="data.choice").set_value("fashion-mnist").run(timeout=120)
+    at.selectbox(key="data.dataset_id").set_value("fashion-mnist").run(timeout=120)
     assert not at.exception
     assert at.error and "fashion-mnist" in at.error[0].value and "mnist-5k" in at.error[0].value

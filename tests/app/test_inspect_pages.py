@@ -9,7 +9,7 @@ pytestmark = pytest.mark.slow
 
 def test_evaluate_shows_metrics_confusion_and_mistakes(trained_run):
     at = open_page("evaluate", timeout=120)
-    assert at.selectbox(key="Model.run").value == trained_run
+    assert at.selectbox(key="inspect.run.Model").value == trained_run
     accuracy = metric(at, "Test accuracy")
     assert accuracy.endswith("%")
     per_class = at.dataframe[0].value
@@ -23,10 +23,10 @@ def test_evaluate_shows_metrics_confusion_and_mistakes(trained_run):
 def test_visualize_shows_feature_maps_saliency_and_stats(trained_run):
     at = open_page("visualize", timeout=120)
     assert not at.exception
-    assert at.selectbox(key="visualize.layer").value == "conv2d"
+    assert at.selectbox(key="inspect.layer.visualize").value == "conv2d"
     captions = " ".join(c for i in at.get("image") for c in (i.captions or []))
     assert "3 feature maps of conv2d" in captions and "Grad-CAM for" in captions
-    at.selectbox(key="visualize.layer").set_value("max_pooling2d").run()
+    at.selectbox(key="inspect.layer.visualize").set_value("max_pooling2d").run()
     at.radio(key="visualize.source").set_value("Misclassified test image").run()
     assert not at.exception
     stats = at.dataframe[-1].value

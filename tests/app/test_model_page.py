@@ -16,7 +16,7 @@ def test_choosing_lenet_and_dropout_override():
     at = open_page("model")
     at.selectbox(key="model.preset").set_value("lenet-dropout").run()
     assert metric(at, "Parameters") == "242,062"
-    at.toggle(key="model.dropout_on").set_value(True).run()
+    at.toggle(key="model.dropout.on").set_value(True).run()
     at.slider(key="model.dropout").set_value(0.4).run()
     assert at.session_state["train_config"]["dropout"] == 0.4
     at.selectbox(key="model.preset").set_value("keras-mnist").run()

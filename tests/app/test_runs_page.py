@@ -4,7 +4,10 @@ import shutil
 
 import pytest
 
+from cnn_core.runs import owner_tag, update_config
 from tests.app.helpers import open_page
+
+OWNER = "0123456789abcdef0123456789abcdef"  # this test session's owner id
 
 pytestmark = pytest.mark.slow
 
@@ -15,6 +18,8 @@ def two_runs(trained_runs, tmp_path, monkeypatch):
     source = next(p for p in trained_runs.iterdir() if p.is_dir())
     shutil.copytree(source, runs / source.name)
     shutil.copytree(source, runs / (source.name + "-b"))
+    for path in runs.iterdir():
+        update_config(path, owner=owner_tag(OWNER))
     monkeypatch.setenv("CNN_STUDIO_RUNS_DIR", str(runs))
     return runs
 
@@ -26,7 +31,7 @@ def select(at, rows):
 
 
 def test_list_select_one_rename_and_delete_with_confirmation(two_runs):
-    at = open_page("runs")
+    at = open_page("runs", session={"owner": OWNER})
     table = at.dataframe[0].value
     assert len(table) == 2 and set(table["status"]) == {"completed"}
     select(at, [0])
@@ -59,3 +64,12 @@ def test_damaged_and_interrupted_folders_never_break_the_page(two_runs):
     assert statuses["broken"] == "damaged" and statuses[victim.name] == "interrupted"
     select(at, [list(statuses).index("broken")])
     assert "damaged" in at.error[0].value
+
+
+def test_another_sessions_run_can_be_inspected_but_not_changed(two_runs):
+    at = open_page("runs", session={"owner": "f" * 32})
+    select(at, [0])
+    labels = [b.label for b in at.button]
+    assert "Make this the current model" in labels and "Delete this run…" not in labels
+    assert not any(b.label == "Save name and note" for b in at.button)
+    assert "belongs to another browser session" in " ".join(c.value for c in at.caption)

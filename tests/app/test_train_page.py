@@ -39,7 +39,7 @@ def test_a_second_run_while_one_trains_is_refused_with_a_message():
         next(b for b in at.button if b.label == "Train").click().run(timeout=120)
         assert not at.exception and "still" in at.error[0].value
     finally:
-        job.stop()
+        job.stop(job.owner)
         job.thread.join(120)
     assert job.status == "stopped"
 
@@ -51,7 +51,7 @@ def test_a_model_that_does_not_fit_is_explained_before_training():
 
 def test_the_validation_fraction_set_here_reaches_the_data_and_the_run():
     at = open_page("train", session=TINY)
-    at.slider(key="train.validation").set_value(0.2)  # inside the form: sent with the submit
+    at.slider(key="train.validation_fraction").set_value(0.2)  # inside the form: sent with the submit
     next(b for b in at.button if b.label == "Train").click().run(timeout=120)
     assert not at.exception and at.session_state["data_config"]["validation_fraction"] == 0.2
     job = JOBS.get(at.session_state["train_job"])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnn_core import convolution
+from cnn_core import convolution, formulas
 
 
 def test_the_tutorials_seven_with_a_vertical_edge_kernel():
@@ -16,10 +16,12 @@ def test_the_tutorials_seven_with_a_vertical_edge_kernel():
 
 
 def test_output_size_formulas():
-    assert convolution.output_size(6, 3, 1, "valid") == 4 and convolution.output_size(6, 3, 1, "same") == 6
-    assert convolution.output_size(6, 3, 2, "valid") == 2 and convolution.output_size(7, 3, 2, "same") == 4
-    assert convolution.output_size_formula(6, 3, 1, "valid").endswith("= 4")
-    assert convolution.conv_params(3, 3, 32)[0] == 896 and convolution.dense_params(576, 64)[0] == 36_928
+    assert formulas.output_size(6, 3, 1, "valid") == 4 and formulas.output_size(6, 3, 1, "same") == 6
+    assert formulas.output_size(6, 3, 2, "valid") == 2 and formulas.output_size(7, 3, 2, "same") == 4
+    assert formulas.output_size_formula(6, 3, 1, "valid").endswith("= 4")
+    assert formulas.conv_params(3, 3, 32).value == 896 and formulas.dense_params(576, 64).value == 36_928
+    assert formulas.conv_params(3, 3, 32).compact == "32×(3×3×3)+32 = 896"
+    assert formulas.batchnorm_params(32).value == 128
 
 
 def test_max_pooling_records_the_winning_cells():

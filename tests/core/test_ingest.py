@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from cnn_core import ingest
-from cnn_core.datasets import DataConfig, load_dataset
+from cnn_core.config import DataConfig
+from cnn_core.datasets import load_dataset
 from cnn_core.errors import StudioError
 from tests.conftest import digit_like, folder_members, make_class_folder, make_zip, png_bytes
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from cnn_core.config import ArchChoice, TrainConfig
-from cnn_core.datasets import DataConfig, load_dataset
+from cnn_core.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.datasets import load_dataset
 from cnn_core.errors import StudioError
 from cnn_core.jobs import JobRegistry
 from cnn_core.runs import RunStore
@@ -71,7 +71,7 @@ def test_stop_keeps_what_was_learned_and_saves_a_stopped_run(tiny, tmp_path):
     registry, store = JobRegistry(1), RunStore(tmp_path / "runs")
     job = registry.submit(tiny, ARCH, TrainConfig(epochs=200, batch_size=8), "alice", store)
     wait(lambda: len(job.record.snapshot().batches) >= 3)
-    job.stop()
+    job.stop("alice")
     job.thread.join(120)
     snap = job.record.snapshot()
     assert snap.status == "stopped" and snap.epoch < 199
@@ -115,8 +115,8 @@ def test_jobs_beyond_the_cap_wait_in_a_queue_and_one_job_per_owner(tiny, tmp_pat
     with pytest.raises(StudioError, match="still running"):
         registry.submit(tiny, ARCH, TrainConfig(epochs=1), "alice", store)
     third = registry.submit(tiny, ARCH, TrainConfig(epochs=1), "carol", store)
-    third.stop()  # stopped while queued: never trains
-    first.stop()
+    third.stop("carol")  # stopped while queued: never trains
+    first.stop("alice")
     for job in (first, second, third):
         job.thread.join(120)
     assert (first.status, second.status, third.status) == ("stopped", "completed", "stopped")

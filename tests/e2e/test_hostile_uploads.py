@@ -43,7 +43,7 @@ def test_models_on_the_runs_page_and_images_on_the_predict_page(page, server, tm
     choose(page, "Dataset", "Shapes")  # the imported model must fit shapes at 16x16: set size and limit
     wait_ready(page, "32 × 32 × 3")
     page.get_by_text("Splits and image format").click()
-    page.get_by_label("Image size (square side; 0 keeps the data's own)").fill("16")
+    page.get_by_label("Image size (0: keep the data's own size)", exact=True).fill("16")
     page.keyboard.press("Enter")
     wait_ready(page, "16 × 16 × 3")
     page.goto(f"{server.url}/runs?data=shapes&size=16")

@@ -1,72 +1,16 @@
-"""Export and import of runs and models, every refusal, and the shareable link round trip."""
+"""Export and import of runs and models, and every refusal."""
 
 import json
 import zipfile
 
 import pytest
 
-from cnn_core.config import ArchChoice, TrainConfig
-from cnn_core.datasets import DataConfig, load_dataset
+from cnn_core.config import DataConfig
+from cnn_core.datasets import load_dataset
 from cnn_core.errors import StudioError
+from cnn_core.import_export import export_zip, import_model, import_run_zip
 from cnn_core.runs import RunStore, update_config
-from cnn_core.share import from_query, to_query
-from cnn_core.transfer import export_zip, import_model, import_run_zip
 from tests.conftest import make_zip
-
-
-def test_share_round_trip_of_every_kind_of_setup():
-    cases = [
-        (DataConfig(), ArchChoice(), TrainConfig()),
-        (
-            DataConfig("shapes", 0.2, 0.1, 7, 24, None, 500),
-            ArchChoice("lenet-dropout"),
-            TrainConfig(
-                epochs=12,
-                batch_size=32,
-                dropout=0.3,
-                optimizer="sgd",
-                learning_rate=0.01,
-                momentum=0.8,
-                flip=True,
-                rotation=0.05,
-                zoom=0.1,
-                translation=0.1,
-                early_stopping=True,
-                patience=2,
-                seed=4,
-            ),
-        ),
-        (
-            DataConfig("digits", image_size=28),
-            ArchChoice.custom(
-                [{"type": "Conv2D", "filters": 4, "kernel_size": 3}, {"type": "Flatten"}, {"type": "Dense", "units": 8}]
-            ),
-            TrainConfig(),
-        ),
-    ]
-    for data, arch, train in cases:
-        query = to_query(data, arch, train)
-        assert all(isinstance(v, str) for v in query.values())
-        assert from_query(query) == (data, arch, train)
-    assert to_query(DataConfig(), ArchChoice(), TrainConfig()) == {"arch": "keras-mnist"}
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        {"arch": "nope"},
-        {"epochs": "abc"},
-        {"lr": "-1"},
-        {"arch": "custom", "layers": "]["},
-        {"arch": "custom", "layers": '[{"type": "Dense", "units": 0}]'},
-        {"size": "big"},
-    ],
-)
-def test_hand_edited_links_fall_back_to_defaults(query):
-    data, arch, train = from_query(query)
-    arch.spec()
-    train.check()
-    assert isinstance(data.image_size, (int, type(None)))
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Moving runs and models in and out: export a run as a zip, import a run zip or a `.keras` model.
+"""Runs and models in and out of the store: export a run as a zip, import a run zip or a `.keras` model.
 
 Imports are checked like dataset uploads: a run zip is extracted with the same guards (no path
 escapes, size caps) and must hold a config.json; a model is loaded with `safe_mode=True` (Lambda
@@ -20,7 +20,7 @@ from cnn_core.datasets import Dataset
 from cnn_core.errors import StudioError
 from cnn_core.ingest import extract_zip, is_ignored
 from cnn_core.modelio import check_fits, check_model_file, load_model_file
-from cnn_core.runs import RunStore, read_json, write_json
+from cnn_core.runs import RunStore, owner_tag, read_json, write_json
 
 RUN_FILES = ("config.json", "status.json", "history.csv", "metrics.json", "model.keras")
 
@@ -46,8 +46,11 @@ def _run_root(folder: Path) -> Path:
     raise StudioError("this zip is not a CNN Studio run (no config.json at its top)")
 
 
-def import_run_zip(zip_path: str | Path, store: RunStore) -> Path:
-    """Add an exported run to the store under a fresh id; refuses anything that is not a run."""
+def import_run_zip(zip_path: str | Path, store: RunStore, owner: str = "cli") -> Path:
+    """Add an exported run to the store under a fresh id, owned by `owner` (a session id, or "cli").
+
+    Refuses anything that is not a run.
+    """
     store.root.mkdir(parents=True, exist_ok=True)
     staging = store.root / f".import-{secrets.token_hex(4)}"
     try:
@@ -65,15 +68,24 @@ def import_run_zip(zip_path: str | Path, store: RunStore) -> Path:
         for name in RUN_FILES:
             if (root / name).is_file():
                 shutil.copy2(root / name, target / name)
-        write_json(target / "config.json", {**config, "run_id": run_id, "imported_from": Path(zip_path).name})
+        write_json(
+            target / "config.json", {**config, "run_id": run_id, "imported_from": Path(zip_path).name, "owner": owner_tag(owner)}
+        )
         write_json(target / "status.json", {**status, "pid": None})
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def import_model(model_path: str | Path, dataset: Dataset, store: RunStore, filename: str | None = None) -> Path:
-    """Load a `.keras` model safely, check it fits `dataset`, and save it as a new evaluated run."""
+def import_model(
+    model_path: str | Path, dataset: Dataset, store: RunStore, filename: str | None = None, owner: str = "cli"
+) -> Path:
+    """Load a `.keras` model safely, check it fits `dataset`, and save it as a new evaluated run.
+
+    Args:
+        filename: the name the user knows the file by (an upload's own name), for messages.
+        owner: the session importing it (its id), or "cli".
+    """
     from cnn_core.evaluation import evaluate_model
 
     name = filename or Path(model_path).name
@@ -91,6 +103,7 @@ def import_model(model_path: str | Path, dataset: Dataset, store: RunStore, file
         "name": "",
         "note": "",
         "imported_from": name,
+        "owner": owner_tag(owner),
     }
     run_dir = store.new_run(config, "imported")
     store.save_model(run_dir, model)

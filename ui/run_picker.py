@@ -1,12 +1,25 @@
-"""Choosing a trained model (the current run or any saved one) and loading it once per process."""
+"""Choosing a trained run for the model pages, and loading its model once per process."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import streamlit as st
 
 from cnn_core.errors import StudioError
 from cnn_core.runs import RunStore
-from ui.training import CURRENT_RUN
+from ui import state
+
+
+@dataclass
+class LoadedRun:
+    """A saved run ready to inspect: its model, the dataset rebuilt from its config, and an inspector."""
+
+    run_id: str
+    model: object
+    dataset: object
+    config: dict
+    inspector: object
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -39,11 +52,15 @@ def pick_run(label: str = "Model") -> str | None:
         + (f" · test accuracy {r.test_accuracy:.1%}" if r.test_accuracy is not None else "")
         for r in runs
     }
-    current = st.session_state.get(CURRENT_RUN)
+    current = state.current_run()
     chosen = st.selectbox(
-        label, ids, index=ids.index(current) if current in ids else 0, format_func=names.get, key=f"{label}.run"
+        label,
+        ids,
+        index=ids.index(current) if current in ids else 0,
+        format_func=names.get,
+        key=state.key("inspect", "run", label),
     )
-    st.session_state[CURRENT_RUN] = chosen
+    state.set_current_run(chosen)
     return chosen
 
 
@@ -52,20 +69,21 @@ def _key(run_id: str) -> tuple[str, float]:
     return str(path), (path / "model.keras").stat().st_mtime
 
 
-def load(run_id: str):
-    """(model, dataset, config, inspector) of a run; a `StudioError` when it cannot be loaded."""
+def load(run_id: str) -> LoadedRun:
+    """The run's model, dataset, config and inspector; a `StudioError` when it cannot be loaded."""
     try:
-        return _load(*_key(run_id))
+        return LoadedRun(run_id, *_load(*_key(run_id)))
     except OSError as exc:
         raise StudioError(f"run {run_id} cannot be read ({exc})") from None
 
 
 def evaluation(run_id: str):
+    """The run's predictions on its test split (computed once per process)."""
     return _evaluate(*_key(run_id))
 
 
-def require(label: str = "Model"):
-    """The chosen run and its (model, dataset, config, inspector); otherwise says why and ends the page."""
+def require(label: str = "Model") -> LoadedRun:
+    """The chosen run, loaded; otherwise says why and ends the page."""
     from ui import halt
 
     run_id = pick_run(label)
@@ -73,7 +91,7 @@ def require(label: str = "Model"):
         halt()
     try:
         with st.spinner("Loading the model…"):
-            return (run_id, *load(run_id))
+            return load(run_id)
     except StudioError as exc:
         st.error(f"This run cannot be loaded: {exc}")
         halt()

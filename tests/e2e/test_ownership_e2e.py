@@ -1,0 +1,48 @@
+"""Chromium, two browsers: a copied run link shares the view, never the control; the owner's reload keeps it."""
+
+import json
+
+import pytest
+
+from tests.e2e.helpers import assert_no_exception, wait_ready
+
+pytestmark = pytest.mark.e2e
+POINTS = "() => { const g = document.querySelector('.js-plotly-plot'); return g && g.data ? g.data[0].x.length : 0; }"
+
+
+def test_a_copied_run_link_watches_read_only_and_the_owners_reload_keeps_control(browser, server):
+    owner_ctx, other_ctx = (browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(2))
+    owner, other = owner_ctx.new_page(), other_ctx.new_page()
+    for pg in (owner, other):
+        pg.set_default_timeout(60_000)
+    try:
+        owner.goto(f"{server.url}/train")
+        wait_ready(owner, "Keras MNIST convnet")
+        owner.get_by_label("Epochs", exact=True).fill("40")
+        owner.get_by_role("button", name="Train", exact=True).click()
+        owner.get_by_role("button", name="Stop training").wait_for(timeout=120_000)
+        owner.wait_for_function(f"({POINTS})() > 3", timeout=120_000)
+        link = owner.url
+        assert "run=" in link
+
+        other.goto(link)  # another browser opens the copied address
+        other.get_by_text("started in another browser session").wait_for(timeout=60_000)
+        other.wait_for_function(f"({POINTS})() > 3", timeout=60_000)  # it watches the same live chart
+        assert other.get_by_role("button", name="Stop training").count() == 0
+        assert other.get_by_role("button", name="Train", exact=True).is_enabled()  # free to start its own run
+
+        owner.reload()  # the owner's tab reloads: a new Streamlit session, the same browser
+        owner.get_by_role("button", name="Stop training").wait_for(timeout=60_000)
+        assert owner.get_by_text("started in another browser session").count() == 0
+
+        owner.get_by_role("button", name="Stop training").click()
+        owner.get_by_text("Training stopped").wait_for(timeout=120_000)
+        other.get_by_text("Training stopped").wait_for(timeout=60_000)
+        for pg in (owner, other):
+            assert_no_exception(pg)
+        runs = [p for p in (server.workdir / "runs").iterdir() if p.is_dir()]
+        mine = [p for p in runs if json.loads((p / "status.json").read_text())["status"] == "stopped"]
+        assert len(mine) >= 1
+    finally:
+        owner_ctx.close()
+        other_ctx.close()

@@ -56,7 +56,7 @@ def widget(d: Declared, page: str, value, where=st):
         value = where.slider(_label(d), cast(s.minimum), cast(s.maximum), step=cast(s.step), key=key, help=s.help, format=shown)
         return cast(round(value, 6))
     if s.widget == "select_slider":
-        options = sorted({*s.presets, st.session_state[key]})
+        options = sorted({*s.presets, state.get(key)})
         return where.select_slider(_label(d), options, format_func=lambda v: f"{v:g}", key=key, help=s.help)
     if s.widget == "checkbox":
         return where.checkbox(s.label, key=key, help=s.help)
@@ -87,4 +87,4 @@ def forget(page: str, config_class) -> None:
     """Drop the page's widget values so they are drawn again from the config (after loading a setup)."""
     for d in declared(config_class):
         for key in (state.setting_key(page, d.name), state.setting_key(page, d.name) + ".on"):
-            st.session_state.pop(key, None)
+            state.drop(key)

@@ -31,11 +31,11 @@ data = Dataset(get_spec("shapes"), DataConfig("cifar-sized"), [str(i) for i in r
                Split(x[:45_000], y[:45_000]), Split(x[45_000:50_000], y[45_000:50_000]), Split(x[50_000:], y[50_000:]))
 after_data = rss()
 job = JobRegistry(1).submit(data, ArchChoice("keras-mnist"), TrainConfig(epochs=1, batch_size=64), "bench", RunStore(tempfile.mkdtemp()))
-while len(job.record.snapshot().batches) < 50:
+while job.snapshot().points < 50:
     time.sleep(0.05)
 job.stop("bench"); job.thread.join()
 print(json.dumps({"uint8_bytes": int(x.nbytes), "baseline_rss": base_now, "after_data_rss": after_data,
-                  "peak_rss": peak(), "end_rss": rss(), "batches": len(job.record.snapshot().batches)}))
+                  "peak_rss": peak(), "end_rss": rss(), "batches": job.snapshot().points}))
 """
 
 

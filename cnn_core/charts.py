@@ -48,79 +48,6 @@ def _layer_detail(config: dict) -> str:
     return ""
 
 
-def training_curves(batches: list[dict], history: list[dict], smoothing: float = 0.9) -> go.Figure:
-    """Loss and accuracy: each batch's own value (faint), smoothed (solid), and per epoch train vs validation."""
-    from plotly.subplots import make_subplots
-
-    from cnn_core.live import smooth
-
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
-    x = [b["x"] for b in batches]
-    for col, key in ((1, "loss"), (2, "accuracy")):
-        raw = [b.get(key, float("nan")) for b in batches]
-        show = col == 1
-        fig.add_scatter(
-            x=x,
-            y=raw,
-            mode="lines",
-            name="per batch",
-            line=dict(color="#9ecae1", width=1),
-            row=1,
-            col=col,
-            legendgroup="batch",
-            showlegend=show,
-            hovertemplate="epoch %{x:.2f}: %{y:.4f}<extra>batch</extra>",
-        )
-        fig.add_scatter(
-            x=x,
-            y=smooth(raw, smoothing),
-            mode="lines",
-            name="per batch, smoothed",
-            line=dict(color="#3182bd", width=2),
-            row=1,
-            col=col,
-            legendgroup="smooth",
-            showlegend=show,
-            hovertemplate="epoch %{x:.2f}: %{y:.4f}<extra>smoothed</extra>",
-        )
-        epochs = [h["epoch"] for h in history]
-        fig.add_scatter(
-            x=epochs,
-            y=[h.get(key) for h in history],
-            mode="markers+lines",
-            name="train (epoch)",
-            marker=dict(color="#e6550d", size=8),
-            line=dict(color="#e6550d", dash="dot"),
-            row=1,
-            col=col,
-            legendgroup="train",
-            showlegend=show,
-        )
-        if any(f"val_{key}" in h for h in history):
-            fig.add_scatter(
-                x=epochs,
-                y=[h.get(f"val_{key}") for h in history],
-                mode="markers+lines",
-                name="validation (epoch)",
-                marker=dict(color="#31a354", size=8, symbol="diamond"),
-                line=dict(color="#31a354"),
-                row=1,
-                col=col,
-                legendgroup="val",
-                showlegend=show,
-            )
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
-    fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_layout(
-        height=360,
-        margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", y=-0.25, x=0.5, xanchor="center"),
-        uirevision="keep",
-    )
-    return fig
-
-
 def confusion_matrix(cm, class_names: list[str], normalise: bool = False) -> go.Figure:
     """Heatmap, rows = true class, columns = predicted; counts or row percentages, both in the hover."""
     import numpy as np
@@ -180,38 +107,6 @@ def probability_bars(class_names: list[str], probabilities, top: int = 10) -> go
         xaxis=dict(range=[0, 1], tickformat=".0%"),
         yaxis=dict(type="category"),
     )
-    return fig
-
-
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-
-
-def compare_runs(histories: dict[str, list[dict]]) -> go.Figure:
-    """Loss and accuracy per epoch of several runs: one colour per run, train solid, validation dashed."""
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
-    for i, (label, history) in enumerate(histories.items()):
-        colour = PALETTE[i % len(PALETTE)]
-        epochs = [row.get("epoch") for row in history]
-        for col, key in ((1, "loss"), (2, "accuracy")):
-            for prefix, dash in (("", "solid"), ("val_", "dash")):
-                values = [row.get(prefix + key) for row in history]
-                if any(isinstance(v, float) for v in values):
-                    fig.add_scatter(
-                        x=epochs,
-                        y=values,
-                        mode="lines+markers",
-                        line=dict(color=colour, dash=dash),
-                        row=1,
-                        col=col,
-                        name=f"{label} ({'validation' if prefix else 'train'})",
-                        legendgroup=label,
-                        showlegend=col == 1,
-                    )
-    fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
     return fig
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from cnn_core import settings
 from cnn_core.architectures import DEFAULT_PRESET, ArchitectureSpec, get_preset, validate
 from cnn_core.errors import StudioError
+from cnn_core.schedules import SCHEDULES
 from cnn_core.settings import setting
 
 DEFAULT_DATASET = "mnist-5k"
@@ -130,6 +131,31 @@ class TrainConfig:
     patience: int = setting(
         3, label="Patience", kind="int", minimum=1, maximum=100, unit="epochs", group="Training",
         help="Epochs without a better validation loss before early stopping ends training; 3 to 5 is typical.",
+    )  # fmt: skip
+    schedule: str = setting(
+        "constant", label="Learning-rate schedule", kind="choice", choices=SCHEDULES, widget="selectbox", group="Schedule",
+        help="How the learning rate changes during training; cosine decay or one-cycle often reach a better model than constant.",
+    )  # fmt: skip
+    warmup_epochs: float = setting(
+        0.0, label="Warm-up", kind="float", minimum=0.0, maximum=20.0, step=0.5, unit="epochs", widget="number",
+        group="Schedule",
+        help="Epochs over which the rate climbs from almost 0 to its full value, which steadies the first updates; 1 is typical.",
+    )  # fmt: skip
+    lr_decay: float = setting(
+        0.5, label="Decay factor", kind="float", minimum=0.01, maximum=1.0, step=0.05, group="Schedule",
+        help="Step decay multiplies the rate by this at each step; exponential decay, once per epoch (0.9 is gentle).",
+    )  # fmt: skip
+    lr_step_epochs: int = setting(
+        5, label="Step every", kind="int", minimum=1, maximum=500, unit="epochs", group="Schedule",
+        help="For step decay: how many epochs pass between two drops of the learning rate; a third of the run is typical.",
+    )  # fmt: skip
+    checkpoint_keep: int = setting(
+        10, label="Checkpoints to keep", kind="int", minimum=1, maximum=1000, group="Checkpoints",
+        help="When a run's checkpoints outgrow the disk budget, keep the first, last and best plus this many spread evenly.",
+    )  # fmt: skip
+    checkpoint_budget_mb: int = setting(
+        200, label="Checkpoint budget", kind="int", minimum=10, maximum=100_000, step=50, unit="MB", group="Checkpoints",
+        help="Disk space a run's checkpoints may use; small models keep every epoch within 200 MB.",
     )  # fmt: skip
     dropout: float | None = setting(
         None, label="Dropout rate", kind="float", minimum=0.0, maximum=0.9, step=0.05, widget="toggle",

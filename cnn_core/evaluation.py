@@ -106,6 +106,37 @@ class Evaluation:
         }
 
 
+@dataclass
+class EpochComparison:
+    """What changed between two models (two epochs of a run) on the same test images."""
+
+    class_names: list[str]
+    recall_a: np.ndarray
+    recall_b: np.ndarray
+    became_right: np.ndarray  # test indices wrong at A and right at B
+    became_wrong: np.ndarray
+
+    def per_class(self) -> list[dict]:
+        return [
+            {"class": n, "accuracy A": float(a), "accuracy B": float(b), "change": float(b - a)}
+            for n, a, b in zip(self.class_names, self.recall_a, self.recall_b)
+        ]
+
+
+def compare_epochs(a: Evaluation, b: Evaluation) -> EpochComparison:
+    """Per-class accuracy at A and at B, and the test images that became right or wrong."""
+    if not np.array_equal(a.y_true, b.y_true):
+        raise StudioError("the two evaluations are not of the same test images")
+    right_a, right_b = a.y_pred == a.y_true, b.y_pred == b.y_true
+
+    def recall(result):
+        return np.array([m["recall"] for m in result.per_class()])
+
+    return EpochComparison(
+        a.class_names, recall(a), recall(b), np.flatnonzero(~right_a & right_b), np.flatnonzero(right_a & ~right_b)
+    )
+
+
 def predict_split(model, images, batch_size: int = 256) -> np.ndarray:
     """Class probabilities for `uint8` images, batch by batch (works for lazy folders too)."""
     outputs = []
@@ -121,15 +152,52 @@ def evaluate_model(model, dataset: Dataset) -> Evaluation:
     return Evaluation(dataset.class_names, dataset.test.labels, predict_split(model, dataset.test.images))
 
 
-def load_run(run: str | Path, store: RunStore | None = None):
-    """(model, dataset, config) of a saved run; the dataset is rebuilt from the run's data config."""
+def model_at_checkpoint(run_dir: Path, info):
+    """The run's model with the weights of one checkpoint (built from the run's config.json)."""
+    from cnn_core import checkpoints
+    from cnn_core.config import ArchChoice, train_config_of
+    from cnn_core.training import build_run_model
+
+    config = read_json(Path(run_dir) / "config.json")
+    arch = config.get("architecture", {})
+    if arch.get("preset") in (None, "imported"):
+        raise StudioError(f"run {Path(run_dir).name} was imported: it has no checkpoints")
+    dataset = config["dataset"]
+    model = build_run_model(
+        ArchChoice.from_dict(arch),
+        tuple(dataset["input_shape"]),
+        len(dataset["class_names"]),
+        train_config_of(config),
+        bool((config.get("parent") or {}).get("freeze")),
+    )
+    checkpoints.restore(model, Path(run_dir), info, optimizer=False)
+    return model
+
+
+def load_run(run: str | Path, store: RunStore | None = None, epoch: int | None = None):
+    """(model, dataset, config) of a saved run; the dataset is rebuilt from the run's data config.
+
+    Args:
+        epoch: the model as it was after this epoch (from its checkpoint); None for the final
+            model, or the last checkpoint of a run that has no final model (an interrupted one).
+    """
+    from cnn_core import checkpoints
     from cnn_core.modelio import load_model_file
 
     store = store or RunStore()
     path = store.resolve(run)
     config = read_json(path / "config.json")
-    if not (path / "model.keras").is_file():
-        raise StudioError(f"run {path.name} has no saved model (its status: {store.info(path).status})")
-    model = load_model_file(path / "model.keras")
+    saved = {info.epoch: info for info in checkpoints.list_checkpoints(path)}
+    if epoch is None and (path / "model.keras").is_file():
+        model = load_model_file(path / "model.keras")
+    elif epoch is None and saved:
+        model = model_at_checkpoint(path, saved[max(saved)])
+    elif epoch is None:
+        raise StudioError(f"run {path.name} has no saved model or checkpoint (its status: {store.info(path).status})")
+    elif epoch in saved:
+        model = model_at_checkpoint(path, saved[epoch])
+    else:
+        kept = ", ".join(map(str, sorted(saved))) or "none"
+        raise StudioError(f"run {path.name} has no checkpoint for epoch {epoch} (kept epochs: {kept})")
     dataset = load_dataset(DataConfig.from_dict(config.get("data", {})))
     return model, dataset, config

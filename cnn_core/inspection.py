@@ -54,6 +54,25 @@ def filter_images(kernel: np.ndarray) -> np.ndarray:
     return (scaled * 255).round().astype(np.uint8)
 
 
+def filters_over_epochs(run_dir, model) -> list[tuple[int, np.ndarray]]:
+    """(epoch, kernel) of the first convolution at each saved epoch of a run, read straight from the
+    checkpoint files (`model` is any model of the run's architecture, to find the kernel among them)."""
+    from cnn_core import checkpoints
+
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    if not convs:
+        return []
+    index = next(i for i, v in enumerate(model.variables) if v is convs[0].kernel)
+    found = []
+    for info in checkpoints.list_checkpoints(run_dir):
+        try:
+            with np.load(checkpoints.folder(run_dir) / f"{info.name}.npz") as data:
+                found.append((info.epoch, data[f"m{index}"]))
+        except (OSError, KeyError, ValueError):
+            continue  # a damaged or foreign checkpoint is left out of the strip
+    return found
+
+
 class Inspector:
     """Feature maps, filters and saliency for one Keras image classifier."""
 

@@ -1,74 +1,179 @@
-"""Background training jobs and the process-level registry that keeps them across page reruns."""
+"""Background training jobs and the process-level registry that keeps them across page reruns.
+
+A job is controlled only by its owner (the browser session that started it): stop, pause and
+resume check the owner; everyone else may watch. At most `max_running` jobs train at once and
+the rest wait in a queue. A finished job lets go of its dataset, so a long-running server does
+not keep every dataset it ever trained on.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from cnn_core.config import ArchChoice, TrainConfig
+from cnn_core.config import ArchChoice, DataConfig, TrainConfig, train_config_of
 from cnn_core.datasets import Dataset
 from cnn_core.errors import StudioError
-from cnn_core.runs import RunStore, owner_tag
-from cnn_core.training import TrainResult, default_max_jobs, new_record, prepare_tensorflow, run_config, run_training
+from cnn_core.live import Control, Snapshot
+from cnn_core.runs import RunStore, owner_tag, read_json, update_config
+from cnn_core.training import (
+    Start,
+    TrainResult,
+    default_max_jobs,
+    new_record,
+    prepare_tensorflow,
+    run_config,
+    run_training,
+)
+from cnn_core.transfer import Parent
 
 ACTIVE = ("queued", "running")
 log = logging.getLogger("cnn_studio.jobs")
 
 
-class TrainingJob:
-    """One training run in a server-owned thread. `stop()` asks it to end after the current batch."""
+@dataclass
+class TrainRequest:
+    """What a job trains, for whom, and where it starts (a new run when `run_dir` is None)."""
 
-    def __init__(
-        self, registry: JobRegistry, dataset: Dataset, arch: ArchChoice, config: TrainConfig, owner: str, store: RunStore
-    ):
-        self.registry, self.dataset, self.arch, self.config, self.owner, self.store = (
-            registry,
-            dataset,
-            arch,
-            config,
-            owner,
-            store,
-        )
-        self.run_dir = store.new_run(run_config(dataset, arch, config, owner_tag(owner)), arch.preset)
+    dataset: Dataset | None
+    arch: ArchChoice
+    config: TrainConfig
+    owner: str
+    run_dir: Path | None = None
+    start: Start = field(default_factory=Start)
+
+
+@dataclass
+class ResumePlan:
+    """How to continue a saved run: its settings (with any extra epochs) and its resume point."""
+
+    run_dir: Path
+    data: DataConfig
+    arch: ArchChoice
+    config: TrainConfig
+    start: Start
+
+    def save_settings(self) -> None:
+        """Write the continued run's settings (its new total of epochs) into its config.json."""
+        update_config(self.run_dir, train={**read_json(self.run_dir / "config.json").get("train", {}), **self.config.to_dict()})
+
+
+def plan_resume(store: RunStore, run: str | Path, owner: str, more_epochs: int = 0) -> ResumePlan:
+    """Check that `owner` may continue this run and find where it continues from.
+
+    A paused, interrupted or failed run continues from its last checkpoint (a failed one perhaps
+    to fail again, if it diverged); a completed or stopped one trains `more_epochs` more. `owner` "cli" is the command line, which may resume any run.
+    Raises `StudioError` with the reason a run cannot be resumed; nothing is changed then.
+    """
+    from cnn_core import checkpoints
+
+    run_dir = store.resolve(run)
+    info = store.info(run_dir)
+    if info.status in ACTIVE:
+        raise StudioError(f"run {info.run_id} is still {info.status}: it cannot be resumed until it stops or pauses")
+    if owner != "cli" and not info.controlled_by(owner):
+        raise StudioError(f"run {info.run_id} belongs to another session (or the command line): only its owner can resume it")
+    if info.status == "damaged":
+        raise StudioError(f"run {info.run_id} is damaged: {info.message}")
+    if info.status in ("completed", "stopped") and more_epochs < 1:
+        raise StudioError(f"run {info.run_id} is {info.status}: say how many more epochs to train")
+    config_json = read_json(run_dir / "config.json")
+    config = train_config_of(config_json)
+    point = checkpoints.resume_point(run_dir)
+    if point.epoch >= config.epochs + more_epochs:
+        raise StudioError(f"run {info.run_id} has trained all {config.epochs} epochs: say how many more to train")
+    config = replace(config, epochs=config.epochs + more_epochs)
+    config.check()
+    frozen = bool((config_json.get("parent") or {}).get("freeze"))
+    arch = ArchChoice.from_dict(config_json.get("architecture", {}))
+    return ResumePlan(
+        run_dir, DataConfig.from_dict(config_json.get("data", {})), arch, config, Start(resume=point, freeze=frozen)
+    )
+
+
+class TrainingJob:
+    """One training session in a server-owned thread; stop and pause act after the current batch."""
+
+    def __init__(self, registry: JobRegistry, request: TrainRequest, store: RunStore):
+        self.registry, self.request, self.store, self.owner = registry, request, store, request.owner
+        if request.run_dir is None:
+            config = run_config(request.dataset, request.arch, request.config, owner_tag(request.owner), request.start.parent)
+            request.run_dir = store.new_run(config, request.arch.preset if not request.start.parent else "finetune")
+        else:
+            store.set_status(request.run_dir, "queued")
+        self.run_dir = request.run_dir
         self.run_id = self.run_dir.name
-        self.record = new_record(dataset, config)
-        self.stop_event = threading.Event()
+        self.record = new_record(request.dataset, request.config)
+        self.control = Control()
         self.result: TrainResult | None = None
         self.thread = threading.Thread(target=self._run, name=f"train-{self.run_id}", daemon=True)
 
     @property
     def status(self) -> str:
-        return self.record.snapshot().status
+        return self.record.status
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
+    def snapshot(self) -> Snapshot:
+        return self.record.snapshot()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.control.stop.is_set()
+
+    @property
+    def pause_requested(self) -> bool:
+        return self.control.pause.is_set()
+
     def controlled_by(self, owner: str) -> bool:
         """True for the session that started this job; any other only watches it."""
         return bool(owner) and owner == self.owner
 
-    def stop(self, owner: str) -> None:
-        """Ask the job to end after the current batch; refused for anyone but its owner."""
+    def _check(self, owner: str, action: str) -> None:
         if not self.controlled_by(owner):
-            raise StudioError(f"run {self.run_id} was started in another browser session: only that session can stop it")
-        self.stop_event.set()
+            raise StudioError(f"run {self.run_id} was started in another browser session: only that session can {action} it")
+
+    def stop(self, owner: str) -> None:
+        """End after the current batch, evaluate and save; refused for anyone but the owner."""
+        self._check(owner, "stop")
+        self.control.stop.set()
+
+    def pause(self, owner: str) -> None:
+        """Save a resume point after the current batch and free the training slot."""
+        self._check(owner, "pause")
+        self.control.pause.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        self.thread.join(timeout)
 
     def _run(self) -> None:
         with self.registry.slots:
-            if self.stop_event.is_set():  # stopped while waiting in the queue: nothing was trained
-                self.record.set_status("stopped", "stopped before training started")
-                self.store.set_status(self.run_dir, "stopped", "stopped before training started")
+            if self.control.requested:  # stopped or paused in the queue: nothing trained in this session
+                self._cancel()
                 return
             try:
+                r = self.request
                 self.result = run_training(
-                    self.dataset, self.arch, self.config, self.run_dir, self.store, self.record, self.stop_event
+                    r.dataset, r.arch, r.config, self.run_dir, self.store, self.record, self.control, start=r.start
                 )
             except StudioError as exc:
                 self._fail(str(exc))
             except Exception as exc:  # noqa: BLE001 - any failure is recorded in the run; the app stays up
                 log.exception("training run %s failed", self.run_id)
                 self._fail(f"{type(exc).__name__}: {exc}")
+            finally:
+                self.request = replace(self.request, dataset=None)  # let go of the images
+
+    def _cancel(self) -> None:
+        resumed = self.request.start.resume is not None
+        status = "paused" if self.control.pause.is_set() or resumed else "stopped"
+        message = "paused before this session started" if status == "paused" else "stopped before training started"
+        self.record.set_status(status, message)
+        self.store.set_status(self.run_dir, status, message)
 
     def _fail(self, message: str) -> None:
         self.record.set_status("failed", message)
@@ -85,16 +190,39 @@ class JobRegistry:
         self._lock = threading.Lock()
 
     def submit(
-        self, dataset: Dataset, arch: ArchChoice, config: TrainConfig, owner: str, store: RunStore | None = None
+        self,
+        dataset: Dataset,
+        arch: ArchChoice,
+        config: TrainConfig,
+        owner: str,
+        store: RunStore | None = None,
+        parent: Parent | None = None,
     ) -> TrainingJob:
+        """Start a new run (a fine-tuning one when `parent` is given) for `owner`."""
         config.check()
         arch.spec()  # refuse an invalid custom stack before creating a run
+        return self._start(TrainRequest(dataset, arch, config, owner, start=Start(parent=parent)), store)
+
+    def resume(self, run: str | Path, owner: str, dataset: Dataset, more_epochs: int = 0, store: RunStore | None = None):
+        """Continue a saved run of `owner` (see `plan_resume`); `dataset` is the run's own data."""
+        store = store or RunStore()
+        with self._lock:
+            job = self.jobs.get(Path(run).name)
+            if job is not None and job.active:
+                raise StudioError(f"run {job.run_id} is still {job.status}: it cannot be resumed until it stops or pauses")
+        plan = plan_resume(store, run, owner, more_epochs)
+        if dataset.config != plan.data:
+            raise StudioError("the dataset given is not the one this run was trained on")
+        plan.save_settings()
+        return self._start(TrainRequest(dataset, plan.arch, plan.config, owner, plan.run_dir, plan.start), store)
+
+    def _start(self, request: TrainRequest, store: RunStore | None) -> TrainingJob:
         prepare_tensorflow()
         with self._lock:
-            busy = [j for j in self.jobs.values() if j.owner == owner and j.active]
+            busy = [j for j in self.jobs.values() if j.owner == request.owner and j.active]
             if busy:
                 raise StudioError(f"run {busy[0].run_id} is still {busy[0].status}: stop it or wait before starting another")
-            job = TrainingJob(self, dataset, arch, config, owner, store or RunStore())
+            job = TrainingJob(self, request, store or RunStore())
             self.jobs[job.run_id] = job
         job.thread.start()
         return job

@@ -1,9 +1,14 @@
 """A thread-safe record of a training run's progress, written by the training thread, read by pages.
 
-Pure Python: the Keras callback (callbacks.py) feeds it, tests feed it fake logs. Keras reports
-running averages since the start of the epoch; `add_batch` turns them back into each batch's own
-value (weighted by batch size, as Keras averages them), so per-batch curves do not jump at every
-epoch boundary.
+Pure Python and numpy: the Keras callback (callbacks.py) feeds it, tests feed it fake logs.
+
+- Keras reports running averages since the start of the epoch; `add_batch` turns them back into
+  each batch's own value (weighted by batch size, as Keras averages them), so per-batch curves do
+  not jump at every epoch boundary.
+- Every batch is kept (`points_since` hands out the new ones, for the run's batches.csv and for
+  a remote job's mirror), and each metric is also folded into a `Decimator`: a fixed number of
+  buckets with their minimum, maximum and smoothed value. A snapshot copies the buckets, not the
+  points, so drawing the chart costs the same at 1,000 batches or at 200,000.
 """
 
 from __future__ import annotations
@@ -13,10 +18,103 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
+METRICS = ("loss", "accuracy", "lr")
+BUCKETS = 400  # a snapshot holds between 400 and 800 buckets per metric
+FINAL = ("completed", "stopped", "failed", "interrupted", "paused")
+
+
+@dataclass
+class Control:
+    """Requests from outside to a training thread, honoured after the current batch."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    pause: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def requested(self) -> bool:
+        return self.stop.is_set() or self.pause.is_set()
+
+
+@dataclass
+class Series:
+    """One metric's curve, decimated: per bucket its last x, its range and the smoothed value."""
+
+    x: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    smooth: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+class Decimator:
+    """Folds a growing series into at most `2 * buckets` buckets in O(1) per point.
+
+    Each bucket covers `width` consecutive points; when there are too many buckets, neighbours
+    are merged in pairs and the width doubles. The minimum and maximum keep spikes visible, and
+    an exponential moving average (TensorBoard's, with its bias correction) gives the trend.
+    """
+
+    def __init__(self, buckets: int = BUCKETS, weight: float = 0.9):
+        self.buckets, self.weight, self.width = buckets, weight, 1
+        self._x, self._low, self._high, self._smooth, self._count = [], [], [], [], []
+        self._ema, self._n = 0.0, 0
+
+    def add(self, x: float, y: float | None) -> None:
+        finite = y is not None and math.isfinite(y)
+        if finite:
+            self._n += 1
+            self._ema = self._ema * self.weight + (1 - self.weight) * y
+        smooth = self._ema / (1 - self.weight**self._n) if self._n else math.nan
+        low = high = y if finite else math.nan
+        if self._count and self._count[-1] < self.width:
+            self._x[-1], self._smooth[-1] = x, smooth
+            self._low[-1] = _nan_min(self._low[-1], low)
+            self._high[-1] = _nan_max(self._high[-1], high)
+            self._count[-1] += 1
+        else:
+            for column, value in zip((self._x, self._low, self._high, self._smooth, self._count), (x, low, high, smooth, 1)):
+                column.append(value)
+        if len(self._count) > 2 * self.buckets:
+            self._halve()
+
+    def _halve(self) -> None:
+        pairs = len(self._count) // 2 * 2
+        merged = [
+            (self._x[i + 1], _nan_min(self._low[i], self._low[i + 1]), _nan_max(self._high[i], self._high[i + 1]),
+             self._smooth[i + 1], self._count[i] + self._count[i + 1])
+            for i in range(0, pairs, 2)
+        ]  # fmt: skip
+        rest = list(zip(self._x, self._low, self._high, self._smooth, self._count))[pairs:]
+        self._x, self._low, self._high, self._smooth, self._count = (list(c) for c in zip(*(merged + rest)))
+        self.width *= 2
+
+    def series(self) -> Series:
+        return Series(*(np.asarray(c, np.float32) for c in (self._x, self._low, self._high, self._smooth)))
+
+
+def _nan_min(a: float, b: float) -> float:
+    return b if math.isnan(a) else a if math.isnan(b) else min(a, b)
+
+
+def _nan_max(a: float, b: float) -> float:
+    return b if math.isnan(a) else a if math.isnan(b) else max(a, b)
+
+
+def decimate(points: list[dict], key: str, buckets: int = BUCKETS) -> Series:
+    """A decimated series of any list of batch points (a zoomed range, a saved run)."""
+    folded = Decimator(buckets)
+    for p in points:
+        folded.add(p["x"], p.get(key))
+    return folded.series()
+
 
 @dataclass
 class Snapshot:
-    """A consistent copy of the record for drawing (lists are copies, safe to keep)."""
+    """A consistent copy of the record for drawing: bounded in size whatever the run's length."""
 
     status: str
     message: str
@@ -25,11 +123,13 @@ class Snapshot:
     batch_size: int
     epoch: int
     step: int
-    batches: list[dict]
+    points: int
+    series: dict[str, Series]
     history: list[dict]
     elapsed: float
     images_per_second: float
     eta_seconds: float | None
+    warnings: list[str]
 
     @property
     def fraction_done(self) -> float:
@@ -45,14 +145,18 @@ class LiveRecord:
     train_size: int
     status: str = "queued"
     message: str = ""
-    _batches: list[dict] = field(default_factory=list)
+    _points: list[dict] = field(default_factory=list)
     _history: list[dict] = field(default_factory=list)
+    _series: dict[str, Decimator] = field(default_factory=lambda: {k: Decimator() for k in METRICS})
+    _warnings: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _epoch: int = 0
     _step: int = 0
+    _first_step: int = 0  # where this epoch's batches started (a run resumed mid-epoch starts later)
     _seen: int = 0
     _started: float | None = None
     _ended: float | None = None
+    _seconds_before: float = 0.0  # training time of earlier sessions of a resumed run
     _running: dict = field(default_factory=dict)  # previous running averages in this epoch
 
     def set_status(self, status: str, message: str = "") -> None:
@@ -60,23 +164,39 @@ class LiveRecord:
             self.status, self.message = status, message or self.message
             if status == "running" and self._started is None:
                 self._started = time.perf_counter()
-            if status in ("completed", "stopped", "failed", "interrupted"):
+            if status in FINAL:
                 self._ended = time.perf_counter()
 
-    def start_epoch(self, epoch: int) -> None:
+    def warn(self, text: str) -> None:
+        """Something the learner should know that does not stop training (a checkpoint that failed)."""
         with self._lock:
-            self._epoch, self._step, self._running = epoch, 0, {}
+            self._warnings.append(text)
 
-    def _batch_size(self, step: int) -> int:
+    def restore(self, points: list[dict], history: list[dict], seconds: float) -> None:
+        """Start from an earlier session of the same run: its batches, epochs and training time."""
+        with self._lock:
+            for p in points:
+                self._append(p)
+            self._history = [dict(row) for row in history]
+            self._seconds_before = seconds
+            if points:
+                self._epoch, self._step = int(points[-1]["epoch"]), int(points[-1]["step"]) + 1
+
+    def start_epoch(self, epoch: int, first_step: int = 0) -> None:
+        with self._lock:
+            self._epoch, self._step, self._first_step, self._running = epoch, first_step, first_step, {}
+
+    def batch_images(self, step: int) -> int:
         """Keras' last batch of an epoch is smaller when the split does not divide evenly."""
         if step < self.steps_per_epoch - 1:
             return self.batch_size
         return self.train_size - self.batch_size * (self.steps_per_epoch - 1)
 
-    def add_batch(self, step: int, logs: dict) -> dict:
-        """Record batch `step` (0-based) of the current epoch from Keras' running-average logs."""
+    def add_batch(self, step: int, logs: dict, lr: float | None = None) -> dict:
+        """Record batch `step` (0-based, within the epoch) from Keras' running-average logs."""
         with self._lock:
-            n_before, n_now = step * self.batch_size, step * self.batch_size + self._batch_size(step)
+            n_before = (step - self._first_step) * self.batch_size
+            n_now = n_before + self.batch_images(step)
             point = {"epoch": self._epoch, "step": step, "x": self._epoch + (step + 1) / max(self.steps_per_epoch, 1)}
             for key in ("loss", "accuracy"):
                 if key in logs:
@@ -84,16 +204,65 @@ class LiveRecord:
                     previous = self._running.get(key, 0.0)
                     point[key] = (running * n_now - previous * n_before) / max(n_now - n_before, 1)
                     self._running[key] = running
-            self._batches.append(point)
+            if lr is not None:
+                point["lr"] = float(lr)
+            self._append(point)
             self._step = step + 1
-            self._seen += self._batch_size(step)
+            self._seen += self.batch_images(step)
             return point
 
-    def add_epoch(self, epoch: int, logs: dict) -> None:
-        """Keep the epoch's metrics and `seconds`: time since training started, at the epoch's end."""
+    def _append(self, point: dict) -> None:
+        self._points.append(point)
+        for key, folded in self._series.items():
+            folded.add(point["x"], point.get(key))
+
+    @property
+    def epoch_complete(self) -> bool:
+        """True when every batch of the current epoch has been trained."""
         with self._lock:
-            seconds = time.perf_counter() - self._started if self._started else 0.0
-            self._history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}, "seconds": round(seconds, 3)})
+            return self._step >= self.steps_per_epoch
+
+    def epoch_means(self, epoch: int) -> dict[str, float]:
+        """Loss and accuracy over all of an epoch's batches, weighted by batch size (as Keras averages)."""
+        with self._lock:
+            rows = [p for p in self._points if p["epoch"] == epoch]
+        means = {}
+        for key in ("loss", "accuracy"):
+            pairs = [(p[key], self.batch_images(p["step"])) for p in rows if key in p]
+            if pairs:
+                means[key] = sum(v * n for v, n in pairs) / sum(n for _, n in pairs)
+        return means
+
+    def add_epoch(self, epoch: int, logs: dict) -> dict:
+        """Keep the epoch's metrics and `seconds`: training time since the run began, at the epoch's end."""
+        with self._lock:
+            row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}, "seconds": round(self._seconds(), 3)}
+            self._history.append(row)
+            return row
+
+    def _seconds(self) -> float:
+        now = self._ended or time.perf_counter()
+        return self._seconds_before + (now - self._started if self._started else 0.0)
+
+    @property
+    def seconds(self) -> float:
+        """Training time of the whole run so far, earlier sessions included."""
+        with self._lock:
+            return self._seconds()
+
+    @property
+    def epochs_recorded(self) -> int:
+        with self._lock:
+            return len(self._history)
+
+    def points_since(self, start: int) -> list[dict]:
+        """Copies of the batch points from index `start` on (only what is new to the caller)."""
+        with self._lock:
+            return [dict(p) for p in self._points[start:]]
+
+    def history(self) -> list[dict]:
+        with self._lock:
+            return [dict(row) for row in self._history]
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -110,22 +279,11 @@ class LiveRecord:
                 self.batch_size,
                 self._epoch,
                 self._step,
-                list(self._batches),
-                list(self._history),
-                elapsed,
+                len(self._points),
+                {key: folded.series() for key, folded in self._series.items()},
+                [dict(row) for row in self._history],
+                self._seconds_before + elapsed,
                 rate,
                 eta,
+                list(self._warnings),
             )
-
-
-def smooth(values: list[float], weight: float = 0.9) -> list[float]:
-    """TensorBoard-style exponential moving average with bias correction (skips NaN)."""
-    out, last, n = [], 0.0, 0
-    for v in values:
-        if v is None or math.isnan(v):
-            out.append(float("nan"))
-            continue
-        n += 1
-        last = last * weight + (1 - weight) * v
-        out.append(last / (1 - weight**n))
-    return out

@@ -23,7 +23,8 @@ from pathlib import Path
 from cnn_core.errors import StudioError
 from cnn_core.paths import runs_dir
 
-FINAL = ("completed", "stopped", "failed", "interrupted")
+FINAL = ("completed", "stopped", "failed", "interrupted", "paused")
+BATCH_COLUMNS = ("epoch", "step", "x", "loss", "accuracy", "lr")
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
@@ -91,6 +92,14 @@ class RunInfo:
     duration: float | None = None
     has_model: bool = False
     owner: str = ""  # the owner tag of the session that started it; "cli" from the command line
+    parent: str = ""  # the run a fine-tuning run started from
+    checkpoints: int = 0
+    checkpoint_bytes: int = 0
+
+    @property
+    def resumable(self) -> bool:
+        """Paused or interrupted, with a checkpoint to continue from."""
+        return self.status in ("paused", "interrupted") and self.checkpoints > 0
 
     def controlled_by(self, owner: str) -> bool:
         """True when the browser session `owner` started this run (and so may change or delete it)."""
@@ -113,15 +122,27 @@ class RunStore:
         self.set_status(path, "queued")
         return path
 
-    def set_status(self, path: Path, status: str, message: str = "", **extra) -> None:
-        """Record the run's status with this process's pid (a dead pid later reads as interrupted)."""
+    def set_status(self, path: Path, status: str, message: str = "", session: dict | None = None, **extra) -> None:
+        """Record the run's status with this process's pid (a dead pid later reads as interrupted).
+
+        Args:
+            session: when a training session starts (a start, resume or fine-tune), what it was;
+                status.json lists them all under "sessions".
+            extra: more fields, such as `duration` (training seconds over all sessions).
+        """
         previous = self._status(path)
         payload = {**previous, "status": status, "message": message, "pid": os.getpid(), "updated": time.time(), **extra}
         if status == "running" and "started" not in previous:
             payload["started"] = time.time()
-        if status in FINAL and "started" in payload:
-            payload["duration"] = round(time.time() - payload["started"], 2)
+        if status in FINAL and "duration" not in extra and "started" in payload:
+            payload["duration"] = round(time.time() - payload["started"], 2)  # wall time, when training time is unknown
+        if session is not None:
+            payload["sessions"] = [*previous.get("sessions", []), {**session, "at": time.time(), "pid": os.getpid()}]
         write_json(path / "status.json", payload)
+
+    def status(self, path: Path) -> dict:
+        """status.json as written (empty when missing or damaged); `info` adds "interrupted"."""
+        return self._status(path)
 
     def _status(self, path: Path) -> dict:
         try:
@@ -142,18 +163,70 @@ class RunStore:
         """The per-epoch history; empty when there is none or it cannot be read."""
         try:
             with open(path / "history.csv", newline="", encoding="utf-8") as f:
-                return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+                rows = [{k: _number(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+            return [{**row, "epoch": int(row["epoch"])} if isinstance(row.get("epoch"), float) else row for row in rows]
         except (OSError, csv.Error):
             return []
+
+    def append_batches(self, path: Path, points: list[dict]) -> None:
+        """Add batch points to batches.csv (one row per trained batch; the header when it is new)."""
+        if not points:
+            return
+        target = path / "batches.csv"
+        new = not target.exists() or target.stat().st_size == 0
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=BATCH_COLUMNS, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerows(points)
+        with open(target, "a", encoding="utf-8", newline="") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+
+    def write_batches(self, path: Path, points: list[dict]) -> None:
+        """Replace batches.csv atomically (a resumed run drops what came after its checkpoint)."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=BATCH_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(points)
+        atomic_write(path / "batches.csv", buf.getvalue())
+
+    def read_batches(self, path: Path) -> list[dict]:
+        """Every recorded batch, oldest first; a row cut short by a killed process is left out."""
+        try:
+            with open(path / "batches.csv", newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+        except (OSError, csv.Error):
+            return []
+        points = []
+        for row in rows:
+            if None in row.values() or None in row:
+                break
+            point = {k: _number(v) for k, v in row.items() if v != ""}
+            point["epoch"], point["step"] = int(point["epoch"]), int(point["step"])
+            points.append(point)
+        return points
+
+    def count_batches(self, path: Path) -> int:
+        return len(self.read_batches(path))
 
     def write_metrics(self, path: Path, metrics: dict) -> None:
         write_json(path / "metrics.json", metrics)
 
     def save_model(self, path: Path, model) -> None:
-        """Save the final model as model.keras, atomically."""
+        """Save the final model as model.keras, atomically: layers and weights, without the optimizer,
+        so any Keras loads it (the optimizer state lives in the run's checkpoints)."""
+        import keras
+
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
         tmp = path / f".model-{os.getpid()}.keras"
-        model.save(tmp)
-        os.replace(tmp, path / "model.keras")
+        try:
+            copy.save(tmp)
+            os.replace(tmp, path / "model.keras")
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def resolve(self, run: str | Path) -> Path:
         """A run id under this store, or a path to a run folder."""
@@ -200,6 +273,8 @@ class RunStore:
             status.get("duration"),
             (path / "model.keras").is_file(),
             str(config.get("owner", "")),
+            str((config.get("parent") or {}).get("run_id", "")),
+            *_checkpoint_files(path),
         )
 
     def list_runs(self) -> list[RunInfo]:
@@ -215,6 +290,12 @@ class RunStore:
         if self._status(path).get("status") == "running" and _pid_alive(self._status(path).get("pid")):
             raise StudioError("this run is still training: stop it before deleting it")
         shutil.rmtree(path)
+
+
+def _checkpoint_files(path: Path) -> tuple[int, int]:
+    """(number of whole checkpoints, their bytes): a checkpoint counts once its JSON is written."""
+    found = [p.with_suffix(".npz") for p in (path / "checkpoints").glob("*.json") if p.with_suffix(".npz").is_file()]
+    return len(found), sum(p.stat().st_size for p in found)
 
 
 def _number(value: str):

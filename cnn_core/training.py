@@ -1,28 +1,27 @@
-"""Training: one synchronous `run_training` shared by the CLI and the app, and background jobs.
+"""Training: one synchronous `run_training`, shared by the CLI, the app's jobs and remote workers.
 
-A `TrainingJob` runs `run_training` in a thread owned by the server process, so page reruns and
-clicks never interrupt it. Jobs live in `JOBS`, a process-level registry keyed by run id; at most
-`max_running` train at once and the rest wait in a queue.
+A training session starts a run afresh, resumes it from a checkpoint (after a pause, a stop or a
+killed server, or to train more epochs), or starts a new run from another run's weights. Every
+outcome ends in a saved status: paused runs keep a resume point, finished ones a model and test
+metrics, and every completed epoch leaves a checkpoint.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import platform
-import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-
+from cnn_core import checkpoints, schedules
 from cnn_core.config import SETTINGS_VERSION, ArchChoice, TrainConfig
-from cnn_core.datasets import Dataset, Split
-from cnn_core.ingest import ImageFiles
-from cnn_core.live import LiveRecord
-from cnn_core.runs import RunStore
+from cnn_core.datasets import Dataset
+from cnn_core.live import Control, LiveRecord
+from cnn_core.pipeline import evaluation_batches, steps_per_epoch, training_batches
+from cnn_core.runs import RunStore, update_config
 from cnn_core.summary import plan
+from cnn_core.transfer import Parent
 
 
 def prepare_tensorflow() -> None:
@@ -46,37 +45,14 @@ def choose_strategy():
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
 
 
-def pipeline(split: Split, batch_size: int, shuffle: bool, seed: int):
-    """A `tf.data` pipeline of `uint8` batches (scaled inside the model) with prefetch.
-
-    Only indices go through tf.data (shuffled, batched); each batch is gathered from the split's
-    own array, or decoded from disk for folders larger than memory. Nothing is copied into
-    TensorFlow: `from_tensor_slices` plus a full shuffle buffer would hold the images twice more.
-    """
-    import tensorflow as tf
-
-    images, labels = split.images, np.asarray(split.labels, np.int64)
-
-    def gather(indices):
-        indices = np.sort(indices) if isinstance(images, ImageFiles) else indices
-        return np.asarray(images[indices], np.uint8), labels[indices]
-
-    def load(indices):
-        x, y = tf.numpy_function(gather, [indices], [tf.uint8, tf.int64], stateful=False)
-        return tf.ensure_shape(x, (None, *images.shape[1:])), tf.ensure_shape(y, (None,))
-
-    ds = tf.data.Dataset.range(len(split))
-    if shuffle:
-        ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
-
-
-def make_optimizer(config: TrainConfig):
+def make_optimizer(config: TrainConfig, steps: int):
+    """The configured Keras optimizer, its learning rate following the configured schedule."""
     import keras
 
+    rate = schedules.keras_schedule(config, steps)
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
-    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}[config.optimizer](config.learning_rate)
+        return keras.optimizers.SGD(rate, momentum=config.momentum)
+    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}[config.optimizer](rate)
 
 
 def augmentation_layers(config: TrainConfig) -> list:
@@ -94,7 +70,18 @@ def augmentation_layers(config: TrainConfig) -> list:
     return layers
 
 
+def build_run_model(arch: ArchChoice, input_shape, num_classes: int, config: TrainConfig, freeze: bool = False):
+    """The run's Keras model (augmentation first), uncompiled; frozen convolutions when `freeze`."""
+    from cnn_core.builder import build_model
+    from cnn_core.transfer import freeze as freeze_layers
+
+    model = build_model(arch.spec(), input_shape, num_classes, config.dropout, augmentation_layers(config), config.batch_size)
+    freeze_layers(model, freeze)
+    return model
+
+
 def versions() -> dict:
+    """Versions of the packages a run was trained with."""
     found = {"python": platform.python_version()}
     for package in ("tensorflow", "keras", "numpy", "streamlit"):
         try:
@@ -104,10 +91,11 @@ def versions() -> dict:
     return found
 
 
-def run_config(dataset: Dataset, arch: ArchChoice, config: TrainConfig, owner: str = "") -> dict:
+def run_config(dataset: Dataset, arch: ArchChoice, config: TrainConfig, owner: str = "", parent: Parent | None = None) -> dict:
     """What config.json records: enough to rebuild the data, the model and the settings.
 
-    `owner` is the owner tag (see `runs.owner_tag`) of the session that started the run, or "cli".
+    `owner` is the owner tag (see `runs.owner_tag`) of the session that started the run, or "cli";
+    `parent` the run a fine-tuning run starts from.
     """
     spec = arch.spec()
     model_plan = plan(spec, dataset.input_shape, dataset.num_classes, config.dropout)
@@ -118,10 +106,24 @@ def run_config(dataset: Dataset, arch: ArchChoice, config: TrainConfig, owner: s
         "train": config.to_dict(),
         "settings_version": SETTINGS_VERSION,
         "owner": owner,
+        "parent": parent.record() if parent else None,
         "versions": versions(),
         "name": "",
         "note": "",
     }
+
+
+@dataclass
+class Start:
+    """Where a training session begins: a fresh model, a checkpoint of the same run, or another run's weights."""
+
+    resume: checkpoints.CheckpointInfo | None = None
+    parent: Parent | None = None
+    freeze: bool = False  # a resumed fine-tuning run keeps its parent's frozen layers
+
+    @property
+    def kind(self) -> str:
+        return "resume" if self.resume else "fine-tune" if self.parent else "start"
 
 
 @dataclass
@@ -132,6 +134,41 @@ class TrainResult:
     test_loss: float | None = None
     test_accuracy: float | None = None
     history: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def new_record(dataset: Dataset, config: TrainConfig) -> LiveRecord:
+    """An empty live record for training `config` on `dataset`."""
+    return LiveRecord(
+        config.epochs, steps_per_epoch(len(dataset.train), config.batch_size), config.batch_size, len(dataset.train)
+    )
+
+
+def default_max_jobs() -> int:
+    """How many runs may train at once: `CNN_STUDIO_MAX_JOBS`, or half the CPU cores (at least 1)."""
+    return int(os.environ.get("CNN_STUDIO_MAX_JOBS", max(1, (os.cpu_count() or 2) // 2)))
+
+
+def _compiled_model(dataset: Dataset, arch: ArchChoice, config: TrainConfig, start: Start, steps: int):
+    with choose_strategy().scope():
+        model = build_run_model(arch, dataset.input_shape, dataset.num_classes, config, start.freeze)
+        if start.parent:
+            from cnn_core.transfer import start_from_parent
+
+            start_from_parent(model, start.parent)
+        model.compile(optimizer=make_optimizer(config, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _restore(model, run_dir: Path, store: RunStore, record: LiveRecord, point: checkpoints.CheckpointInfo) -> None:
+    """Put the run back where `point` left it: variables, counters, curves and files."""
+    checkpoints.clean_partial(run_dir)
+    checkpoints.restore(model, run_dir, point)
+    batches = store.read_batches(run_dir)[: point.batches]
+    history = store.read_history(run_dir)[: point.history_rows]
+    store.write_batches(run_dir, batches)  # drop what a killed process wrote after the checkpoint
+    store.write_history(run_dir, history)
+    record.restore(batches, history, point.seconds)
 
 
 def run_training(
@@ -141,61 +178,151 @@ def run_training(
     run_dir: Path,
     store: RunStore,
     record: LiveRecord | None = None,
-    stop: threading.Event | None = None,
+    control: Control | None = None,
     report=None,
+    start: Start | None = None,
 ) -> TrainResult:
-    """Build, train, evaluate on the test split and save; every outcome ends in a saved status."""
+    """Train (or resume), then evaluate on the test split and save; every outcome ends in a saved status.
+
+    Args:
+        record: the live record the pages read (a new one when None).
+        control: stop and pause requests from outside.
+        report: called as `report(epoch, row)` after each epoch (the CLI prints with it).
+        start: a fresh start (default), a resume point of this run, or a parent run's weights.
+    """
     import keras
 
-    from cnn_core.builder import build_model
-    from cnn_core.callbacks import EpochReporter, EpochTensorBoard, HistoryWriter, LiveMetrics, StopOnDivergence
-
-    stop = stop or threading.Event()
+    start, control = start or Start(), control or Control()
     record = record or new_record(dataset, config)
+    steps = steps_per_epoch(len(dataset.train), config.batch_size)
     keras.utils.set_random_seed(config.seed)
-    with choose_strategy().scope():
-        model = build_model(
-            arch.spec(), dataset.input_shape, dataset.num_classes, config.dropout, augmentation_layers(config), config.batch_size
+    model = _compiled_model(dataset, arch, config, start, steps)
+    if start.parent:  # which layers came from the parent, and which start afresh
+        update_config(run_dir, parent=start.parent.record())
+    first_epoch = first_step = 0
+    if start.resume:
+        _restore(model, run_dir, store, record, start.resume)
+        first_epoch, first_step = start.resume.epoch, start.resume.step
+    store.set_status(run_dir, "running", session={"kind": start.kind, "from": start.resume.label if start.resume else "epoch 0"})
+    writer = checkpoints.CheckpointWriter(run_dir, config.checkpoint_keep, config.checkpoint_budget_mb * 2**20, record.warn)
+    try:
+        global_step = first_epoch * steps + first_step
+        callbacks, divergence, early = _callbacks(
+            dataset, config, run_dir, store, record, control, writer, start, steps, report, global_step, first_step
         )
-        model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    divergence = StopOnDivergence(config.learning_rate)
-    callbacks = [
-        LiveMetrics(record, stop),
-        divergence,
-        HistoryWriter(store, run_dir, record),
-        EpochTensorBoard(str(run_dir / "tensorboard")),
-    ]
+        history = next(c for c in callbacks if type(c).__name__ == "HistoryWriter")
+        train = training_batches(dataset.train, config.batch_size, config.seed, first_epoch, first_step)
+        if first_step and first_epoch < config.epochs:  # finish the epoch the pause cut short
+            model.fit(train.take(steps - first_step), epochs=first_epoch + 1, initial_epoch=first_epoch,
+                      steps_per_epoch=steps - first_step, callbacks=callbacks, verbose=0)  # fmt: skip
+            first_epoch += 1
+            train = training_batches(dataset.train, config.batch_size, config.seed, first_epoch)
+        if first_epoch < config.epochs and not model.stop_training:
+            model.fit(
+                train,
+                epochs=config.epochs,
+                initial_epoch=first_epoch,
+                steps_per_epoch=steps,
+                callbacks=callbacks,
+                verbose=0,
+                shuffle=False,
+            )
+        if early and early.stopped_epoch and early.best_weights is None:
+            _best_from_checkpoint(model, run_dir, writer, early)
+        history.flush()  # the batches of an epoch a pause or stop cut short
+    finally:
+        writer.close()
+    return _finish(model, dataset, config, run_dir, store, record, control, divergence, early)
+
+
+def _callbacks(dataset, config, run_dir, store, record, control, writer, start, steps, report, global_step, first_step):
+    """The session's callbacks in their order (see callbacks.py), and the ones run_training reads after."""
+    from cnn_core import callbacks as cb
+
+    early = None
     if config.early_stopping and len(dataset.validation):
-        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True))
-    if report:
-        callbacks.append(EpochReporter(report))
-    store.set_status(run_dir, "running")
-    train = pipeline(dataset.train, config.batch_size, True, config.seed)
-    validation = pipeline(dataset.validation, config.batch_size, False, config.seed) if len(dataset.validation) else None
-    model.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0, shuffle=False)
-    history = record.snapshot().history
+        early = cb.ResumableEarlyStopping(config.patience, start.resume.early_stopping if start.resume else None)
+    divergence = cb.StopOnDivergence(config.learning_rate)
+    listed = [
+        cb.Validation(evaluation_batches(dataset.validation, config.batch_size), record, control)
+        if len(dataset.validation)
+        else None,
+        cb.LiveMetrics(record, control, lambda step: schedules.rate(config, step, steps), global_step, first_step),
+        divergence,
+        early,
+        cb.HistoryWriter(store, run_dir, record),
+        cb.Checkpointer(record, writer, early),
+        cb.EpochTensorBoard(str(run_dir / "tensorboard"), record),
+        cb.EpochReporter(report, record) if report else None,
+    ]
+    return [c for c in listed if c is not None], divergence, early
+
+
+def _best_from_checkpoint(model, run_dir: Path, writer: checkpoints.CheckpointWriter, early) -> None:
+    """Early stopping's best epoch came before this session: take its weights from its checkpoint."""
+    writer.close()
+    name = checkpoints.epoch_name(early.best_epoch + 1)
+    for info in checkpoints.list_checkpoints(run_dir):
+        if info.name == name:
+            checkpoints.restore(model, run_dir, info, optimizer=False)
+
+
+def _finish(model, dataset, config, run_dir, store, record, control, divergence, early) -> TrainResult:
     if divergence.message:
-        return _finish(store, run_dir, record, "failed", divergence.message, history)
-    status = "stopped" if stop.is_set() else "completed"
-    scores = model.evaluate(pipeline(dataset.test, config.batch_size, False, config.seed), return_dict=True, verbose=0)
+        return _outcome(store, run_dir, record, "failed", divergence.message)
+    try:
+        return _save(model, dataset, config, run_dir, store, record, control, early)
+    except OSError as exc:  # a full disk: what was saved before stays, and the run can resume from it
+        reason = exc.strerror or type(exc).__name__
+        return _outcome(
+            store,
+            run_dir,
+            record,
+            "failed",
+            f"the run could not be saved ({reason}); free some disk space, then resume it from its last checkpoint",
+        )
+
+
+def _save(model, dataset, config, run_dir, store, record, control, early) -> TrainResult:
+    from cnn_core.callbacks import point_info
+
+    if control.pause.is_set() and record.epochs_recorded < config.epochs:
+        checkpoints.write(run_dir, point_info(model, record, checkpoints.RESUME, early), checkpoints.capture(model))
+        return _outcome(store, run_dir, record, "paused", f"paused at {_where(record)}; resume to continue from there")
+    stopped = control.stop.is_set() or control.pause.is_set()
+    if stopped:  # the run can still be continued from exactly here
+        checkpoints.write(run_dir, point_info(model, record, checkpoints.RESUME, early), checkpoints.capture(model))
+    scores = model.evaluate(evaluation_batches(dataset.test, config.batch_size), return_dict=True, verbose=0)
     metrics = {"test_loss": float(scores["loss"]), "test_accuracy": float(scores["accuracy"]), "test_size": len(dataset.test)}
     store.write_metrics(run_dir, metrics)
     store.save_model(run_dir, model)
-    message = "stopped by request; the model keeps what it learned" if status == "stopped" else ""
-    return _finish(store, run_dir, record, status, message, history, metrics)
+    if early and early.stopped_epoch:
+        message = f"early stopping: no better validation loss for {config.patience} epochs; kept epoch {early.best_epoch + 1}"
+    else:
+        message = "stopped by request; the model keeps what it learned" if stopped else ""
+    return _outcome(store, run_dir, record, "stopped" if stopped else "completed", message, metrics)
 
 
-def _finish(store, run_dir, record, status, message, history, metrics=None) -> TrainResult:
-    store.set_status(run_dir, status, message)
+def _where(record: LiveRecord) -> str:
+    snap = record.snapshot()
+    if snap.step >= snap.steps_per_epoch:
+        return f"the end of epoch {snap.epoch + 1}"
+    return f"batch {snap.step} of {snap.steps_per_epoch} in epoch {snap.epoch + 1}"
+
+
+def _outcome(store, run_dir, record, status, message, metrics=None) -> TrainResult:
+    try:
+        store.set_status(run_dir, status, message, duration=round(record.seconds, 2))
+    except OSError:
+        pass  # a full disk: the live record still says what happened
     record.set_status(status, message)
     metrics = metrics or {}
-    return TrainResult(run_dir, status, message, metrics.get("test_loss"), metrics.get("test_accuracy"), history)
-
-
-def new_record(dataset: Dataset, config: TrainConfig) -> LiveRecord:
-    steps = math.ceil(len(dataset.train) / config.batch_size)
-    return LiveRecord(config.epochs, steps, config.batch_size, len(dataset.train))
-
-
-def default_max_jobs() -> int:
-    return int(os.environ.get("CNN_STUDIO_MAX_JOBS", max(1, (os.cpu_count() or 2) // 2)))
+    return TrainResult(
+        run_dir,
+        status,
+        message,
+        metrics.get("test_loss"),
+        metrics.get("test_accuracy"),
+        record.history(),
+        record.snapshot().warnings,
+    )

@@ -4,15 +4,15 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core import charts
-from ui import run_picker, state, widgets
+from ui import evaluate_views, run_picker, state, widgets
 
 st.title("Evaluate")
 st.caption("Test-split results of a trained model: the confusion matrix, per-class metrics and the mistakes themselves.")
 
-loaded = run_picker.require()
+loaded = run_picker.require(epochs=True)
 run_id, dataset = loaded.run_id, loaded.dataset
 with st.spinner("Predicting the test split…"):
-    result = run_picker.evaluation(run_id)
+    result = run_picker.evaluation(run_id, loaded.epoch)
 
 names = result.class_names
 c = st.columns(4)
@@ -69,3 +69,6 @@ if len(wrong):
 st.download_button(
     "Download all test predictions (CSV)", result.to_csv(), f"{run_id}-predictions.csv", "text/csv", icon=":material/download:"
 )
+
+st.subheader("What changed between two epochs")
+evaluate_views.epoch_comparison(loaded, result)

@@ -1,8 +1,8 @@
-"""Runs: every training run on this machine, to compare, keep, export, import and share."""
+"""Runs: every training run on this machine, to compare, continue, fine-tune, keep, export, import and share."""
 
 import streamlit as st
 
-from cnn_core import charts
+from cnn_core import curves
 from cnn_core.runs import RunStore, read_json, update_config
 from ui import halt, runs_view, state
 
@@ -45,7 +45,7 @@ if not chosen:
 if len(chosen) > 1:
     st.subheader(f"Comparing {len(chosen)} runs")
     histories = {r.name or r.run_id: store.read_history(r.path) for r in chosen}
-    st.plotly_chart(charts.compare_runs(histories), width="stretch")
+    st.plotly_chart(curves.compare_runs(histories), width="stretch")
     settings = runs_view.settings_table(chosen)
     st.dataframe(settings.style.apply(runs_view.highlight_differences, axis=1), width="stretch")
     halt()
@@ -56,11 +56,15 @@ if run.status == "damaged":
     st.error(f"This run folder is damaged ({run.message}). It can only be deleted.")
 elif run.message:
     st.caption(run.message)
+mine = run.controlled_by(state.owner_id())
+if run.status != "damaged":
+    runs_view.lineage(run, runs)
+    runs_view.next_steps(run, mine)
+    runs_view.checkpoint_table(run)
 left, right = st.columns(2)
 if run.has_model and left.button("Make this the current model", icon=":material/check_circle:"):
     state.set_current_run(run.run_id)
     st.toast(f"{run.run_id} is now the current model")
-mine = run.controlled_by(state.owner_id())
 if run.status != "damaged":
     config = read_json(run.path / "config.json")
     if right.button("Load its setup into Data, Model and Train", icon=":material/settings_backup_restore:"):

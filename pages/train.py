@@ -1,5 +1,5 @@
 """Train: set the hyperparameters, train, and watch loss and accuracy live. Training keeps going
-in the background if you click elsewhere or change page."""
+in the background if you click elsewhere or change page; pause it, resume it, or train it longer."""
 
 from dataclasses import replace
 
@@ -7,23 +7,31 @@ import streamlit as st
 
 from cnn_core.errors import StudioError
 from cnn_core.jobs import JOBS
+from cnn_core.runs import RunStore
 from cnn_core.summary import plan
+from cnn_core.transfer import parent_of
 from ui import halt, settings_form, state, training
 
 st.title("Train")
 st.caption(
     "Set the training settings and press Train. Charts update about once a second; training keeps running "
-    "while you look at other pages, and Stop keeps what was learned so far. The ? beside each setting says what it does."
+    "while you look at other pages. Pause frees the machine and resumes later from the same batch; Stop keeps "
+    "what was learned. The ? beside each setting says what it does."
 )
 
 try:
     ds = state.current_dataset()
-    arch = state.arch_choice()
+    parent_id = state.fine_tune_parent()
+    parent = parent_of(RunStore().resolve(parent_id), ds.input_shape) if parent_id else None
+    arch = parent.arch if parent else state.arch_choice()
     spec = arch.spec()
     settings = state.train_config()
     model_plan = plan(spec, ds.input_shape, ds.num_classes, settings.dropout)
 except StudioError as exc:
     st.error(f"Cannot train with the current selection: {exc}")
+    if state.fine_tune_parent() and st.button("Train from scratch instead", key=state.key("train", "cancel")):
+        state.set_fine_tune_parent(None)
+        st.rerun()
     st.page_link("pages/data.py", label="Data", icon=":material/dataset:")
     st.page_link("pages/model.py", label="Model", icon=":material/account_tree:")
     halt()
@@ -33,20 +41,43 @@ st.markdown(
     f"({len(ds.train):,} training, {len(ds.validation):,} validation, {len(ds.test):,} test images of "
     f"{'×'.join(map(str, ds.input_shape))})."
 )
+if parent:
+    with st.container(border=True):
+        st.markdown(
+            f"**Fine-tuning from run `{parent.run_id}`**: the new run starts from its weights, with its architecture. "
+            + (
+                "Its classifier is replaced: this dataset has a different number of classes."
+                if len(parent.class_names) != ds.num_classes
+                else ""
+            )
+        )
+        left, right = st.columns([3, 1])
+        parent.freeze = left.toggle("Freeze the convolutional layers", key=state.key("train", "freeze"),
+                                    help="Keep the filters the parent learned and train only the dense layers: best for a small dataset.")  # fmt: skip
+        if right.button("Train from scratch instead", key=state.key("train", "cancel")):
+            state.set_fine_tune_parent(None)
+            st.rerun()
 
 job = training.attached_job()
 busy = job is not None and job.active and training.is_mine(job)
+if not busy:
+    training.resumable_runs()
 with st.form(state.key("train", "form"), border=True):
     chosen = settings_form.form_section(settings, "train", "Training")
     data_changes = settings_form.form_section(ds.config, "train", "Splits", columns=1)
     st.markdown("**Augmentation** (random changes to training images only)")
     chosen |= settings_form.form_section(settings, "train", "Augmentation")
+    with st.expander("Learning-rate schedule and checkpoints"):
+        chosen |= settings_form.form_section(settings, "train", "Schedule")
+        chosen |= settings_form.form_section(settings, "train", "Checkpoints", columns=2)
     st.caption(
         f"Dropout: {'as in the architecture' if settings.dropout is None else settings.dropout} (set it on the Model page)."
     )
     submitted = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:", disabled=busy)
 
-if submitted:
+if submitted and busy:  # a second click while the first one's run already trains
+    st.toast(f"Run {job.run_id} is already training.")
+elif submitted:
     settings = state.update_train_config(**chosen)
     if data_changes["validation_fraction"] != ds.config.validation_fraction:
         try:
@@ -59,12 +90,12 @@ if submitted:
             halt()
     try:
         with st.spinner("Starting (the first run loads TensorFlow, about 8 s)…"):
-            job = JOBS.submit(ds, arch, settings, state.owner_id())
+            job = JOBS.submit(ds, arch, settings, state.owner_id(), parent=parent)
     except StudioError as exc:
         st.error(str(exc))
         halt()
-    state.set_session_job_id(job.run_id)
-    st.query_params["run"] = job.run_id
+    state.set_fine_tune_parent(None)
+    training.watch(job)
 
 if job is not None:
     st.subheader(f"Run {job.run_id}")

@@ -13,7 +13,7 @@ st.caption(
     "and which pixels drove the decision."
 )
 
-loaded = run_picker.require()
+loaded = run_picker.require(epochs=True)
 run_id, dataset, config, inspector = loaded.run_id, loaded.dataset, loaded.config, loaded.inspector
 names = dataset.class_names
 
@@ -27,7 +27,7 @@ if source == "Test image":
     n = right.number_input(f"Which one (of {len(of_class)})", 1, max(1, len(of_class)), key=state.key("visualize", "index"))
     image = dataset.test.images[of_class[int(n) - 1]]
 elif source == "Misclassified test image":
-    result = run_picker.evaluation(run_id)
+    result = run_picker.evaluation(run_id, loaded.epoch)
     wrong = result.misclassified()
     if not len(wrong):
         st.success("The model gets every test image right: nothing to show here.")
@@ -60,5 +60,7 @@ st.subheader("Where the model looks")
 inspect_views.saliency(inspector, image, names, probs, "visualize")
 st.subheader("Filters")
 inspect_views.filters(inspector, "visualize")
+with st.expander("Filmstrip: the first filters at every saved epoch", icon=":material/movie:"):
+    inspect_views.filmstrip(loaded)
 st.subheader("Activation statistics for this image")
 inspect_views.activation_stats(inspector, maps)

@@ -70,6 +70,28 @@ def filters(inspector: Inspector, key: str) -> None:
     )
 
 
+def filmstrip(loaded) -> None:
+    """The first convolution's filters at each saved epoch, one row per epoch: how they formed."""
+    from cnn_core.inspection import filters_over_epochs
+    from cnn_core.runs import RunStore
+
+    frames = filters_over_epochs(RunStore().resolve(loaded.run_id), loaded.model)
+    if len(frames) < 2:
+        st.caption("The filmstrip needs at least two saved epochs.")
+        return
+    shown = [frames[i] for i in sorted({round(k) for k in np.linspace(0, len(frames) - 1, min(12, len(frames)))})]
+    count = min(16, shown[0][1].shape[-1])
+    scale = max(1, 28 // shown[0][1].shape[0])
+    for epoch, kernel in shown:
+        left, right = st.columns([2, 12])
+        left.markdown(f"**epoch {epoch}**")
+        right.image(montage(filter_images(kernel)[:count], columns=count, scale=scale, pad=2), clamp=True)
+    st.caption(
+        f"The first {count} filters of the first convolution after each saved epoch (each filter scaled to its own "
+        "range): watch them turn from noise into edge and blob detectors."
+    )
+
+
 def saliency(inspector: Inspector, image: np.ndarray, class_names: list[str], probs: np.ndarray, key: str) -> None:
     """Grad-CAM over the image for the predicted or a chosen class, and the input-gradient map."""
     best = int(np.argmax(probs))

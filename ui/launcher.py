@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"usage: cnn-studio serve [streamlit options]\n\n{SERVE_HELP}")
             return 0
         return serve(argv[1:])
-    from cnn_core.__main__ import main as core_main
+    from cnn_core.cli import main as core_main
 
     return core_main(argv, prog="cnn-studio", extra_commands={"serve": SERVE_HELP})
 

@@ -20,28 +20,29 @@ class LoadedRun:
     dataset: object
     config: dict
     inspector: object
+    epoch: int | None = None  # None: the final model
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _load(run_path: str, model_mtime: float):
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _load(run_path: str, version: float, epoch: int | None):
     from cnn_core.evaluation import load_run
     from cnn_core.inspection import Inspector
 
-    model, dataset, config = load_run(run_path)
+    model, dataset, config = load_run(run_path, epoch=epoch)
     return model, dataset, config, Inspector(model)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _evaluate(run_path: str, model_mtime: float):
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _evaluate(run_path: str, version: float, epoch: int | None):
     from cnn_core.evaluation import evaluate_model
 
-    model, dataset, _, _ = _load(run_path, model_mtime)
+    model, dataset, _, _ = _load(run_path, version, epoch)
     return evaluate_model(model, dataset)
 
 
 def pick_run(label: str = "Model") -> str | None:
-    """A selectbox of saved runs that have a model, defaulting to (and setting) the current run."""
-    runs = [r for r in RunStore().list_runs() if r.has_model]
+    """A selectbox of saved runs with a model or a checkpoint, defaulting to (and setting) the current run."""
+    runs = [r for r in RunStore().list_runs() if r.has_model or r.checkpoints]
     if not runs:
         st.info("No trained model yet: train one on the Train page first.")
         st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
@@ -50,13 +51,16 @@ def pick_run(label: str = "Model") -> str | None:
     names = {
         r.run_id: f"{r.run_id} · {r.architecture} on {r.dataset}"
         + (f" · test accuracy {r.test_accuracy:.1%}" if r.test_accuracy is not None else "")
+        + ("" if r.status in ("completed", "stopped") else f" · {r.status} after {r.epochs_done} epochs")
         for r in runs
     }
     current = state.current_run()
+    if current not in ids:  # the newest finished run; one still training is there to pick, not the default
+        current = next((r.run_id for r in runs if r.has_model), ids[0])
     chosen = st.selectbox(
         label,
         ids,
-        index=ids.index(current) if current in ids else 0,
+        index=ids.index(current),
         format_func=names.get,
         key=state.key("inspect", "run", label),
     )
@@ -65,33 +69,56 @@ def pick_run(label: str = "Model") -> str | None:
 
 
 def _key(run_id: str) -> tuple[str, float]:
+    """The run's folder and a version that changes whenever its model or checkpoints do."""
     path = RunStore().resolve(run_id)
-    return str(path), (path / "model.keras").stat().st_mtime
+    stamps = [p.stat().st_mtime for p in (path / "model.keras", path / "checkpoints") if p.exists()]
+    return str(path), max(stamps, default=0.0)
 
 
-def load(run_id: str) -> LoadedRun:
-    """The run's model, dataset, config and inspector; a `StudioError` when it cannot be loaded."""
+def saved_epochs(run_id: str) -> list[int]:
+    from cnn_core import checkpoints
+
+    return [c.epoch for c in checkpoints.list_checkpoints(RunStore().resolve(run_id))]
+
+
+def load(run_id: str, epoch: int | None = None) -> LoadedRun:
+    """The run's model (final, or after `epoch`), dataset, config and inspector; `StudioError` when it cannot load."""
     try:
-        return LoadedRun(run_id, *_load(*_key(run_id)))
+        return LoadedRun(run_id, *_load(*_key(run_id), epoch), epoch)
     except OSError as exc:
         raise StudioError(f"run {run_id} cannot be read ({exc})") from None
 
 
-def evaluation(run_id: str):
-    """The run's predictions on its test split (computed once per process)."""
-    return _evaluate(*_key(run_id))
+def evaluation(run_id: str, epoch: int | None = None):
+    """The run's predictions on its test split (computed once per process and epoch)."""
+    return _evaluate(*_key(run_id), epoch)
 
 
-def require(label: str = "Model") -> LoadedRun:
-    """The chosen run, loaded; otherwise says why and ends the page."""
+def pick_epoch(run_id: str, label: str = "Epoch") -> int | None:
+    """A slider over the run's saved epochs, ending at its final model; None means the final model."""
+    epochs = saved_epochs(run_id)
+    has_final = (RunStore().resolve(run_id) / "model.keras").is_file()
+    options = [*epochs, None] if has_final else epochs
+    if len(options) <= 1:
+        return options[0] if options else None
+    return st.select_slider(
+        label, options, value=options[-1], key=state.key("inspect", "epoch", label, run_id),
+        format_func=lambda e: "final" if e is None else str(e),
+        help="Look back: the model as it was after this epoch, from its checkpoint. 'final' is the saved model.",
+    )  # fmt: skip
+
+
+def require(label: str = "Model", epochs: bool = False) -> LoadedRun:
+    """The chosen run (and epoch, with `epochs`), loaded; otherwise says why and ends the page."""
     from ui import halt
 
     run_id = pick_run(label)
     if run_id is None:
         halt()
+    epoch = pick_epoch(run_id) if epochs else None
     try:
         with st.spinner("Loading the model…"):
-            return load(run_id)
+            return load(run_id, epoch)
     except StudioError as exc:
         st.error(f"This run cannot be loaded: {exc}")
         halt()

@@ -34,6 +34,7 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
                 "parameters": r.params,
                 "epochs": f"{r.epochs_done}/{r.epochs}" if r.epochs else r.epochs_done,
                 "best val. accuracy": r.best_val_accuracy,
+                "checkpoints": r.checkpoints,
                 "test accuracy": r.test_accuracy,
                 "duration (s)": r.duration,
             }
@@ -122,6 +123,64 @@ def downloads(run: RunInfo) -> None:
         "application/zip",
         icon=":material/folder_zip:",
     )
+
+
+def lineage(run: RunInfo, runs: list[RunInfo]) -> None:
+    """Where a fine-tuned run came from, and which runs were fine-tuned from this one."""
+    children = [r.run_id for r in runs if r.parent == run.run_id]
+    parts = []
+    if run.parent:
+        parts.append(f"fine-tuned from run `{run.parent}`")
+    if children:
+        parts.append("fine-tuned into " + ", ".join(f"`{c}`" for c in children))
+    if parts:
+        st.markdown("**Lineage:** " + "; ".join(parts) + ".")
+
+
+def next_steps(run: RunInfo, mine: bool) -> None:
+    """Resume, train more, or fine-tune: each opens the Train page to watch the job."""
+    from ui import training
+
+    cols = st.columns(3)
+    started = None
+    if mine and run.checkpoints and run.status in ("paused", "interrupted", "failed"):
+        if cols[0].button(
+            "Resume this run", type="primary", icon=":material/play_circle:", key=state.key("runs", "resume", run.run_id)
+        ):
+            started = training.resume(run.run_id)
+    elif mine and run.checkpoints and run.status in ("completed", "stopped"):
+        more = cols[0].number_input("More epochs", 1, 1000, 5, key=state.key("runs", "more", run.run_id))
+        if cols[0].button(
+            f"Train {int(more)} more epochs", icon=":material/add_circle:", key=state.key("runs", "continue", run.run_id)
+        ):
+            started = training.resume(run.run_id, int(more))
+    if started:
+        st.switch_page("pages/train.py")
+    trained_here = run.architecture and not run.architecture.startswith("imported")
+    if trained_here and (run.has_model or run.checkpoints) and cols[1].button(
+        "Fine-tune from this run", icon=":material/call_split:", key=state.key("runs", "finetune", run.run_id),
+        help="Start a new run from this one's weights on the dataset chosen on the Data page (same image shape).",
+    ):  # fmt: skip
+        state.set_fine_tune_parent(run.run_id)
+        st.switch_page("pages/train.py")
+
+
+def checkpoint_table(run: RunInfo) -> None:
+    """The run's saved epochs, with their sizes and losses."""
+    from cnn_core import checkpoints
+
+    saved = checkpoints.list_checkpoints(run.path)
+    if not saved:
+        return
+    with st.expander(f"Checkpoints: {len(saved)} saved epochs, {run.checkpoint_bytes / 2**20:,.1f} MB", icon=":material/save:"):
+        st.dataframe(
+            pd.DataFrame([{"epoch": c.epoch, "size (MB)": c.bytes / 2**20, "loss": c.loss, "val. loss": c.val_loss,
+                           "training time (s)": c.seconds} for c in saved]),
+            hide_index=True, width="stretch",
+            column_config={"size (MB)": st.column_config.NumberColumn(format="%.2f"), "loss": st.column_config.NumberColumn(format="%.4f"),
+                           "val. loss": st.column_config.NumberColumn(format="%.4f")},
+        )  # fmt: skip
+        st.caption("Evaluate and Visualize can show the model as it was at any of these epochs.")
 
 
 def not_yours(run: RunInfo) -> str:

@@ -21,6 +21,7 @@ CURRENT_RUN = "current_run"  # the run the model pages show
 SESSION_JOB = "train_job"  # the run this session started last
 OWNER = "owner"
 LINK_READ, LINK_NOTICES = "shared_link_read", "shared_link_notices"
+FINE_TUNE = "fine_tune_parent"  # the run the next training starts from, when fine-tuning
 OWNER_COOKIE = "cnn_studio_owner"
 _OWNER_FORMAT = re.compile(r"[0-9a-f]{32}")
 
@@ -28,14 +29,14 @@ PAGE_KEYS = {
     "app": {"dismiss"},
     "data": {"dataset_id", "upload", "folder"},
     "model": {"preset", "start", "rows", "editor", "import", "imported"},
-    "train": {"form", "stop"},
+    "train": {"form", "stop", "pause", "resume", "more", "continue", "freeze", "cancel"},
     "evaluate": {"normalise", "true", "pred", "filter"},
     "visualize": {"source", "class", "index", "mistake", "upload"},
     "predict": {"source", "brush", "canvas", "upload", "camera"},
-    "runs": {"table", "import", "imported", "confirm", "delete", "yes", "no", "edit"},
+    "runs": {"table", "import", "imported", "confirm", "delete", "yes", "no", "edit", "resume", "more", "continue", "finetune"},
     "learn": {"source", "size", "pick", "image", "kernel", "k", "padding", "stride", "step", "input", "products",
               "partial", "pool", "fmap", "pooled", "flat", "ck", "cin", "cf", "din", "du"},
-    "inspect": {"layer", "kernel", "explain", "camlayer", "run"},
+    "inspect": {"layer", "kernel", "explain", "camlayer", "run", "epoch", "compare"},
 }  # fmt: skip
 SETTINGS_PAGES = {"data": (DataConfig,), "train": (TrainConfig, DataConfig), "model": (TrainConfig,)}
 
@@ -131,6 +132,18 @@ def session_job_id() -> str | None:
 
 def set_session_job_id(run_id: str) -> None:
     st.session_state[SESSION_JOB] = run_id
+
+
+def fine_tune_parent() -> str | None:
+    """The run whose weights the next training starts from (None: from scratch)."""
+    return st.session_state.get(FINE_TUNE)
+
+
+def set_fine_tune_parent(run_id: str | None) -> None:
+    if run_id is None:
+        st.session_state.pop(FINE_TUNE, None)
+    else:
+        st.session_state[FINE_TUNE] = run_id
 
 
 def owner_id() -> str:

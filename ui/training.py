@@ -1,21 +1,23 @@
-"""The Train page's live view: a polling fragment over a background job, and the final result.
+"""The Train page's live view: a polling fragment over a background job, its controls and its result.
 
-Only the session that started a job gets its controls. Any other session that opens the job's
-`run=` address sees the same live view, marked as started elsewhere, with no buttons.
+Only the session that started a job gets its controls (stop, pause, resume). Any other session
+that opens the job's `run=` address sees the same live view, marked as started elsewhere.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core import charts
+from cnn_core import curves
+from cnn_core.config import DataConfig
 from cnn_core.errors import StudioError
 from cnn_core.jobs import ACTIVE, JOBS, TrainingJob
+from cnn_core.runs import RunStore, read_json
 from ui import state
 
 
 def attached_job() -> TrainingJob | None:
-    """This session's latest job, or the job the address names (`?run=`), which may be someone else's."""
+    """The job the address names (`?run=`), which may be someone else's, or this session's latest."""
     run_id = st.query_params.get("run") or state.session_job_id()
     job = JOBS.get(run_id) if run_id else None
     if job is not None and job.controlled_by(state.owner_id()):
@@ -27,7 +29,26 @@ def is_mine(job: TrainingJob) -> bool:
     return job.controlled_by(state.owner_id())
 
 
-def _duration(seconds: float | None) -> str:
+def watch(job: TrainingJob) -> None:
+    """Show `job` on the Train page from now on (and keep it in the address, so a reload finds it)."""
+    state.set_session_job_id(job.run_id)
+    st.query_params["run"] = job.run_id
+
+
+def resume(run_id: str, more_epochs: int = 0) -> TrainingJob | None:
+    """Continue one of this session's runs (paused, interrupted, or finished and given more epochs)."""
+    try:
+        data = DataConfig.from_dict(read_json(RunStore().resolve(run_id) / "config.json").get("data", {}))
+        with st.spinner("Loading the run's data and its last checkpoint…"):
+            job = JOBS.resume(run_id, state.owner_id(), state.current_dataset(data), more_epochs)
+    except StudioError as exc:
+        st.error(f"Run {run_id} cannot be resumed: {exc}")
+        return None
+    watch(job)
+    return job
+
+
+def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     minutes, secs = divmod(int(round(seconds)), 60)
@@ -35,7 +56,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def progress(job: TrainingJob) -> None:
-    snap = job.record.snapshot()
+    snap = job.snapshot()
     if snap.status == "queued":
         position = JOBS.queue_position(job)
         st.info(
@@ -48,13 +69,15 @@ def progress(job: TrainingJob) -> None:
     )
     cols = st.columns(4)
     cols[0].metric("Status", snap.status)
-    cols[1].metric("Elapsed", _duration(snap.elapsed))
-    cols[2].metric("Time left (estimate)", _duration(snap.eta_seconds))
+    cols[1].metric("Training time", duration(snap.elapsed))
+    cols[2].metric("Time left (estimate)", duration(snap.eta_seconds))
     cols[3].metric("Images per second", f"{snap.images_per_second:,.0f}")
-    st.plotly_chart(charts.training_curves(snap.batches, snap.history), width="stretch", key=f"curves-{job.run_id}")
+    for warning in snap.warnings:
+        st.warning(warning, icon=":material/save:")
+    st.plotly_chart(curves.training_curves(snap.series, snap.history), width="stretch", key=f"curves-{job.run_id}")
     st.caption(
-        "Per-batch values are each batch's own loss and accuracy (Keras reports running averages; "
-        "CNN Studio undoes the averaging), smoothed like TensorBoard's curves."
+        f"{snap.points:,} batches. The band spans each batch's own loss or accuracy (Keras reports running averages; "
+        "CNN Studio undoes the averaging); the line is their smoothed trend, as in TensorBoard."
     )
 
 
@@ -62,18 +85,29 @@ def _controls(job: TrainingJob) -> None:
     if not is_mine(job):
         st.info(
             "This run was started in another browser session. You are watching it read-only: only that session "
-            "can stop it. Copy a link to share a setup, never the control of a run.",
+            "can stop or pause it. Copy a link to share a setup, never the control of a run.",
             icon=":material/visibility:",
         )
         return
-    if st.button("Stop training", type="secondary", icon=":material/stop_circle:", key=state.key("train", "stop", job.run_id)):
-        try:
-            job.stop(state.owner_id())
-            st.toast("Stopping after the current batch…")
-        except StudioError as exc:
-            st.error(str(exc))
-    if job.stop_event.is_set():
+    left, right, _ = st.columns([1, 1, 3])
+    if left.button("Pause", icon=":material/pause_circle:", key=state.key("train", "pause", job.run_id),
+                   help="Save everything after the current batch and free the machine; resume later from exactly there."):  # fmt: skip
+        _act(job.pause, "Pausing after the current batch…")
+    if right.button("Stop training", icon=":material/stop_circle:", key=state.key("train", "stop", job.run_id),
+                    help="End now: evaluate and save the model as it is. You can still train it more later."):  # fmt: skip
+        _act(job.stop, "Stopping after the current batch…")
+    if job.pause_requested:
+        st.warning("Pause requested: finishing the current batch, then saving a resume point.")
+    elif job.stop_requested:
         st.warning("Stop requested: finishing the current batch, then saving what was learned.")
+
+
+def _act(action, message: str) -> None:
+    try:
+        action(state.owner_id())
+        st.toast(message)
+    except StudioError as exc:
+        st.error(str(exc))
 
 
 @st.fragment(run_every=1.0)
@@ -87,24 +121,58 @@ def live_view(run_id: str) -> None:
 
 
 def result_view(job: TrainingJob) -> None:
-    """What a finished job shows: outcome, test metrics and the final curves."""
-    snap, result = job.record.snapshot(), job.result
-    if not is_mine(job):
+    """What a job that no longer trains shows: its outcome, what to do next, and its curves."""
+    snap, result = job.snapshot(), job.result
+    mine = is_mine(job)
+    if not mine:
         st.caption("This run was started in another browser session.")
-    if snap.status == "failed":
+    if snap.status == "paused":
+        st.info(f"{snap.message[:1].upper()}{snap.message[1:]}.", icon=":material/pause_circle:")
+        clicked = mine and st.button(
+            "Resume", type="primary", icon=":material/play_circle:", key=state.key("train", "resume", job.run_id)
+        )
+        if clicked and resume(job.run_id):
+            st.rerun()
+    elif snap.status == "failed":
         st.error(f"Training failed: {snap.message}")
     elif snap.status == "stopped":
         st.warning(f"Training stopped: {snap.message}")
     else:
-        st.success(f"Training completed in {_duration(snap.elapsed)}.")
+        st.success(f"Training completed in {duration(snap.elapsed)}." + (f" {snap.message}." if snap.message else ""))
     if result and result.test_accuracy is not None:
-        if is_mine(job):
+        if mine:
             state.set_current_run(job.run_id)
         c1, c2, c3 = st.columns(3)
         c1.metric("Test accuracy", f"{result.test_accuracy:.2%}")
         c2.metric("Test loss", f"{result.test_loss:.4f}")
         c3.metric("Epochs trained", f"{len(snap.history)} of {snap.epochs}")
-        if is_mine(job):
+        if mine:
             st.caption(f"Saved in {job.run_dir}. This run is now the current model for the other pages.")
+            more_epochs(job.run_id)
             st.page_link("pages/evaluate.py", label="Evaluate this model", icon=":material/fact_check:")
     progress(job)
+
+
+def more_epochs(run_id: str) -> None:
+    """ "Train N more epochs" for a finished run of this session: the same run goes on."""
+    left, right = st.columns([1, 3])
+    count = left.number_input("More epochs", 1, 1000, 5, key=state.key("train", "more", run_id),
+                              help="Continue this same run: its history, checkpoints and optimizer state carry on.")  # fmt: skip
+    right.write("")
+    clicked = right.button(
+        f"Train {int(count)} more epochs", icon=":material/add_circle:", key=state.key("train", "continue", run_id)
+    )
+    if clicked and resume(run_id, int(count)):
+        st.rerun()
+
+
+def resumable_runs() -> None:
+    """After a restart or a pause, offer this session's runs that can go on."""
+    runs = [r for r in RunStore().list_runs() if r.resumable and r.controlled_by(state.owner_id()) and JOBS.get(r.run_id) is None]
+    for run in runs[:3]:
+        with st.container(border=True):
+            left, right = st.columns([3, 1])
+            left.markdown(f"**Run {run.run_id}** is {run.status} after {run.epochs_done} of {run.epochs} epochs. {run.message}")
+            clicked = right.button("Resume", icon=":material/play_circle:", key=state.key("train", "resume", run.run_id))
+            if clicked and resume(run.run_id):
+                st.rerun()

@@ -2,7 +2,10 @@
 
 import pytest
 
+from cnn_core.config import DataConfig
+from cnn_core.datasets import load_dataset
 from cnn_core.jobs import JOBS
+from cnn_core.runs import read_json
 from tests.app.helpers import metric, open_page
 
 pytestmark = pytest.mark.slow
@@ -19,7 +22,7 @@ def test_tiny_training_run_through_the_page():
     next(b for b in at.button if b.label == "Train").click().run(timeout=120)
     assert not at.exception and not at.error
     job = JOBS.get(at.session_state["train_job"])
-    job.thread.join(120)
+    job.wait(120)
     at.run()
     assert not at.exception
     assert any("Training completed" in s.value for s in at.success)
@@ -40,7 +43,7 @@ def test_a_second_run_while_one_trains_is_refused_with_a_message():
         assert not at.exception and "still" in at.error[0].value
     finally:
         job.stop(job.owner)
-        job.thread.join(120)
+        job.wait(120)
     assert job.status == "stopped"
 
 
@@ -55,6 +58,8 @@ def test_the_validation_fraction_set_here_reaches_the_data_and_the_run():
     next(b for b in at.button if b.label == "Train").click().run(timeout=120)
     assert not at.exception and at.session_state["data_config"]["validation_fraction"] == 0.2
     job = JOBS.get(at.session_state["train_job"])
-    job.thread.join(120)
-    assert len(job.dataset.validation) == 20  # 20 % of 100 shapes
+    job.wait(120)
+    assert job.store.info(job.run_dir).status == "completed"
+    data = read_json(job.run_dir / "config.json")["data"]
+    assert len(load_dataset(DataConfig.from_dict(data)).validation) == 20  # 20 % of 100 shapes
     assert job.store.info(job.run_dir).status == "completed"

@@ -4,7 +4,7 @@ values are read and checked the same way everywhere."""
 import pytest
 
 from cnn_core import settings
-from cnn_core.__main__ import build_parser
+from cnn_core.cli import build_parser
 from cnn_core.config import DataConfig, TrainConfig
 from cnn_core.errors import StudioError
 
@@ -39,9 +39,10 @@ def test_every_setting_has_a_training_flag_with_its_help(cls, d):
 def test_train_flags_parse_like_links_and_refuse_out_of_range_values(capsys):
     parser = build_parser()
     args = parser.parse_args(["train", "--rotation", "15", "--epochs", "3", "--split-seed", "4", "--seed", "9", "--no-flip"])
-    from cnn_core.__main__ import _train_config, data_config
+    from cnn_core.cli import data_config
+    from cnn_core.config import TrainConfig
 
-    train, data = _train_config(args), data_config(args, "shapes")
+    train, data = settings.from_arguments(TrainConfig, args), data_config(args, "shapes")
     assert (train.rotation, train.epochs, train.seed, train.flip, data.seed) == (15.0, 3, 9, False, 4)
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["train", "--rotation", "5400"])

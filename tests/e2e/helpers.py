@@ -31,3 +31,15 @@ def go_to(page, title: str) -> None:
 def assert_no_exception(page) -> None:
     assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
     assert page.get_by_text("Unexpected error").count() == 0, page.get_by_text("Unexpected error").first.inner_text()
+
+
+BATCHES = r"""() => { const m = document.body.innerText.match(/([\d,]+) batches\. The band/); return m ? parseInt(m[1].replace(/,/g, '')) : 0; }"""
+
+
+def batches_shown(page) -> int:
+    """How many trained batches the Train page's live view reports."""
+    return page.evaluate(BATCHES)
+
+
+def wait_for_batches(page, count: int, timeout: float = 120_000) -> None:
+    page.wait_for_function(f"({BATCHES})() >= {count}", timeout=timeout)

@@ -9,7 +9,7 @@ import pytest
 from cnn_core.runs import RunStore
 from tests.conftest import train_tiny_run
 from tests.e2e.conftest import Server
-from tests.e2e.helpers import assert_no_exception, choose, go_to, wait_ready
+from tests.e2e.helpers import assert_no_exception, choose, go_to, wait_for_batches, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -108,10 +108,7 @@ def test_killed_server_leaves_completed_runs_and_one_interrupted(browser, tmp_pa
         wait_ready(page, "Keras MNIST convnet")
         page.get_by_label("Epochs", exact=True).fill("50")
         page.get_by_role("button", name="Train", exact=True).click()
-        page.wait_for_function(  # some batches trained (the progress text refreshes once a second, so it can skip any one number)
-            "() => { const g = document.querySelector('.js-plotly-plot'); return g && g.data && g.data[0].x.length >= 3; }",
-            timeout=120_000,
-        )
+        wait_for_batches(page, 3)  # some batches trained
         server.stop(kill=True)
         assert sorted(statuses(server.workdir / "runs")) == ["completed", "running"]
 

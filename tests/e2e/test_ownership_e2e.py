@@ -4,10 +4,9 @@ import json
 
 import pytest
 
-from tests.e2e.helpers import assert_no_exception, wait_ready
+from tests.e2e.helpers import assert_no_exception, wait_for_batches, wait_ready
 
 pytestmark = pytest.mark.e2e
-POINTS = "() => { const g = document.querySelector('.js-plotly-plot'); return g && g.data ? g.data[0].x.length : 0; }"
 
 
 def test_a_copied_run_link_watches_read_only_and_the_owners_reload_keeps_control(browser, server):
@@ -21,13 +20,13 @@ def test_a_copied_run_link_watches_read_only_and_the_owners_reload_keeps_control
         owner.get_by_label("Epochs", exact=True).fill("40")
         owner.get_by_role("button", name="Train", exact=True).click()
         owner.get_by_role("button", name="Stop training").wait_for(timeout=120_000)
-        owner.wait_for_function(f"({POINTS})() > 3", timeout=120_000)
+        wait_for_batches(owner, 4)
         link = owner.url
         assert "run=" in link
 
         other.goto(link)  # another browser opens the copied address
         other.get_by_text("started in another browser session").wait_for(timeout=60_000)
-        other.wait_for_function(f"({POINTS})() > 3", timeout=60_000)  # it watches the same live chart
+        wait_for_batches(other, 4, 60_000)  # it watches the same live view
         assert other.get_by_role("button", name="Stop training").count() == 0
         assert other.get_by_role("button", name="Train", exact=True).is_enabled()  # free to start its own run
 

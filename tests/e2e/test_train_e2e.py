@@ -4,15 +4,11 @@ import json
 
 import pytest
 
-from tests.e2e.helpers import assert_no_exception, go_to, wait_ready
+from tests.e2e.helpers import assert_no_exception, batches_shown, go_to, wait_for_batches, wait_ready
 
 pytestmark = pytest.mark.e2e
 
-POINTS = "() => { const g = document.querySelector('.js-plotly-plot'); return g && g.data ? g.data[0].x.length : 0; }"
-
-
-def chart_points(page) -> int:
-    return page.evaluate(POINTS)
+TRACES = "() => { const g = document.querySelector('.js-plotly-plot'); return g && g.data ? g.data.length : 0; }"
 
 
 def test_train_watch_leave_return_stop(page, server):
@@ -21,9 +17,10 @@ def test_train_watch_leave_return_stop(page, server):
     page.get_by_label("Epochs", exact=True).fill("40")
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_role("button", name="Stop training").wait_for(timeout=120_000)
-    page.wait_for_function(f"({POINTS})() > 5", timeout=120_000)
-    first = chart_points(page)
-    page.wait_for_function(f"({POINTS})() > {first + 5}", timeout=60_000)  # points keep arriving
+    wait_for_batches(page, 6)
+    first = batches_shown(page)
+    wait_for_batches(page, first + 5, 60_000)  # batches keep arriving
+    assert page.evaluate(TRACES) >= 4  # each curve's band and trend, and the epoch points
     assert "run=" in page.url
 
     go_to(page, "Data")
@@ -31,7 +28,7 @@ def test_train_watch_leave_return_stop(page, server):
     go_to(page, "Train")
     page.get_by_role("button", name="Stop training").wait_for(timeout=30_000)
     assert page.get_by_text("running", exact=True).count() >= 1
-    page.wait_for_function(f"({POINTS})() > {first + 10}", timeout=60_000)
+    wait_for_batches(page, first + 10, 60_000)
 
     page.get_by_role("button", name="Stop training").click()
     page.get_by_text("Training stopped").wait_for(timeout=120_000)

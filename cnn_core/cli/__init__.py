@@ -1,0 +1,112 @@
+"""Command line: `python -m cnn_core COMMAND` (or `cnn-studio COMMAND`).
+
+Every command takes `--json`. A user error exits with status 2 and one line on stderr, never a
+traceback. Commands live in themed modules, each with a `register(commands)` that adds its parsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from cnn_core import settings
+from cnn_core.errors import StudioError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (status 2), like every other user error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def version() -> str:
+    """The installed CNN Studio version."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("cnn-studio")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def data_args(parser: argparse.ArgumentParser) -> None:
+    """The declared data settings as flags (the dataset itself is each command's own argument)."""
+    from cnn_core.config import DataConfig
+
+    settings.add_arguments(parser, DataConfig, skip=("dataset_id",), prefix="data_")
+
+
+def data_config(args: argparse.Namespace, dataset_id: str):
+    from cnn_core.config import DataConfig
+
+    return settings.from_arguments(DataConfig, args, prefix="data_", dataset_id=dataset_id)
+
+
+def runs_dir_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs-dir", help="runs folder (default: $CNN_STUDIO_RUNS_DIR or ./runs)")
+
+
+def emit(args: argparse.Namespace, payload, lines: list[str]) -> None:
+    """Print `payload` as JSON with --json, else the human-readable lines."""
+    print(json.dumps(payload, indent=2, ensure_ascii=False) if args.json else "\n".join(lines))
+
+
+def build_parser(prog: str = "python -m cnn_core", extra_commands: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser. `extra_commands` (name → help) lists commands another front end handles
+    (the `cnn-studio` launcher's `serve`), so `--help` shows them."""
+    from cnn_core.cli import data, models, training
+
+    parser = Parser(prog=prog, description="CNN Studio from the command line.")
+    parser.add_argument("--version", action="version", version=f"CNN Studio {version()}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for module in (data, training, models):
+        module.register(commands)
+    for p in commands.choices.values():
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+    for name, text in (extra_commands or {}).items():
+        commands.add_parser(name, help=text)
+    return parser
+
+
+def quiet_tensorflow_import() -> None:
+    """Import TensorFlow with file descriptor 2 pointed at /dev/null: its C++ start-up lines
+    ("Could not find cuda drivers ...", "failed call to cuInit") bypass Python's logging and every
+    environment setting. Real failures still raise Python exceptions after stderr is restored."""
+    if "tensorflow" in sys.modules:
+        return
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+        import tensorflow
+
+        tensorflow.config.list_logical_devices()  # device start-up logs its own CUDA probe
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m cnn_core", extra_commands: dict | None = None) -> int:
+    """Run one CLI command; returns the exit status (2 for a user error, with one line on stderr)."""
+    args = build_parser(prog, extra_commands).parse_args(argv)
+    try:
+        if getattr(args, "tensorflow", False):
+            quiet_tensorflow_import()
+        return args.func(args)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for users; CNN_STUDIO_DEBUG=1 shows the traceback
+        if os.environ.get("CNN_STUDIO_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (set CNN_STUDIO_DEBUG=1 for details)", file=sys.stderr)
+        return 1

@@ -1,0 +1,178 @@
+"""CLI commands that train: `train` (also fine-tuning with --from), `resume`, `checkpoints`.
+
+In `train` and `resume`, the first Ctrl-C pauses after the current batch and saves a resume point;
+a second one stops at once (the run is left interrupted, resumable from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+
+from cnn_core import settings
+from cnn_core.cli import data_args, data_config, emit, runs_dir_arg
+from cnn_core.errors import StudioError
+
+
+def _arch_choice(value: str):
+    from pathlib import Path
+
+    from cnn_core.architectures import ArchitectureSpec
+    from cnn_core.config import ArchChoice
+
+    if value.endswith(".json"):
+        try:
+            text = Path(value).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise StudioError(f"cannot read {value} ({exc.strerror})") from None
+        spec = ArchitectureSpec.from_json(text)
+        return ArchChoice.custom(spec.layers, spec.name)
+    choice = ArchChoice(value)
+    choice.spec()
+    return choice
+
+
+def _reporter(args: argparse.Namespace, epochs: int):
+    started = time.perf_counter()
+
+    def report(epoch: int, row: dict) -> None:
+        values = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
+        line = f"epoch {epoch + 1}/{epochs}  {values}  ({time.perf_counter() - started:.1f} s)"
+        print(json.dumps(row) if args.json else line, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    return report
+
+
+def _train_session(args, dataset, arch, config, run_dir, store, start) -> int:
+    """Run one training session in this process, with Ctrl-C as pause, then stop at once."""
+    from cnn_core.live import Control
+    from cnn_core.training import new_record, run_training
+
+    control = Control()
+
+    def on_interrupt(*_):
+        if control.pause.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        control.pause.set()
+        print("pausing after the current batch (Ctrl-C again stops at once)...", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        result = run_training(
+            dataset, arch, config, run_dir, store, new_record(dataset, config), control, _reporter(args, config.epochs), start
+        )
+    except KeyboardInterrupt:
+        store.set_status(run_dir, "interrupted", "stopped at once with Ctrl-C; resume it from its last checkpoint")
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    final = {
+        "run_dir": str(result.run_dir),
+        "status": result.status,
+        "message": result.message,
+        "test_accuracy": result.test_accuracy,
+        "test_loss": result.test_loss,
+        "epochs": len(result.history),
+    }
+    lines = [f"run: {result.run_dir} ({result.status})"]
+    if result.message:
+        lines.append(result.message)
+    if result.status == "paused":
+        lines.append(f"continue with: python -m cnn_core resume {result.run_dir.name}")
+    if result.test_accuracy is not None:
+        lines.append(f"test accuracy: {result.test_accuracy:.4f}  test loss: {result.test_loss:.4f}")
+    emit(args, final, lines)
+    return 0 if result.status in ("completed", "stopped", "paused") else 1
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from cnn_core.config import TrainConfig
+    from cnn_core.datasets import load_dataset
+    from cnn_core.runs import RunStore
+    from cnn_core.training import Start, run_config
+    from cnn_core.transfer import parent_of
+
+    config = settings.from_arguments(TrainConfig, args)
+    config.check()
+    dataset = load_dataset(data_config(args, args.dataset))
+    store = RunStore(args.runs_dir)
+    parent = parent_of(store.resolve(getattr(args, "from")), dataset.input_shape, args.freeze) if getattr(args, "from") else None
+    arch = parent.arch if parent else _arch_choice(args.arch)
+    run_dir = store.new_run(run_config(dataset, arch, config, "cli", parent), "finetune" if parent else arch.preset)
+    return _train_session(args, dataset, arch, config, run_dir, store, Start(parent=parent))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from cnn_core.datasets import load_dataset
+    from cnn_core.jobs import plan_resume
+    from cnn_core.runs import RunStore
+
+    store = RunStore(args.runs_dir)
+    plan = plan_resume(store, args.run, "cli", args.epochs or 0)
+    dataset = load_dataset(plan.data)
+    plan.save_settings()
+    return _train_session(args, dataset, plan.arch, plan.config, plan.run_dir, store, plan.start)
+
+
+def cmd_checkpoints(args: argparse.Namespace) -> int:
+    from cnn_core import checkpoints
+    from cnn_core.runs import RunStore
+
+    run_dir = RunStore(args.runs_dir).resolve(args.run)
+    rows = [{**vars(info), "kind": "epoch"} for info in checkpoints.list_checkpoints(run_dir)]
+    try:
+        point = checkpoints.resume_point(run_dir)
+        if point.name == checkpoints.RESUME:
+            rows.append({**vars(point), "kind": "resume point"})
+    except StudioError:
+        pass
+    lines = [f"{'checkpoint':<26}{'size':>10}{'loss':>9}{'val. loss':>11}  time"]
+    for r in rows:
+        loss = f"{r['loss']:.4f}" if r["loss"] is not None else "—"
+        val = f"{r['val_loss']:.4f}" if r["val_loss"] is not None else "—"
+        label = (
+            f"epoch {r['epoch']}"
+            + (f" + {r['step']} batches" if r["step"] else "")
+            + (" (resume)" if r["kind"] != "epoch" else "")
+        )
+        lines.append(f"{label:<26}{r['bytes'] / 2**20:>8.2f} MB{loss:>9}{val:>11}  {r['seconds']:.1f} s")
+    if not rows:
+        lines.append("(no checkpoints)")
+    emit(args, rows, lines)
+    return 0
+
+
+def register(commands) -> None:
+    from cnn_core.config import TrainConfig
+
+    p = commands.add_parser("train", help="train a model and save the run (Ctrl-C pauses; twice stops)")
+    p.add_argument("--dataset", default="mnist-5k", help=_dataset_help())
+    p.add_argument("--arch", default="keras-mnist", help="Architecture: a preset id (see `archs`) or a JSON architecture file.")
+    p.add_argument(
+        "--from",
+        metavar="RUN",
+        help="Fine-tune: start from this run's weights (its architecture; a new head if the classes differ).",
+    )
+    p.add_argument("--freeze", action="store_true", help="With --from: keep the convolutional layers as the parent learned them.")
+    settings.add_arguments(p, TrainConfig)
+    data_args(p)
+    p.set_defaults(func=cmd_train, tensorflow=True)
+    p = commands.add_parser("resume", help="continue a paused or interrupted run, or train a finished one longer")
+    p.add_argument("run", help="run id or run folder")
+    p.add_argument("--epochs", type=int, help="train this many more epochs (needed for a completed or stopped run)")
+    p.set_defaults(func=cmd_resume, tensorflow=True)
+    p = commands.add_parser("checkpoints", help="list a run's checkpoints with their sizes")
+    p.add_argument("run", help="run id or run folder")
+    p.set_defaults(func=cmd_checkpoints)
+    for name in ("train", "resume", "checkpoints"):
+        runs_dir_arg(commands.choices[name])
+
+
+def _dataset_help() -> str:
+    from cnn_core.config import DataConfig
+
+    return next(d.setting.help for d in settings.declared(DataConfig) if d.name == "dataset_id")

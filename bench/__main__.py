@@ -2,9 +2,15 @@
 
 import sys
 
-from bench import inference, memory, startup, training
+from bench import checkpoints, inference, memory, startup, training
 
-BENCHMARKS = {"training": training.run, "inference": inference.run, "startup": startup.run, "memory": memory.run}
+BENCHMARKS = {
+    "training": training.run,
+    "checkpoints": checkpoints.run,
+    "inference": inference.run,
+    "startup": startup.run,
+    "memory": memory.run,
+}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)

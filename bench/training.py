@@ -28,10 +28,10 @@ def _app_path(dataset, arch, config) -> float:
     registry = JobRegistry(1)
     job = registry.submit(dataset, arch, config, "bench", RunStore(tempfile.mkdtemp()))
     while job.active:  # poll as the page does, so the benchmark includes that reader too
-        job.record.snapshot()
+        job.snapshot()
         time.sleep(1.0)
-    job.thread.join()
-    return _epoch_rate(len(dataset.train), [row["seconds"] for row in job.record.snapshot().history])
+    job.wait()
+    return _epoch_rate(len(dataset.train), [row["seconds"] for row in job.snapshot().history])
 
 
 def _plain_fit(dataset, arch, config) -> float:

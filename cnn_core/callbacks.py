@@ -230,3 +230,34 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
     def on_epoch_end(self, epoch, logs=None):
         if recorded(self.record, epoch):
             super().on_epoch_end(epoch, logs)
+
+
+class LearningRateSweep(keras.callbacks.Callback):
+    """For the learning-rate finder: grows the learning rate exponentially from `start` to `end` over
+    `steps` batches, records each batch's own loss, and stops once the smoothed loss exceeds
+    `explode` times its lowest value."""
+
+    def __init__(self, start: float, end: float, steps: int, explode: float, report=None):
+        super().__init__()
+        self.start, self.factor, self.steps = start, (end / start) ** (1 / max(steps - 1, 1)), steps
+        self.explode, self.report = explode, report
+        self.rates, self.losses, self.exploded = [], [], False
+        self._running, self._ema, self._best = 0.0, 0.0, math.inf
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate.assign(self.start * self.factor**batch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        running = float((logs or {}).get("loss", math.nan))
+        loss = running * (batch + 1) - self._running * batch  # Keras reports the epoch's running average
+        self._running = running
+        self.rates.append(self.start * self.factor**batch)
+        self.losses.append(loss if math.isfinite(loss) else 1e9)
+        self._ema = 0.9 * self._ema + 0.1 * self.losses[-1]
+        smoothed = self._ema / (1 - 0.9 ** len(self.losses))
+        self._best = min(self._best, smoothed)
+        if not math.isfinite(loss) or (batch > 5 and smoothed > self.explode * self._best):
+            self.exploded = True
+            self.model.stop_training = True
+        if self.report:
+            self.report(batch + 1, self.steps)

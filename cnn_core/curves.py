@@ -134,3 +134,17 @@ def schedule_preview(epochs: np.ndarray, rates: np.ndarray) -> go.Figure:
     fig.update_layout(height=160, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch", yaxis_title="learning rate")
     fig.update_yaxes(rangemode="tozero", exponentformat="e")
     return fig
+
+
+def lr_finder(rates, losses, smoothed, suggested: float) -> go.Figure:
+    """Loss against learning rate (log axis) from the finder's sweep, the suggested rate marked."""
+    fig = go.Figure()
+    fig.add_scatter(x=rates, y=losses, mode="lines", line=dict(color=BATCH, width=1), name="per batch")
+    fig.add_scatter(x=rates, y=smoothed, mode="lines", line=dict(color=TREND, width=2), name="smoothed")
+    fig.add_vline(x=suggested, line=dict(color=TRAIN, dash="dash"), annotation_text=f"suggested {suggested:.2g}")
+    top = min(max(smoothed[: max(1, len(smoothed) // 2)]) * 1.5, max(losses))
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="learning rate", yaxis_title="loss",
+                      legend=dict(orientation="h", y=-0.3))  # fmt: skip
+    fig.update_xaxes(type="log", exponentformat="e")
+    fig.update_yaxes(range=[0, top])
+    return fig

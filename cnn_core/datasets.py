@@ -103,6 +103,7 @@ class Dataset:
             "input_shape": list(self.input_shape),
             "class_names": self.class_names,
             "train_size": len(self.train),
+            "train_counts": self.counts()["train"],
             "digits_style": looks_like_digits(sample),
         }
 

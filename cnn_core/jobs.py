@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cnn_core.config import ArchChoice, DataConfig, TrainConfig, train_config_of
 from cnn_core.datasets import Dataset
+from cnn_core.diagnosis import RECENT, Finding, context_of, diagnose
 from cnn_core.errors import StudioError
 from cnn_core.live import Control, Snapshot
 from cnn_core.runs import RunStore, owner_tag, read_json, update_config
@@ -105,6 +106,7 @@ class TrainingJob:
             store.set_status(request.run_dir, "queued")
         self.run_dir = request.run_dir
         self.run_id = self.run_dir.name
+        self.context = context_of(read_json(self.run_dir / "config.json"))
         self.record = new_record(request.dataset, request.config)
         self.control = Control()
         self.result: TrainResult | None = None
@@ -128,6 +130,11 @@ class TrainingJob:
     @property
     def pause_requested(self) -> bool:
         return self.control.pause.is_set()
+
+    def findings(self) -> list[Finding]:
+        """The diagnosis of the curves so far (live: the rules see the latest batches and epochs)."""
+        points = self.record.points_since(max(0, self.record.snapshot().points - RECENT))
+        return diagnose(self.record.history(), points, replace(self.context, message=self.record.message))
 
     def controlled_by(self, owner: str) -> bool:
         """True for the session that started this job; any other only watches it."""

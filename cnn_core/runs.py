@@ -211,6 +211,14 @@ class RunStore:
     def count_batches(self, path: Path) -> int:
         return len(self.read_batches(path))
 
+    def read_diagnosis(self, path: Path) -> list[dict]:
+        """The findings saved with the run (metrics.json "diagnosis"); empty when there are none."""
+        try:
+            found = read_json(path / "metrics.json").get("diagnosis", [])
+        except StudioError:
+            return []
+        return [f for f in found if isinstance(f, dict) and {"title", "evidence", "severity"} <= set(f)]
+
     def write_metrics(self, path: Path, metrics: dict) -> None:
         write_json(path / "metrics.json", metrics)
 

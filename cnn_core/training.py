@@ -17,9 +17,10 @@ from pathlib import Path
 from cnn_core import checkpoints, schedules
 from cnn_core.config import SETTINGS_VERSION, ArchChoice, TrainConfig
 from cnn_core.datasets import Dataset
+from cnn_core.errors import StudioError
 from cnn_core.live import Control, LiveRecord
 from cnn_core.pipeline import evaluation_batches, steps_per_epoch, training_batches
-from cnn_core.runs import RunStore, update_config
+from cnn_core.runs import RunStore, read_json, update_config
 from cnn_core.summary import plan
 from cnn_core.transfer import Parent
 
@@ -135,6 +136,7 @@ class TrainResult:
     test_accuracy: float | None = None
     history: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    diagnosis: list[dict] = field(default_factory=list)
 
 
 def new_record(dataset: Dataset, config: TrainConfig) -> LiveRecord:
@@ -294,7 +296,6 @@ def _save(model, dataset, config, run_dir, store, record, control, early) -> Tra
         checkpoints.write(run_dir, point_info(model, record, checkpoints.RESUME, early), checkpoints.capture(model))
     scores = model.evaluate(evaluation_batches(dataset.test, config.batch_size), return_dict=True, verbose=0)
     metrics = {"test_loss": float(scores["loss"]), "test_accuracy": float(scores["accuracy"]), "test_size": len(dataset.test)}
-    store.write_metrics(run_dir, metrics)
     store.save_model(run_dir, model)
     if early and early.stopped_epoch:
         message = f"early stopping: no better validation loss for {config.patience} epochs; kept epoch {early.best_epoch + 1}"
@@ -310,19 +311,27 @@ def _where(record: LiveRecord) -> str:
     return f"batch {snap.step} of {snap.steps_per_epoch} in epoch {snap.epoch + 1}"
 
 
+def run_diagnosis(run_dir: Path, record: LiveRecord, message: str = "") -> list[dict]:
+    """The findings for a run's curves so far (see diagnosis.py), as plain data."""
+    from cnn_core.diagnosis import RECENT, context_of, diagnose
+
+    context = context_of(read_json(Path(run_dir) / "config.json"), message)
+    points = record.points_since(max(0, record.snapshot().points - RECENT))
+    return [f.to_dict() for f in diagnose(record.history(), points, context)]
+
+
 def _outcome(store, run_dir, record, status, message, metrics=None) -> TrainResult:
+    """Save the outcome (status, test metrics when given, diagnosis) and report it."""
+    metrics = dict(metrics or {})
+    findings = run_diagnosis(run_dir, record, message)
     try:
+        previous = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() and not metrics else {}
+        store.write_metrics(run_dir, {**previous, **metrics, "diagnosis": findings})
         store.set_status(run_dir, status, message, duration=round(record.seconds, 2))
-    except OSError:
-        pass  # a full disk: the live record still says what happened
+    except (OSError, StudioError):
+        pass  # a full disk or a damaged file: the live record still says what happened
     record.set_status(status, message)
-    metrics = metrics or {}
     return TrainResult(
-        run_dir,
-        status,
-        message,
-        metrics.get("test_loss"),
-        metrics.get("test_accuracy"),
-        record.history(),
-        record.snapshot().warnings,
-    )
+        run_dir, status, message, metrics.get("test_loss"), metrics.get("test_accuracy"), record.history(),
+        record.snapshot().warnings, findings,
+    )  # fmt: skip

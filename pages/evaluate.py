@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core import charts
-from ui import evaluate_views, run_picker, state, widgets
+from cnn_core.runs import RunStore
+from ui import diagnosis_view, evaluate_views, run_picker, state, widgets
 
 st.title("Evaluate")
 st.caption("Test-split results of a trained model: the confusion matrix, per-class metrics and the mistakes themselves.")
@@ -14,6 +15,10 @@ run_id, dataset = loaded.run_id, loaded.dataset
 with st.spinner("Predicting the test split…"):
     result = run_picker.evaluation(run_id, loaded.epoch)
 
+findings = RunStore().read_diagnosis(RunStore().resolve(run_id))
+if findings:
+    with st.expander(f"What the training curves say: {len(findings)} finding(s)", icon=":material/troubleshoot:"):
+        diagnosis_view.show(findings, f"evaluate-{run_id}")
 names = result.class_names
 c = st.columns(4)
 c[0].metric("Test accuracy", f"{result.accuracy:.2%}")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from cnn_core import curves
 from cnn_core.runs import RunStore, read_json, update_config
-from ui import halt, runs_view, state
+from ui import diagnosis_view, halt, runs_view, state
 
 st.title("Runs")
 st.caption(
@@ -60,6 +60,10 @@ mine = run.controlled_by(state.owner_id())
 if run.status != "damaged":
     runs_view.lineage(run, runs)
     runs_view.next_steps(run, mine)
+    findings = store.read_diagnosis(run.path)
+    if findings:
+        with st.expander(f"What the curves say: {len(findings)} finding(s)", expanded=True, icon=":material/troubleshoot:"):
+            diagnosis_view.show(findings, run.run_id)
     runs_view.checkpoint_table(run)
 left, right = st.columns(2)
 if run.has_model and left.button("Make this the current model", icon=":material/check_circle:"):

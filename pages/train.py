@@ -10,7 +10,7 @@ from cnn_core.jobs import JOBS
 from cnn_core.runs import RunStore
 from cnn_core.summary import plan
 from cnn_core.transfer import parent_of
-from ui import halt, settings_form, state, training
+from ui import halt, settings_form, state, train_tools, training
 
 st.title("Train")
 st.caption(
@@ -58,17 +58,25 @@ if parent:
             state.set_fine_tune_parent(None)
             st.rerun()
 
+variant = state.get(state.key("train", "variant"))
+if variant:
+    st.info(f"A variant of run `{variant}`: change a setting and press Train. Run `{variant}` is drawn beside the new one.",
+            icon=":material/compare_arrows:")  # fmt: skip
+
 job = training.attached_job()
 busy = job is not None and job.active and training.is_mine(job)
 if not busy:
     training.resumable_runs()
+with st.expander("Learning-rate schedule", icon=":material/show_chart:"):
+    schedule = train_tools.schedule_section(settings, len(ds.train))
+with st.expander("Find a learning rate", icon=":material/search:"):
+    train_tools.lr_finder(ds, arch, settings)
 with st.form(state.key("train", "form"), border=True):
     chosen = settings_form.form_section(settings, "train", "Training")
     data_changes = settings_form.form_section(ds.config, "train", "Splits", columns=1)
     st.markdown("**Augmentation** (random changes to training images only)")
     chosen |= settings_form.form_section(settings, "train", "Augmentation")
-    with st.expander("Learning-rate schedule and checkpoints"):
-        chosen |= settings_form.form_section(settings, "train", "Schedule")
+    with st.expander("Checkpoints"):
         chosen |= settings_form.form_section(settings, "train", "Checkpoints", columns=2)
     st.caption(
         f"Dropout: {'as in the architecture' if settings.dropout is None else settings.dropout} (set it on the Model page)."
@@ -78,7 +86,7 @@ with st.form(state.key("train", "form"), border=True):
 if submitted and busy:  # a second click while the first one's run already trains
     st.toast(f"Run {job.run_id} is already training.")
 elif submitted:
-    settings = state.update_train_config(**chosen)
+    settings = state.update_train_config(**chosen, **schedule)
     if data_changes["validation_fraction"] != ds.config.validation_fraction:
         try:
             data = replace(ds.config, **data_changes)
@@ -95,6 +103,7 @@ elif submitted:
         st.error(str(exc))
         halt()
     state.set_fine_tune_parent(None)
+    state.drop(state.key("train", "variant"))
     training.watch(job)
 
 if job is not None:

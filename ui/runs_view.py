@@ -64,7 +64,9 @@ def settings_table(runs: list[RunInfo]) -> pd.DataFrame:
 
 def highlight_differences(row: pd.Series) -> list[str]:
     differs = row.nunique() > 1
-    return ["background-color: #fff3cd; font-weight: 600" if differs else "" for _ in row]
+    return [
+        "background-color: rgba(255, 193, 7, 0.28); font-weight: 600" if differs else "" for _ in row
+    ]  # readable in both themes
 
 
 def import_upload(upload, store: RunStore) -> None:
@@ -96,6 +98,7 @@ def load_setup(config: dict) -> None:
     if config.get("train"):
         state.update_train_config(**train_config_of(config).to_dict())
     state.forget_widgets("data", "model", "train")  # widgets re-read the loaded setup
+    state.set_fine_tune_parent(None)
 
 
 def downloads(run: RunInfo) -> None:
@@ -163,6 +166,19 @@ def next_steps(run: RunInfo, mine: bool) -> None:
     ):  # fmt: skip
         state.set_fine_tune_parent(run.run_id)
         st.switch_page("pages/train.py")
+    if run.epochs_done and cols[2].button(
+        "Train a variant", icon=":material/compare_arrows:", key=state.key("runs", "variant", run.run_id),
+        help="Load this run's setup into the Train page, change one setting, and watch both runs side by side.",
+    ):  # fmt: skip
+        start_variant(run)
+
+
+def start_variant(run: RunInfo) -> None:
+    """Set up a variant of `run`: its setup loaded, and it drawn beside the new run's live curves."""
+    load_setup(read_json(run.path / "config.json"))
+    state.put(state.key("train", "ghosts"), [run.run_id])
+    state.put(state.key("train", "variant"), run.run_id)
+    st.switch_page("pages/train.py")
 
 
 def checkpoint_table(run: RunInfo) -> None:

@@ -27,13 +27,15 @@ _OWNER_FORMAT = re.compile(r"[0-9a-f]{32}")
 
 PAGE_KEYS = {
     "app": {"dismiss"},
+    "diagnosis": {"apply"},
     "data": {"dataset_id", "upload", "folder"},
     "model": {"preset", "start", "rows", "editor", "import", "imported"},
-    "train": {"form", "stop", "pause", "resume", "more", "continue", "freeze", "cancel"},
+    "train": {"form", "stop", "pause", "resume", "more", "continue", "freeze", "cancel", "preview", "finder", "find",
+              "finder_chart", "use_rate", "ghosts", "variant"},
     "evaluate": {"normalise", "true", "pred", "filter"},
     "visualize": {"source", "class", "index", "mistake", "upload"},
     "predict": {"source", "brush", "canvas", "upload", "camera"},
-    "runs": {"table", "import", "imported", "confirm", "delete", "yes", "no", "edit", "resume", "more", "continue", "finetune"},
+    "runs": {"table", "import", "imported", "confirm", "delete", "yes", "no", "edit", "resume", "more", "continue", "finetune", "variant"},
     "learn": {"source", "size", "pick", "image", "kernel", "k", "padding", "stride", "step", "input", "products",
               "partial", "pool", "fmap", "pooled", "flat", "ck", "cin", "cf", "din", "du"},
     "inspect": {"layer", "kernel", "explain", "camlayer", "run", "epoch", "compare"},

@@ -13,7 +13,7 @@ from cnn_core.config import DataConfig
 from cnn_core.errors import StudioError
 from cnn_core.jobs import ACTIVE, JOBS, TrainingJob
 from cnn_core.runs import RunStore, read_json
-from ui import state
+from ui import diagnosis_view, state, train_tools
 
 
 def attached_job() -> TrainingJob | None:
@@ -55,7 +55,7 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-def progress(job: TrainingJob) -> None:
+def progress(job: TrainingJob, ghosts: dict[str, list[dict]] | None = None) -> None:
     snap = job.snapshot()
     if snap.status == "queued":
         position = JOBS.queue_position(job)
@@ -74,11 +74,16 @@ def progress(job: TrainingJob) -> None:
     cols[3].metric("Images per second", f"{snap.images_per_second:,.0f}")
     for warning in snap.warnings:
         st.warning(warning, icon=":material/save:")
-    st.plotly_chart(curves.training_curves(snap.series, snap.history), width="stretch", key=f"curves-{job.run_id}")
+    findings = [f.to_dict() for f in job.findings()]
+    chart = curves.training_curves(snap.series, snap.history, ghosts, diagnosis_view.marks(findings))
+    st.plotly_chart(chart, width="stretch", key=f"curves-{job.run_id}")
     st.caption(
         f"{snap.points:,} batches. The band spans each batch's own loss or accuracy (Keras reports running averages; "
         "CNN Studio undoes the averaging); the line is their smoothed trend, as in TensorBoard."
     )
+    if findings:
+        st.markdown("**What the curves say**")
+        diagnosis_view.show(findings, job.run_id, can_apply=is_mine(job))
 
 
 def _controls(job: TrainingJob) -> None:
@@ -117,7 +122,7 @@ def live_view(run_id: str) -> None:
     if job is None or job.status not in ACTIVE:
         st.rerun()
     _controls(job)
-    progress(job)
+    progress(job, train_tools.ghost_runs(run_id))
 
 
 def result_view(job: TrainingJob) -> None:
@@ -149,8 +154,14 @@ def result_view(job: TrainingJob) -> None:
         if mine:
             st.caption(f"Saved in {job.run_dir}. This run is now the current model for the other pages.")
             more_epochs(job.run_id)
-            st.page_link("pages/evaluate.py", label="Evaluate this model", icon=":material/fact_check:")
-    progress(job)
+            left, right = st.columns(2)
+            left.page_link("pages/evaluate.py", label="Evaluate this model", icon=":material/fact_check:")
+            if right.button("Train a variant", icon=":material/compare_arrows:", key=state.key("train", "variant", job.run_id),
+                            help="Change one setting and watch the new run beside this one."):  # fmt: skip
+                from ui.runs_view import start_variant
+
+                start_variant(RunStore().info(job.run_dir))
+    progress(job, train_tools.ghost_runs(job.run_id))
 
 
 def more_epochs(run_id: str) -> None:

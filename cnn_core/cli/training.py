@@ -77,6 +77,7 @@ def _train_session(args, dataset, arch, config, run_dir, store, start) -> int:
         "test_accuracy": result.test_accuracy,
         "test_loss": result.test_loss,
         "epochs": len(result.history),
+        "diagnosis": result.diagnosis,
     }
     lines = [f"run: {result.run_dir} ({result.status})"]
     if result.message:
@@ -85,6 +86,10 @@ def _train_session(args, dataset, arch, config, run_dir, store, start) -> int:
         lines.append(f"continue with: python -m cnn_core resume {result.run_dir.name}")
     if result.test_accuracy is not None:
         lines.append(f"test accuracy: {result.test_accuracy:.4f}  test loss: {result.test_loss:.4f}")
+    lines += [f"warning: {w}" for w in result.warnings]
+    if result.diagnosis:
+        lines.append("diagnosis:")
+        lines += [f"  - {f['title']}: {f['evidence']}. {f['suggestion']}" for f in result.diagnosis]
     emit(args, final, lines)
     return 0 if result.status in ("completed", "stopped", "paused") else 1
 
@@ -168,6 +173,16 @@ def register(commands) -> None:
     p = commands.add_parser("checkpoints", help="list a run's checkpoints with their sizes")
     p.add_argument("run", help="run id or run folder")
     p.set_defaults(func=cmd_checkpoints)
+    p = commands.add_parser("lr-find", help="sweep the learning rate on a few batches and suggest one (as fastai's lr_find)")
+    p.add_argument("--dataset", default="mnist-5k", help=_dataset_help())
+    p.add_argument("--arch", default="keras-mnist", help="Architecture: a preset id (see `archs`) or a JSON architecture file.")
+    p.add_argument("--start", type=float, default=1e-7, help="the first learning rate of the sweep (default 1e-7)")
+    p.add_argument("--end", type=float, default=10.0, help="the last learning rate of the sweep (default 10)")
+    p.add_argument("--steps", type=int, default=100, help="batches in the sweep (default 100)")
+    settings.add_arguments(p, TrainConfig, skip=("epochs", "learning_rate", "schedule", "warmup_epochs", "lr_decay",
+                                                   "lr_step_epochs", "checkpoint_keep", "checkpoint_budget_mb", "early_stopping", "patience"))  # fmt: skip
+    data_args(p)
+    p.set_defaults(func=cmd_lr_find, tensorflow=True)
     for name in ("train", "resume", "checkpoints"):
         runs_dir_arg(commands.choices[name])
 
@@ -176,3 +191,27 @@ def _dataset_help() -> str:
     from cnn_core.config import DataConfig
 
     return next(d.setting.help for d in settings.declared(DataConfig) if d.name == "dataset_id")
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    from cnn_core.config import TrainConfig
+    from cnn_core.datasets import load_dataset
+    from cnn_core.lr_finder import find_learning_rate
+
+    config = settings.from_arguments(TrainConfig, args)
+    dataset = load_dataset(data_config(args, args.dataset))
+
+    def report(done: int, steps: int) -> None:
+        if not args.json and (done % 10 == 0 or done == steps):
+            print(f"\rsweeping: batch {done}/{steps}", end="", file=sys.stderr, flush=True)
+
+    result = find_learning_rate(dataset, _arch_choice(args.arch), config, args.start, args.end, args.steps, report)
+    print(file=sys.stderr) if not args.json else None
+    lines = [
+        f"suggested learning rate: {result.suggested:.3g}  (where the loss falls fastest)",
+        f"swept {len(result.rates)} batches from {result.rates[0]:.1e} to {result.rates[-1]:.1e}"
+        + (" (stopped when the loss exploded)" if result.stopped_early else ""),
+        f"use it: python -m cnn_core train --dataset {args.dataset} --arch {args.arch} --learning-rate {result.suggested:.3g}",
+    ]
+    emit(args, result.to_dict(), lines)
+    return 0

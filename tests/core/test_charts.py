@@ -61,3 +61,9 @@ def test_empty_counts_draw_flat_bars():
 @pytest.mark.parametrize(("raw", "step"), [(0.3, 1), (1, 1), (1.5, 2), (3, 5), (7, 10), (120, 200), (2500, 5000)])
 def test_nice_steps(raw, step):
     assert _nice_step(raw) == step
+
+
+def test_the_distribution_reads_on_light_and_dark_themes():
+    root = ET.fromstring(class_distribution_svg(["a"], {"train": [3]}))
+    assert root.get("fill") == "#808495"  # mid grey: no dark text fixed on a transparent background
+    assert all("rgba" in line.get("stroke") for line in root.iter("{http://www.w3.org/2000/svg}line"))

@@ -1,0 +1,79 @@
+"""Tools around the Train page's form: the learning-rate schedule with its preview, the
+learning-rate finder, and earlier runs to draw beside the live curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from cnn_core import curves, schedules
+from cnn_core.errors import StudioError
+from cnn_core.jobs import JOBS
+from cnn_core.pipeline import steps_per_epoch
+from cnn_core.runs import RunStore
+from ui import settings_form, state
+
+
+def schedule_section(settings, train_size: int) -> dict:
+    """The schedule settings (live, outside the form: they apply at once) and the learning rate they give."""
+    left, right = st.columns([3, 2])
+    with left:
+        chosen = settings_form.form_section(settings, "train", "Schedule", columns=2)
+    preview = state.update_train_config(**chosen)
+    epochs, rates = schedules.curve(preview, steps_per_epoch(train_size, preview.batch_size))
+    right.plotly_chart(curves.schedule_preview(epochs, rates), width="stretch", key=state.key("train", "preview"))
+    right.caption(f"The learning rate over {preview.epochs} epochs, from a peak of {preview.learning_rate:g}.")
+    return chosen
+
+
+def lr_finder(dataset, arch, settings) -> None:
+    """Sweep the learning rate over 100 batches, plot loss against rate, and apply the suggestion."""
+    from cnn_core.lr_finder import find_learning_rate
+
+    found = state.get(state.key("train", "finder"))
+    st.caption(
+        "Trains a throw-away copy of the model for up to 100 batches while the learning rate grows from 1e-7 to 10, "
+        "and suggests the rate where the loss falls fastest (as fastai's lr_find). Takes a few seconds."
+    )
+    if st.button("Find a learning rate", icon=":material/search:", key=state.key("train", "find")):
+        bar = st.progress(0.0, text="Sweeping the learning rate…")
+        try:
+            with JOBS.slots:  # it trains: it waits for a free slot like any job
+                result = find_learning_rate(dataset, arch, settings, report=lambda done, steps: bar.progress(done / steps))
+        except StudioError as exc:
+            st.error(f"The sweep could not run: {exc}")
+            return
+        bar.empty()
+        found = {**result.to_dict(), "for": f"{arch.preset} on {dataset.spec.id}"}
+        state.put(state.key("train", "finder"), found)
+    if not found:
+        return
+    st.plotly_chart(curves.lr_finder(found["rates"], found["losses"], found["smoothed"], found["suggested_learning_rate"]),
+                    width="stretch", key=state.key("train", "finder_chart"))  # fmt: skip
+    rate = float(f"{found['suggested_learning_rate']:.2g}")
+    if st.button(f"Use the suggested learning rate, {rate:g}", type="primary", key=state.key("train", "use_rate")):
+        state.update_train_config(learning_rate=rate)
+        settings_form.forget("train", type(settings))
+        st.rerun()
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def _finished_runs(root: str) -> dict[str, tuple[str, str]]:
+    """Run id → (label, folder) of runs with at least one epoch (read at most every 15 s: the live view polls)."""
+    runs = RunStore(root).list_runs()
+    return {r.run_id: (f"{r.name or r.run_id} · {r.architecture} on {r.dataset}", str(r.path)) for r in runs if r.epochs_done}
+
+
+def ghost_runs(current: str | None) -> dict[str, list[dict]]:
+    """Earlier runs to draw beside the live curves, chosen by the learner; by label, their histories."""
+    store = RunStore()
+    runs = {k: v for k, v in _finished_runs(str(store.root)).items() if k != current}
+    if not runs:
+        return {}
+    labels = {k: label for k, (label, _) in runs.items()}
+    chosen = st.multiselect(
+        "Compare with earlier runs", list(labels), format_func=labels.get, key=state.key("train", "ghosts"),
+        help="Their loss and accuracy per epoch are drawn faintly on the same axes as the live run.",
+    )  # fmt: skip
+    return {labels[k].split(" · ")[0]: store.read_history(Path(runs[k][1])) for k in chosen if k in runs}

@@ -2,11 +2,12 @@
 
 import sys
 
-from bench import checkpoints, inference, memory, startup, training
+from bench import checkpoints, inference, live, memory, startup, training
 
 BENCHMARKS = {
     "training": training.run,
     "checkpoints": checkpoints.run,
+    "live": live.run,
     "inference": inference.run,
     "startup": startup.run,
     "memory": memory.run,

@@ -107,6 +107,7 @@ class TrainingJob:
         self.run_dir = request.run_dir
         self.run_id = self.run_dir.name
         self.context = context_of(read_json(self.run_dir / "config.json"))
+        self._findings: tuple = (None, [])
         self.record = new_record(request.dataset, request.config)
         self.control = Control()
         self.result: TrainResult | None = None
@@ -132,9 +133,17 @@ class TrainingJob:
         return self.control.pause.is_set()
 
     def findings(self) -> list[Finding]:
-        """The diagnosis of the curves so far (live: the rules see the latest batches and epochs)."""
-        points = self.record.points_since(max(0, self.record.snapshot().points - RECENT))
-        return diagnose(self.record.history(), points, replace(self.context, message=self.record.message))
+        """The diagnosis of the curves so far (live: the rules see the latest batches and epochs).
+
+        Recomputed when an epoch ends, every 100 batches, or when the status changes: the live view
+        asks every two seconds, and the answer rarely changes in between.
+        """
+        count = self.record.snapshot().points
+        key = (self.record.epochs_recorded, count // 100, self.record.status)
+        if self._findings[0] != key:
+            points = self.record.points_since(max(0, count - RECENT))
+            self._findings = (key, diagnose(self.record.history(), points, replace(self.context, message=self.record.message)))
+        return self._findings[1]
 
     def controlled_by(self, owner: str) -> bool:
         """True for the session that started this job; any other only watches it."""

@@ -19,10 +19,10 @@ run_id, dataset, config, inspector = loaded.run_id, loaded.dataset, loaded.confi
 shape, names = dataset.input_shape, dataset.class_names
 digits = bool(config["dataset"].get("digits_style"))
 
-sources = (["Draw"] if shape[-1] == 1 else []) + ["Upload", "Camera"]
-if state.get(state.key("predict", "source")) not in sources:  # e.g. after switching to a colour model
-    state.drop(state.key("predict", "source"))
-source = st.radio("Input", sources, horizontal=True, key=state.key("predict", "source"))
+grayscale = shape[-1] == 1
+sources = (["Draw"] if grayscale else []) + ["Upload", "Camera"]
+# one choice per kind of model: a colour model's "Upload" does not carry over to a digit model, which can draw
+source = st.radio("Input", sources, horizontal=True, key=state.key("predict", "source", "gray" if grayscale else "colour"))
 data = None
 if source == "Draw":
     from streamlit_drawable_canvas import st_canvas  # imports only inside a running app

@@ -14,7 +14,7 @@ from ui import halt, settings_form, state, train_tools, training
 
 st.title("Train")
 st.caption(
-    "Set the training settings and press Train. Charts update about once a second; training keeps running "
+    "Set the training settings and press Train. The progress and charts update every few seconds; training keeps running "
     "while you look at other pages. Pause frees the machine and resumes later from the same batch; Stop keeps "
     "what was learned. The ? beside each setting says what it does."
 )
@@ -109,6 +109,6 @@ elif submitted:
 if job is not None:
     st.subheader(f"Run {job.run_id}")
     if job.active:
-        training.live_view(job.run_id)
+        training.live_view(job)
     else:
         training.result_view(job)

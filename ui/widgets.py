@@ -6,6 +6,12 @@ import numpy as np
 import streamlit as st
 
 
+def theme() -> str:
+    """ "dark" or "light": the browser's Streamlit theme (light until the browser has said)."""
+    kind = st.context.theme.type
+    return kind if kind in ("dark", "light") else "light"
+
+
 def sharp(image: np.ndarray, size: int = 72) -> np.ndarray:
     """Enlarge a small `uint8` image by whole steps (nearest neighbour) so pixels stay crisp; (h, w) for grayscale."""
     image = np.asarray(image)

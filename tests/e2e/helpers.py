@@ -18,9 +18,13 @@ def wait_ready(page, text: str | None = None, timeout: float = 60_000) -> None:
 
 
 def choose(page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox labelled `label`."""
-    page.get_by_role("combobox", name=label).first.click()
-    page.get_by_role("option", name=option, exact=False).first.click()
+    """Pick `option` in the selectbox labelled `label`: type to filter, then Enter. (A mouse click on
+    the option list can fall through to the widget under it while the list closes.)"""
+    box = page.get_by_role("combobox", name=label).first
+    box.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=False).first.wait_for()
+    page.keyboard.press("Enter")
 
 
 def go_to(page, title: str) -> None:

@@ -8,7 +8,7 @@ from tests.e2e.helpers import assert_no_exception, batches_shown, go_to, wait_fo
 
 pytestmark = pytest.mark.e2e
 
-TRACES = "() => { const g = document.querySelector('.js-plotly-plot'); return g && g.data ? g.data.length : 0; }"
+TRACES = "() => Math.max(0, ...[...document.querySelectorAll('.js-plotly-plot')].map(g => g.data ? g.data.length : 0))"
 
 
 def test_train_watch_leave_return_stop(page, server):
@@ -27,7 +27,7 @@ def test_train_watch_leave_return_stop(page, server):
     wait_ready(page, "Handwritten digits 0-9")
     go_to(page, "Train")
     page.get_by_role("button", name="Stop training").wait_for(timeout=30_000)
-    assert page.get_by_text("running", exact=True).count() >= 1
+    page.get_by_text("Running ·").first.wait_for(timeout=30_000)
     wait_for_batches(page, first + 10, 60_000)
 
     page.get_by_role("button", name="Stop training").click()

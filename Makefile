@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test lint format bench chromium clean
+.PHONY: run test lint format bench packages test-packages clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,17 @@ $(VENV)/.installed-test: requirements.txt requirements-dev.txt pyproject.toml | 
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.installed-run
 
-run: $(VENV)/.installed-run
+run: $(VENV)/.installed-run packages
 	$(PY) scripts/serve.py --server.port $(PORT)
 
-chromium:
-	@bash scripts/ensure-chromium.sh
+# Debian packages, installed when missing and this user can (root or password-less sudo)
+packages:
+	@bash scripts/ensure-packages.sh dataset-fashion-mnist
 
-test: $(VENV)/.installed-test chromium
+test-packages:
+	@bash scripts/ensure-packages.sh chromium dataset-fashion-mnist
+
+test: $(VENV)/.installed-test test-packages
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -38,7 +42,7 @@ format: $(VENV)/.installed-test
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-bench: $(VENV)/.installed-test chromium
+bench: $(VENV)/.installed-test test-packages
 	$(PY) -m bench
 
 clean:

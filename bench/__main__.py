@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import checkpoints, inference, live, memory, startup, training
+from bench import checkpoints, fashion, inference, live, memory, startup, training
 
 BENCHMARKS = {
     "training": training.run,
@@ -11,6 +11,7 @@ BENCHMARKS = {
     "inference": inference.run,
     "startup": startup.run,
     "memory": memory.run,
+    "fashion": fashion.run,
 }
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from cnn_core.summary import Plan, machine_memory_bytes, plan
 
 MAX_PARAMS = 250_000_000  # 1 GB of float32 weights: beyond this, refuse before allocating anything
 
+BN_MOMENTUM = 0.9
+
 
 def _keras_layer(info, keras):
     c, L = info.config, keras.layers
@@ -26,7 +28,11 @@ def _keras_layer(info, keras):
         return L.Dropout(c["rate"], name=info.name)
     if kind == "Activation":
         return L.Activation(c["activation"], name=info.name)
-    return getattr(L, kind)(name=info.name)  # BatchNormalization, Flatten, GlobalAveragePooling2D
+    if kind == "BatchNormalization":
+        # momentum 0.9 (Keras' default is 0.99): the averages used at test time catch up within tens of
+        # batches, so a small dataset or a short run is not judged with stale statistics
+        return L.BatchNormalization(momentum=BN_MOMENTUM, name=info.name)
+    return getattr(L, kind)(name=info.name)  # Flatten, GlobalAveragePooling2D
 
 
 def check_size(model_plan: Plan, batch_size: int = 32) -> None:

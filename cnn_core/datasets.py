@@ -18,6 +18,7 @@ from PIL import Image
 from cnn_core import downloads, ingest, paths
 from cnn_core.config import DataConfig
 from cnn_core.errors import StudioError
+from cnn_core.progress import Report
 from cnn_core.shapes import make_shapes
 
 
@@ -30,6 +31,7 @@ class RawData:
     class_names: list[str]
     test: tuple[np.ndarray, np.ndarray] | None = None
     report: ingest.IngestReport | None = None
+    origin: str | None = None  # where the files were found, when it can vary (Debian, Keras cache, download)
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,12 @@ class DatasetSpec:
     kind: str  # bundled | generated | download | folder | zip
     description: str
     source: str
-    loader: Callable[[DataConfig], RawData] = field(repr=False, compare=False)
+    loader: Callable[[DataConfig, Report | None], RawData] = field(repr=False, compare=False)
 
     @property
     def offline(self) -> bool:
-        return self.kind != "download"
+        """Whether it loads with no network: always, except a Keras dataset not yet on this machine."""
+        return self.kind != "download" or downloads.find(self.id) is not None
 
 
 @dataclass
@@ -70,6 +73,7 @@ class Dataset:
     validation: Split
     test: Split
     report: ingest.IngestReport | None = None
+    origin: str | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -113,6 +117,7 @@ class Dataset:
             "id": self.spec.id,
             "name": self.spec.name,
             "source": self.spec.source,
+            "origin": self.origin or self.spec.source,
             "description": self.spec.description,
             "input_shape": list(self.input_shape),
             "class_names": self.class_names,
@@ -122,7 +127,7 @@ class Dataset:
         }
 
 
-def _mnist_5k(config: DataConfig) -> RawData:
+def _mnist_5k(config: DataConfig, progress: Report | None = None) -> RawData:
     rows = _mnist_5k_rows()
     return RawData(rows[:, :-1].reshape(-1, 28, 28, 1), rows[:, -1].astype(np.int64), [str(d) for d in range(10)])
 
@@ -143,7 +148,7 @@ def warm_default() -> None:
     _mnist_5k_rows()
 
 
-def _digits(config: DataConfig) -> RawData:
+def _digits(config: DataConfig, progress: Report | None = None) -> RawData:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -151,30 +156,32 @@ def _digits(config: DataConfig) -> RawData:
     return RawData(images, bunch.target.astype(np.int64), [str(d) for d in range(10)])
 
 
-def _shapes(config: DataConfig) -> RawData:
+def _shapes(config: DataConfig, progress: Report | None = None) -> RawData:
     images, labels, names = make_shapes(count=config.limit or 2000, size=config.image_size or 32, seed=config.seed)
     return RawData(images, labels, names)
 
 
 def _keras(dataset_id: str, class_names: list[str]) -> Callable[[DataConfig], RawData]:
-    def load(config: DataConfig) -> RawData:
-        (x, y), test = downloads.load_keras_dataset(dataset_id)
-        return RawData(x, y, class_names, test=test)
+    def load(config: DataConfig, progress: Report | None = None) -> RawData:
+        ((x, y), test), origin = downloads.load_keras_dataset(dataset_id)
+        return RawData(x, y, class_names, test=test, origin=origin)
 
     return load
 
 
-def _folder(path: Path, config: DataConfig, report: ingest.IngestReport | None = None) -> RawData:
+def _folder(path: Path, config: DataConfig, progress: Report | None = None, report: ingest.IngestReport | None = None) -> RawData:
     size = (config.image_size, config.image_size) if config.image_size else None
-    images, labels, names, report = ingest.ingest_folder(path, channels=config.channels, image_size=size, report=report)
+    images, labels, names, report = ingest.ingest_folder(
+        path, channels=config.channels, image_size=size, report=report, progress=progress
+    )
     return RawData(images, labels, names, report=report)
 
 
-def _zip(path: Path, config: DataConfig) -> RawData:
+def _zip(path: Path, config: DataConfig, progress: Report | None = None) -> RawData:
     if not path.is_file():
         raise StudioError(f"{path} is not a file")
     folder, report = ingest.extract_upload(path, paths.data_dir() / "datasets")
-    return _folder(folder, config, report)
+    return _folder(folder, config, progress, report)
 
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -219,7 +226,7 @@ REGISTRY: dict[str, DatasetSpec] = {
             "Fashion-MNIST",
             "download",
             "70,000 clothing images, 28x28 grayscale, 10 classes.",
-            "Keras download (keras.datasets.fashion_mnist), cached in the Keras folder",
+            "Debian's package dataset-fashion-mnist when installed (offline), else the Keras cache or a Keras download",
             _keras("fashion-mnist", FASHION),
         ),
         DatasetSpec(
@@ -239,7 +246,7 @@ def get_spec(dataset_id: str) -> DatasetSpec:
     kind, _, location = dataset_id.partition(":")
     if location and kind in ("folder", "zip"):
         path = Path(location).expanduser()
-        loader = (lambda c: _folder(path, c)) if kind == "folder" else (lambda c: _zip(path, c))
+        loader = functools.partial(_folder if kind == "folder" else _zip, path)
         name = path.stem if kind == "zip" else path.name
         return DatasetSpec(
             dataset_id,
@@ -284,11 +291,12 @@ def _resize_all(images: np.ndarray, side: int) -> np.ndarray:
     return np.stack(out).reshape(len(images), side, side, images.shape[-1])
 
 
-def load_dataset(config: DataConfig) -> Dataset:
-    """Load, optionally resize and subsample, then split `config.dataset_id`."""
+def load_dataset(config: DataConfig, progress: Report | None = None) -> Dataset:
+    """Load, optionally resize and subsample, then split `config.dataset_id`; `progress` hears how
+    many images of a folder have been read."""
     config.check()
     spec = get_spec(config.dataset_id)
-    raw = spec.loader(config)
+    raw = spec.loader(config, progress)
     images, labels = raw.images, raw.labels
     if config.image_size and isinstance(images, np.ndarray) and spec.kind not in ("folder", "zip"):
         images = _resize_all(images, config.image_size)
@@ -317,4 +325,5 @@ def load_dataset(config: DataConfig) -> Dataset:
         Split(images.take(val, axis=0), labels[val]),
         test_split,
         raw.report,
+        raw.origin,
     )

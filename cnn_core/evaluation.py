@@ -12,6 +12,7 @@ from cnn_core.config import DataConfig
 from cnn_core.datasets import Dataset, load_dataset
 from cnn_core.errors import StudioError
 from cnn_core.ingest import ImageFiles
+from cnn_core.progress import Progress, Report
 from cnn_core.runs import RunStore, read_json
 
 EPSILON = 1e-7  # Keras clips probabilities by this in cross-entropy
@@ -137,19 +138,21 @@ def compare_epochs(a: Evaluation, b: Evaluation) -> EpochComparison:
     )
 
 
-def predict_split(model, images, batch_size: int = 256) -> np.ndarray:
+def predict_split(model, images, batch_size: int = 256, progress: Report | None = None) -> np.ndarray:
     """Class probabilities for `uint8` images, batch by batch (works for lazy folders too)."""
     outputs = []
+    counter = Progress(len(images), "test images predicted", progress)
     for start in range(0, len(images), batch_size):
         stop = min(start + batch_size, len(images))
         batch = images[np.arange(start, stop)] if isinstance(images, ImageFiles) else images[start:stop]
         outputs.append(np.asarray(model(batch, training=False)))
+        counter.advance(stop - start)
     return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
 
 
-def evaluate_model(model, dataset: Dataset) -> Evaluation:
+def evaluate_model(model, dataset: Dataset, progress: Report | None = None) -> Evaluation:
     """Predict the dataset's test split."""
-    return Evaluation(dataset.class_names, dataset.test.labels, predict_split(model, dataset.test.images))
+    return Evaluation(dataset.class_names, dataset.test.labels, predict_split(model, dataset.test.images, progress=progress))
 
 
 def model_at_checkpoint(run_dir: Path, info):

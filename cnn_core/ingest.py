@@ -15,6 +15,7 @@ import shutil
 import stat
 import zipfile
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -23,9 +24,11 @@ from PIL import Image
 
 from cnn_core import images as imageio
 from cnn_core.errors import StudioError
+from cnn_core.progress import Progress, Report
 
 IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini"}
 MAX_DEFAULT_SIDE = 128
+DECODE_THREADS = max(2, min(8, os.cpu_count() or 2))
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 
 
@@ -187,6 +190,38 @@ def extract_upload(zip_path: str | Path, workspace: str | Path) -> tuple[Path, I
     return folder, report
 
 
+def save_folder_upload(files: list[tuple[str, bytes]], workspace: str | Path, limits: IngestLimits | None = None) -> Path:
+    """Write a folder uploaded from the browser (each file's path relative to the chosen folder,
+    e.g. `pets/cats/001.jpg`) to `workspace/<content hash>/`, once; unsafe paths are not written.
+
+    A `.complete` marker says the folder was written in full, so an interrupted save is redone.
+    """
+    limits = limits or IngestLimits()
+    if len(files) > limits.max_members:
+        raise StudioError(f"the folder has {len(files):,} files; the limit is {limits.max_members:,}")
+    total = sum(len(data) for _, data in files)
+    if total > limits.max_total_bytes:
+        raise StudioError(f"the folder holds {total / 2**30:.1f} GB; the limit is {limits.max_total_bytes / 2**30:.1f} GB")
+    digest = hashlib.sha256()
+    for name, data in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    dest = Path(workspace) / ("folder-" + digest.hexdigest()[:16])
+    marker = dest / ".complete"
+    if marker.exists():
+        return dest
+    shutil.rmtree(dest, ignore_errors=True)
+    for name, data in files:
+        relative = _safe_relative(name.replace("\\", "/"))
+        if relative is None or not relative.parts:
+            continue
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    dest.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    return dest
+
+
 def find_class_root(folder: Path) -> Path:
     """Descend through single wrapper folders (`archive/cats`, `archive/dogs` → `archive`).
 
@@ -257,8 +292,13 @@ def ingest_folder(
     image_size: tuple[int, int] | None = None,
     limits: IngestLimits | None = None,
     report: IngestReport | None = None,
+    progress: Report | None = None,
 ) -> tuple[np.ndarray | ImageFiles, np.ndarray, list[str], IngestReport]:
-    """Load a folder of class subfolders: images (n, h, w, c) `uint8`, labels, class names, report."""
+    """Load a folder of class subfolders: images (n, h, w, c) `uint8`, labels, class names, report.
+
+    Images are decoded by a few threads at once (Pillow releases the GIL while it decodes and
+    resizes); `progress` hears how many have been read.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise StudioError(f"{folder} is not a folder")
@@ -272,28 +312,38 @@ def ingest_folder(
     default_channels, default_size = default_format([h for _, _, h in kept])
     report.channels = channels or default_channels
     report.image_size = tuple(image_size or default_size)
-    images, labels = _decode(kept, root, report, limits or IngestLimits())
+    images, labels = _decode(kept, root, report, limits or IngestLimits(), Progress(len(kept), "images read", progress))
     return _drop_empty_classes(images, labels, list(found), report)
 
 
-def _decode(kept, root: Path, report: IngestReport, limits: IngestLimits):
+def _decode(kept, root: Path, report: IngestReport, limits: IngestLimits, progress: Progress):
     """Decode every image once (to find truncated files); keep pixels unless over the budget."""
     h, w = report.image_size
     report.streamed = len(kept) * h * w * report.channels > limits.memory_budget_bytes
     pixels = None if report.streamed else np.zeros((len(kept), h, w, report.channels), np.uint8)
     good = np.zeros(len(kept), bool)
-    for i, (_, path, _) in enumerate(kept):
+
+    def read(item):
         try:
-            array = imageio.load_array(path, (h, w), report.channels)
+            return imageio.load_array(item[1], (h, w), report.channels)
         except StudioError as exc:
-            report.skip(path.relative_to(root), str(exc))
-            continue
-        good[i] = True
-        if pixels is not None:
-            pixels[i] = array
+            return exc
+
+    with ThreadPoolExecutor(DECODE_THREADS) as pool:
+        for i, (item, array) in enumerate(zip(kept, pool.map(read, kept))):
+            progress.advance()
+            if isinstance(array, StudioError):
+                report.skip(item[1].relative_to(root), str(array))
+                continue
+            good[i] = True
+            if pixels is not None:
+                pixels[i] = array
     labels = np.array([label for label, _, _ in kept], np.int64)[good]
     if pixels is not None:
-        return pixels[good], labels
+        for j, i in enumerate(np.flatnonzero(good)):  # close the gaps in place: no second copy of the images
+            if i != j:
+                pixels[j] = pixels[i]
+        return pixels[: len(labels)], labels
     return ImageFiles([p for (_, p, _), ok in zip(kept, good) if ok], (h, w), report.channels), labels
 
 

@@ -20,3 +20,8 @@ def keras_cache_dir() -> Path:
     """Where Keras caches its dataset downloads (`$KERAS_HOME/datasets`, default `~/.keras/datasets`)."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return Path(home) / "datasets"
+
+
+def system_datasets_dir() -> Path:
+    """Where Debian's dataset packages install (`/usr/share/datasets`; `CNN_STUDIO_SYSTEM_DATASETS` overrides)."""
+    return Path(os.environ.get("CNN_STUDIO_SYSTEM_DATASETS", "/usr/share/datasets"))

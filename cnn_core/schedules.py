@@ -72,8 +72,10 @@ def keras_schedule(config, steps_per_epoch: int):
     if _keras_class is None:
         import keras
 
+        @keras.saving.register_keras_serializable(package="cnn_studio")
         class StudioSchedule(keras.optimizers.schedules.LearningRateSchedule):
-            """`formula` on the optimizer's iteration counter (so a resumed run continues its schedule)."""
+            """`formula` on the optimizer's iteration counter (so a resumed run continues its schedule).
+            Registered, so cloning a compiled model (which rebuilds its optimizer) finds it."""
 
             def __init__(self, config, steps_per_epoch):
                 self.config, self.steps_per_epoch = config, steps_per_epoch
@@ -83,6 +85,12 @@ def keras_schedule(config, steps_per_epoch: int):
 
             def get_config(self):
                 return {"config": self.config.to_dict(), "steps_per_epoch": self.steps_per_epoch}
+
+            @classmethod
+            def from_config(cls, saved):
+                from cnn_core.config import TrainConfig
+
+                return cls(TrainConfig.from_dict(saved["config"]), saved["steps_per_epoch"])
 
         _keras_class = StudioSchedule
     return _keras_class(config, steps_per_epoch)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnn_core import charts, ingest, paths
+from cnn_core import charts, downloads, ingest, paths
 from cnn_core.config import DataConfig
 from cnn_core.datasets import REGISTRY
 from cnn_core.errors import StudioError
@@ -14,8 +14,18 @@ OWN = "own"
 DATASET_HELP = next(d.setting.help for d in declared(DataConfig) if d.name == "dataset_id")
 KIND_LABEL = {"bundled": "bundled, offline", "generated": "generated, offline", "download": "Keras download"}
 
+
+def kind_label(spec) -> str:
+    if spec.kind == "download" and spec.offline:
+        return "on this machine, offline"
+    return KIND_LABEL[spec.kind]
+
+
 st.title("Data")
-st.caption("Pick the images to train on. Bundled datasets work offline; Keras downloads need the internet once.")
+st.caption(
+    "Pick the images to train on. Bundled datasets work offline; Keras downloads need the internet once, "
+    "unless their files are already on this machine (Fashion-MNIST from Debian's dataset-fashion-mnist)."
+)
 
 config = state.data_config()
 choice_key = state.setting_key("data", "dataset_id")
@@ -25,27 +35,61 @@ choice = st.selectbox(
     [*REGISTRY, OWN],
     key=choice_key,
     help=DATASET_HELP,
-    format_func=lambda k: (
-        "Your own images (zip or folder)" if k == OWN else f"{REGISTRY[k].name} ({KIND_LABEL[REGISTRY[k].kind]})"
-    ),
+    format_func=lambda k: "Your own images (zip or folder)" if k == OWN else f"{REGISTRY[k].name} ({kind_label(REGISTRY[k])})",
 )
 
 dataset_id = choice
 if choice == OWN:
     st.markdown("One subfolder per class, e.g. `cats/…`, `dogs/…`, with or without one folder around them.")
-    upload_col, folder_col = st.columns(2)
-    uploaded = upload_col.file_uploader("Upload a zip", type=["zip"], key=state.key("data", "upload"))
-    folder = folder_col.text_input("…or a folder on this machine", key=state.key("data", "folder"), placeholder="/path/to/images")
-    if uploaded is not None:
-        saved = ingest.save_upload(uploaded.getvalue(), uploaded.name, paths.data_dir() / "uploads")
-        dataset_id = f"zip:{saved}"
-    elif folder.strip():
-        dataset_id = f"folder:{folder.strip()}"
-    elif config.dataset_id.startswith(("zip:", "folder:")):
-        dataset_id = config.dataset_id
+    how = st.radio(
+        "Bring them as", ["A zip file", "A folder from this computer", "A folder path on the server"],
+        horizontal=True, key=state.key("data", "own_source"),
+    )  # fmt: skip
+    if how == "A zip file":
+        uploaded = st.file_uploader("Upload a zip", type=["zip"], key=state.key("data", "upload"))
+        if uploaded is not None:
+            dataset_id = f"zip:{ingest.save_upload(uploaded.getvalue(), uploaded.name, paths.data_dir() / 'uploads')}"
+    elif how == "A folder from this computer":
+        files = st.file_uploader(
+            "Choose the folder", accept_multiple_files="directory", key=state.key("data", "upload_folder"),
+            help="Your browser sends every file in the folder; they are kept in this app's data folder.",
+        )  # fmt: skip
+        if files:
+            try:
+                saved = ingest.save_folder_upload([(f.name, f.getvalue()) for f in files], paths.data_dir() / "uploads")
+            except StudioError as exc:
+                st.error(str(exc))
+                halt()
+            dataset_id = f"folder:{saved}"
     else:
-        st.info("Upload a zip or give a folder path to load your images.")
+        folder = st.text_input("A folder on this machine", key=state.key("data", "folder"), placeholder="/path/to/images")
+        if folder.strip():
+            dataset_id = f"folder:{folder.strip()}"
+    if dataset_id == OWN and config.dataset_id.startswith(("zip:", "folder:")):
+        dataset_id = config.dataset_id
+    elif dataset_id == OWN:
+        st.info("Upload a zip or a folder, or give a folder path, to load your images.")
         halt()
+elif not REGISTRY[choice].offline:
+    st.warning(f"{REGISTRY[choice].name} is not on this machine yet: it will be downloaded, which needs the internet once.")
+    if choice in downloads.PLACEABLE:
+        placed = st.file_uploader(
+            f"Offline? Upload a copy of {downloads.PLACEABLE[choice]}", key=state.key("data", "place", choice),
+            help="E.g. from a USB stick: it is checked, then put where Keras looks for it.",
+        )  # fmt: skip
+        if placed is not None:
+            try:
+                upload = ingest.save_upload(placed.getvalue(), placed.name, paths.data_dir() / "uploads")
+                placed_id, target = downloads.place_file(upload)
+            except StudioError as exc:
+                st.error(f"{placed.name} was not placed: {exc}")
+                halt()
+            if placed_id != choice:
+                st.error(
+                    f"{placed.name} is {placed_id}, not {REGISTRY[choice].name}: it was placed, choose {placed_id} to use it."
+                )
+                halt()
+            st.success(f"Placed in {target}.")
 
 with st.expander("Splits and image format"):
     values = settings_form.form_section(config, "data", "Splits", columns=3)
@@ -55,14 +99,14 @@ if new_config != config:
     state.set_data_config(new_config)
 
 try:
-    with st.spinner(f"Loading {dataset_id} …"):
-        ds = state.current_dataset(new_config)
+    with st.spinner(f"Loading {dataset_id} …"), widgets.progress_bar() as progress:
+        ds = state.current_dataset(new_config, progress)
 except StudioError as exc:
     st.error(str(exc))
     halt()
 
 st.subheader(ds.spec.name)
-st.markdown(f"{ds.spec.description}  \n**Source:** {ds.spec.source}")
+st.markdown(f"{ds.spec.description}  \n**Loaded from:** {ds.origin or ds.spec.source}")
 counts = ds.counts()
 m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Image shape", " × ".join(map(str, ds.input_shape)))

@@ -44,8 +44,18 @@ if source == "Draw":
     if canvas.json_data and canvas.json_data.get("objects"):
         data = canvas.image_bytes
 elif source == "Upload":
-    upload = st.file_uploader("PNG, JPEG, GIF (first frame), BMP or WebP", key=state.key("predict", "upload"))
-    data = upload.getvalue() if upload is not None else None
+    uploads = st.file_uploader(
+        "PNG, JPEG, GIF (first frame), BMP or WebP: one image, or several for a table of predictions",
+        accept_multiple_files=True, key=state.key("predict", "upload"),
+    )  # fmt: skip
+    if len(uploads) > 1:
+        inspect_views.batch_predictions(inspector.model, [(u.name, u.getvalue()) for u in uploads], names, digits, run_id)
+        # the newest upload first; a fresh choice whenever the list changes
+        index = st.selectbox("Look closer at", range(len(uploads)), index=len(uploads) - 1,
+                             format_func=lambda i: uploads[i].name, key=state.key("predict", "closer", len(uploads)))  # fmt: skip
+        data = uploads[index].getvalue()
+    else:
+        data = uploads[0].getvalue() if uploads else None
 else:
     photo = st.camera_input("Take a picture", key=state.key("predict", "camera"))
     data = photo.getvalue() if photo is not None else None

@@ -67,6 +67,7 @@ job = training.attached_job()
 busy = job is not None and job.active and training.is_mine(job)
 if not busy:
     training.resumable_runs()
+    train_tools.recommended_settings(spec, settings)
 with st.expander("Learning-rate schedule", icon=":material/show_chart:"):
     schedule = train_tools.schedule_section(settings, len(ds.train))
 with st.expander("Find a learning rate", icon=":material/search:"):

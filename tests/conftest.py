@@ -15,9 +15,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def workspace(tmp_path, monkeypatch):
-    """Runs, uploads and the Keras cache live in the test's own temporary folder."""
+    """Runs, uploads, the Keras cache and the system datasets folder (Debian's, normally) live in
+    the test's own temporary folder; a test that wants the real Debian files points there itself."""
     ws = tmp_path / "workspace"
-    for name, var in [("runs", "CNN_STUDIO_RUNS_DIR"), ("data", "CNN_STUDIO_DATA_DIR"), ("keras", "KERAS_HOME")]:
+    folders = [
+        ("runs", "CNN_STUDIO_RUNS_DIR"),
+        ("data", "CNN_STUDIO_DATA_DIR"),
+        ("keras", "KERAS_HOME"),
+        ("system", "CNN_STUDIO_SYSTEM_DATASETS"),
+    ]
+    for name, var in folders:
         (ws / name).mkdir(parents=True)
         monkeypatch.setenv(var, str(ws / name))
     return ws

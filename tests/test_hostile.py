@@ -79,7 +79,7 @@ def test_predict_upload_through_the_cli(name, corpus, trained_run, trained_runs)
     out = cli("predict", "--run", trained_run, "--image", str(path), "--json")
     if expected == "ok":
         assert out.returncode == 0, out.stderr[-1500:]
-        assert 0 <= json.loads(out.stdout)["confidence"] <= 1
+        assert 0 <= json.loads(out.stdout)[0]["confidence"] <= 1
     else:
         assert_clear_refusal(out, expected)
     assert run_hashes(trained_runs) == before

@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from cnn_core.config import TrainConfig
-from cnn_core.settings import declared, format_value
+from cnn_core.settings import format_value
 from ui import settings_form, state
 
-LABELS = {d.name: d.setting.label for d in declared(TrainConfig)}
+LABELS = settings_form.TRAIN_LABELS
 BOXES = {"error": st.error, "warning": st.warning, "info": st.info}
 PAGES = {"train": "pages/train.py", "model": "pages/model.py", "data": "pages/data.py"}
 

@@ -130,3 +130,32 @@ def activation_stats(inspector: Inspector, maps: dict[str, np.ndarray]) -> None:
                 "max": st.column_config.NumberColumn(format="%.3f"),
             },
         )
+
+
+def batch_predictions(model, uploads: list[tuple[str, bytes]], class_names: list[str], digits: bool, run_id: str) -> None:
+    """A table of predictions for several uploaded images (errors on their own rows), as CSV too."""
+    from cnn_core.preprocess import predict_many
+
+    entries = predict_many(model, uploads, class_names, digits)
+    rows = pd.DataFrame(
+        [
+            {
+                "image": e["image"],
+                "predicted": e.get("predicted", ""),
+                "confidence": e.get("confidence"),
+                "runner-up": e["top"][1]["class"] if len(e.get("top", [])) > 1 else "",
+                "error": e.get("error", ""),
+            }
+            for e in entries
+        ]
+    )
+    readable = int(rows["error"].eq("").sum())
+    st.markdown(f"**{readable} of {len(rows)} images classified** by run `{run_id}`.")
+    st.dataframe(
+        rows, hide_index=True, width="stretch",
+        column_config={"confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent")},
+    )  # fmt: skip
+    st.download_button(
+        "Download the predictions (CSV)", rows.to_csv(index=False), file_name=f"predictions-{run_id}.csv", mime="text/csv",
+        icon=":material/download:", key=state.key("predict", "csv"),
+    )  # fmt: skip

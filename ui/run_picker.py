@@ -8,7 +8,8 @@ import streamlit as st
 
 from cnn_core.errors import StudioError
 from cnn_core.runs import RunStore
-from ui import state
+from ui import state, widgets
+from ui.memo import Memo
 
 
 @dataclass
@@ -32,12 +33,17 @@ def _load(run_path: str, version: float, epoch: int | None):
     return model, dataset, config, Inspector(model)
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
-def _evaluate(run_path: str, version: float, epoch: int | None):
+_EVALUATIONS = Memo(6)
+
+
+def _evaluate(run_path: str, version: float, epoch: int | None, progress):
     from cnn_core.evaluation import evaluate_model
 
-    model, dataset, _, _ = _load(run_path, version, epoch)
-    return evaluate_model(model, dataset)
+    def compute():
+        model, dataset, _, _ = _load(run_path, version, epoch)
+        return evaluate_model(model, dataset, progress)
+
+    return _EVALUATIONS.get((run_path, version, epoch), compute)
 
 
 def pick_run(label: str = "Model") -> str | None:
@@ -90,8 +96,9 @@ def load(run_id: str, epoch: int | None = None) -> LoadedRun:
 
 
 def evaluation(run_id: str, epoch: int | None = None):
-    """The run's predictions on its test split (computed once per process and epoch)."""
-    return _evaluate(*_key(run_id), epoch)
+    """The run's predictions on its test split (computed once per process and epoch, with a progress bar)."""
+    with widgets.progress_bar() as progress:
+        return _evaluate(*_key(run_id), epoch, progress)
 
 
 def pick_epoch(run_id: str, label: str = "Epoch") -> int | None:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cnn_core.config import TrainConfig
 from cnn_core.settings import Declared, declared
 from ui import state
+
+TRAIN_LABELS = {d.name: d.setting.label for d in declared(TrainConfig)}
 
 
 def _label(d: Declared) -> str:

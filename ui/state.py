@@ -15,6 +15,7 @@ import streamlit as st
 from cnn_core.config import ArchChoice, DataConfig, TrainConfig
 from cnn_core.datasets import Dataset, load_dataset
 from cnn_core.settings import declared
+from ui.memo import Memo
 
 DATA_CONFIG, ARCH, TRAIN_CONFIG = "data_config", "arch_choice", "train_config"
 CURRENT_RUN = "current_run"  # the run the model pages show
@@ -28,13 +29,13 @@ _OWNER_FORMAT = re.compile(r"[0-9a-f]{32}")
 PAGE_KEYS = {
     "app": {"dismiss"},
     "diagnosis": {"apply"},
-    "data": {"dataset_id", "upload", "folder"},
+    "data": {"dataset_id", "upload", "folder", "own_source", "upload_folder", "place"},
     "model": {"preset", "start", "rows", "editor", "import", "imported"},
     "train": {"form", "stop", "pause", "resume", "more", "continue", "freeze", "cancel", "preview", "finder", "find",
-              "finder_chart", "use_rate", "ghosts", "variant"},
+              "finder_chart", "use_rate", "ghosts", "variant", "recommended"},
     "evaluate": {"normalise", "true", "pred", "filter"},
     "visualize": {"source", "class", "index", "mistake", "upload"},
-    "predict": {"source", "brush", "canvas", "upload", "camera"},
+    "predict": {"source", "brush", "canvas", "upload", "camera", "closer", "csv"},
     "runs": {"table", "import", "imported", "confirm", "delete", "yes", "no", "edit", "resume", "more", "continue", "finetune", "variant"},
     "learn": {"source", "size", "pick", "image", "kernel", "k", "padding", "stride", "step", "input", "products",
               "partial", "pool", "fmap", "pooled", "flat", "ck", "cin", "cf", "din", "du"},
@@ -188,12 +189,11 @@ def set_link_notices(notices: list[str]) -> None:
     st.session_state[LINK_NOTICES] = list(notices)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _load(config_json: str) -> Dataset:
-    return load_dataset(DataConfig.from_dict(json.loads(config_json)))
+_DATASETS = Memo(4)
 
 
-def current_dataset(config: DataConfig | None = None) -> Dataset:
-    """The dataset for `config` (default: the current selection), loaded once per process."""
+def current_dataset(config: DataConfig | None = None, progress=None) -> Dataset:
+    """The dataset for `config` (default: the current selection), loaded once per process; `progress`
+    (a `cnn_core.progress` report) hears how far reading a folder has got."""
     config = config or data_config()
-    return _load(json.dumps(config.to_dict(), sort_keys=True))
+    return _DATASETS.get(json.dumps(config.to_dict(), sort_keys=True), lambda: load_dataset(config, progress))

@@ -1,5 +1,5 @@
 """Tools around the Train page's form: the learning-rate schedule with its preview, the
-learning-rate finder, and earlier runs to draw beside the live curves."""
+learning-rate finder, a preset's recommended settings, and earlier runs to draw beside the live curves."""
 
 from __future__ import annotations
 
@@ -8,11 +8,27 @@ from pathlib import Path
 import streamlit as st
 
 from cnn_core import curves, schedules
+from cnn_core.config import TrainConfig
 from cnn_core.errors import StudioError
 from cnn_core.jobs import JOBS
 from cnn_core.pipeline import steps_per_epoch
 from cnn_core.runs import RunStore
+from cnn_core.settings import format_value
 from ui import settings_form, state
+
+
+def recommended_settings(spec, settings: TrainConfig) -> None:
+    """When the preset was designed with settings that differ from the current ones: a button that applies them."""
+    differ = {k: v for k, v in spec.recommended.items() if getattr(settings, k) != v}
+    if not differ:
+        return
+    listed = ", ".join(f"{settings_form.TRAIN_LABELS[k].lower()} {format_value(v)}" for k, v in spec.recommended.items())
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.info(f"**{spec.name}** was designed to train with: {listed}.", icon=":material/tips_and_updates:")
+    if right.button("Use these settings", key=state.key("train", "recommended"), icon=":material/tune:"):
+        state.update_train_config(**spec.recommended)
+        settings_form.forget("train", TrainConfig)
+        st.rerun()
 
 
 def schedule_section(settings, train_size: int) -> dict:

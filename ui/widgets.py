@@ -1,9 +1,14 @@
-"""Small reusable widgets: image grids that keep pixels sharp, compact tables."""
+"""Small reusable widgets: image grids that keep pixels sharp, compact tables, progress bars."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import streamlit as st
+
+from cnn_core.progress import Progress, Report
 
 
 def theme() -> str:
@@ -50,3 +55,17 @@ def compact_table(header: list[str], rows: list[list], max_height: int = 320) ->
         f'<table style="width:100%;margin:0"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>',
         unsafe_allow_html=True,
     )
+
+
+@contextmanager
+def progress_bar() -> Iterator[Report]:
+    """A `cnn_core.progress` report drawn as a progress bar with its count and ETA; removed afterwards."""
+    bar = st.empty()
+
+    def report(progress: Progress) -> None:
+        bar.progress(progress.fraction, text=progress.text)
+
+    try:
+        yield report
+    finally:
+        bar.empty()

@@ -68,7 +68,16 @@ def build_parser(prog: str = "python -m cnn_core", extra_commands: dict[str, str
         p.add_argument("--json", action="store_true", help="machine-readable output")
     for name, text in (extra_commands or {}).items():
         commands.add_parser(name, help=text)
+    parser.commands = commands.choices
     return parser
+
+
+def _recommended(args: argparse.Namespace) -> dict:
+    """`train --arch PRESET`: the preset's recommended settings, which stand in for the defaults."""
+    from cnn_core.architectures import PRESETS
+
+    preset = PRESETS.get(getattr(args, "arch", None) or "") if args.command == "train" and not getattr(args, "from") else None
+    return dict(preset.recommended) if preset else {}
 
 
 def quiet_tensorflow_import() -> None:
@@ -94,7 +103,12 @@ def quiet_tensorflow_import() -> None:
 
 def main(argv: list[str] | None = None, prog: str = "python -m cnn_core", extra_commands: dict | None = None) -> int:
     """Run one CLI command; returns the exit status (2 for a user error, with one line on stderr)."""
-    args = build_parser(prog, extra_commands).parse_args(argv)
+    parser = build_parser(prog, extra_commands)
+    args = parser.parse_args(argv)
+    recommended = _recommended(args)
+    if recommended:  # parse again with the preset's settings as defaults: flags given still win
+        parser.commands[args.command].set_defaults(**recommended)
+        args = parser.parse_args(argv)
     try:
         if getattr(args, "tensorflow", False):
             quiet_tensorflow_import()

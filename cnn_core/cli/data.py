@@ -20,12 +20,13 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_dataset_info(args: argparse.Namespace) -> int:
     from cnn_core.datasets import load_dataset
+    from cnn_core.progress import to_stderr
 
-    ds = load_dataset(data_config(args, args.id))
+    ds = load_dataset(data_config(args, args.id), to_stderr)
     info = ds.summary()
     lines = [
         f"{ds.spec.name} ({ds.spec.id})",
-        f"  source: {ds.spec.source}",
+        f"  loaded from: {info['origin']}",
         f"  input shape: {ds.input_shape}, {ds.num_classes} classes" + (" (streamed from disk)" if info["streamed"] else ""),
     ]
     counts = info["counts"]
@@ -36,6 +37,14 @@ def cmd_dataset_info(args: argparse.Namespace) -> int:
         lines.append(f"  skipped {len(info['skipped'])} file(s):")
         lines += [f"    {s['file']}: {s['reason']}" for s in info["skipped"]]
     emit(args, info, lines)
+    return 0
+
+
+def cmd_place(args: argparse.Namespace) -> int:
+    from cnn_core.downloads import place_file
+
+    dataset_id, target = place_file(args.file)
+    emit(args, {"dataset": dataset_id, "placed": str(target)}, [f"{dataset_id}: placed in {target}; it now loads offline"])
     return 0
 
 
@@ -79,3 +88,8 @@ def register(commands) -> None:
     p.add_argument("--dataset", help="count parameters for this dataset's input (default: each tutorial's own)")
     data_args(p)
     p.set_defaults(func=cmd_archs)
+    p = commands.add_parser(
+        "place", help="check a copy of mnist.npz or cifar-10-python.tar.gz and put it where Keras looks, for offline use"
+    )
+    p.add_argument("file", help="the file, e.g. from a USB stick")
+    p.set_defaults(func=cmd_place)

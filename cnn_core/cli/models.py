@@ -10,10 +10,11 @@ from cnn_core.errors import StudioError
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from cnn_core.evaluation import evaluate_model, load_run
+    from cnn_core.progress import to_stderr
     from cnn_core.runs import RunStore
 
     model, dataset, _ = load_run(args.run, RunStore(args.runs_dir), args.epoch)
-    result = evaluate_model(model, dataset)
+    result = evaluate_model(model, dataset, to_stderr)
     info = {**result.summary(), "epoch": args.epoch}
     lines = [
         f"test accuracy {result.accuracy:.4f}  test loss {result.loss:.4f}  ({len(result.y_true)} images)"
@@ -30,10 +31,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from cnn_core.modelio import load_model_file, model_shapes
-    from cnn_core.preprocess import prepare
+    from cnn_core.preprocess import predict_many
     from cnn_core.runs import RunStore, read_json
 
     if bool(args.run) == bool(args.model):
@@ -47,13 +46,42 @@ def cmd_predict(args: argparse.Namespace) -> int:
     shape, classes = model_shapes(model)
     if args.model:
         names, digits = [str(i) for i in range(classes)], shape[-1] == 1
-    x = prepare(args.image, shape, digits)
-    probs = np.asarray(model(x[None], training=False))[0]
-    order = np.argsort(-probs)[: args.top]
-    top = [{"class": names[i], "probability": float(probs[i])} for i in order]
-    payload = {"predicted": top[0]["class"], "confidence": top[0]["probability"], "top": top}
-    emit(args, payload, [f"{t['class']:<16} {t['probability']:.4f}" for t in top])
-    return 0
+    images = _images_of(args)
+    entries = predict_many(model, [(image, image) for image in images], names, digits, args.top)
+    if len(entries) == 1 and "error" in entries[0]:  # one image: a refusal, as any other command's
+        raise StudioError(f"{images[0]}: {entries[0]['error']}")
+    good = [e for e in entries if "error" not in e]
+    lines = []
+    for e in entries:
+        if "error" in e:
+            lines.append(f"{e['image']}: error: {e['error']}")
+        elif len(entries) == 1:
+            lines += [f"{t['class']:<16} {t['probability']:.4f}" for t in e["top"]]
+        else:
+            lines.append(f"{e['image']}: {e['predicted']} ({e['confidence']:.4f})")
+    emit(args, entries, lines)
+    return 0 if good else 2
+
+
+def _images_of(args: argparse.Namespace) -> list[str]:
+    """The images to predict: `--image` paths as given, or every file under `--folder` (sorted, hidden files skipped)."""
+    from pathlib import Path
+
+    from cnn_core.ingest import is_ignored
+
+    if bool(args.image) == bool(args.folder):
+        raise StudioError("give either --image FILE [FILE ...] or --folder DIR")
+    if args.image:
+        return list(args.image)
+    root = Path(args.folder)
+    if not root.is_dir():
+        raise StudioError(f"{root} is not a folder")
+    files = [
+        p for p in sorted(root.rglob("*")) if p.is_file() and not any(is_ignored(part) for part in p.relative_to(root).parts)
+    ]
+    if not files:
+        raise StudioError(f"{root} holds no files")
+    return [str(p) for p in files]
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -84,11 +112,14 @@ def register(commands) -> None:
     p.add_argument("run", help="run id or run folder")
     p.add_argument("--epoch", type=int, help="evaluate the checkpoint saved after this epoch (default: the final model)")
     p.set_defaults(func=cmd_evaluate, tensorflow=True)
-    p = commands.add_parser("predict", help="classify one image with a run's model or a .keras file")
-    p.add_argument("--run")
-    p.add_argument("--model")
-    p.add_argument("--image", required=True)
-    p.add_argument("--top", type=int, default=3)
+    p = commands.add_parser(
+        "predict", help="classify images with a run's model or a .keras file; --json gives a list, one entry per image"
+    )
+    p.add_argument("--run", help="run id or run folder")
+    p.add_argument("--model", help="a .keras model file instead of a run")
+    p.add_argument("--image", nargs="+", metavar="FILE", help="one or more image files")
+    p.add_argument("--folder", metavar="DIR", help="every image under this folder")
+    p.add_argument("--top", type=int, default=3, help="how many classes to list per image (default 3)")
     p.set_defaults(func=cmd_predict, tensorflow=True)
     p = commands.add_parser("import", help="import a run zip, or a .keras model evaluated on --dataset")
     p.add_argument("file")

@@ -15,6 +15,7 @@ import time
 from cnn_core import settings
 from cnn_core.cli import data_args, data_config, emit, runs_dir_arg
 from cnn_core.errors import StudioError
+from cnn_core.progress import to_stderr
 
 
 def _arch_choice(value: str):
@@ -103,7 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = settings.from_arguments(TrainConfig, args)
     config.check()
-    dataset = load_dataset(data_config(args, args.dataset))
+    dataset = load_dataset(data_config(args, args.dataset), to_stderr)
     store = RunStore(args.runs_dir)
     parent = parent_of(store.resolve(getattr(args, "from")), dataset.input_shape, args.freeze) if getattr(args, "from") else None
     arch = parent.arch if parent else _arch_choice(args.arch)
@@ -118,7 +119,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     store = RunStore(args.runs_dir)
     plan = plan_resume(store, args.run, "cli", args.epochs or 0)
-    dataset = load_dataset(plan.data)
+    dataset = load_dataset(plan.data, to_stderr)
     plan.save_settings()
     return _train_session(args, dataset, plan.arch, plan.config, plan.run_dir, store, plan.start)
 
@@ -156,7 +157,11 @@ def register(commands) -> None:
 
     p = commands.add_parser("train", help="train a model and save the run (Ctrl-C pauses; twice stops)")
     p.add_argument("--dataset", default="mnist-5k", help=_dataset_help())
-    p.add_argument("--arch", default="keras-mnist", help="Architecture: a preset id (see `archs`) or a JSON architecture file.")
+    p.add_argument(
+        "--arch", default="keras-mnist",
+        help="Architecture: a preset id (see `archs`) or a JSON architecture file. A preset's recommended settings "
+        "(fashion-cnn has some) replace the defaults below; flags you give still win.",
+    )  # fmt: skip
     p.add_argument(
         "--from",
         metavar="RUN",
@@ -199,7 +204,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     from cnn_core.lr_finder import find_learning_rate
 
     config = settings.from_arguments(TrainConfig, args)
-    dataset = load_dataset(data_config(args, args.dataset))
+    dataset = load_dataset(data_config(args, args.dataset), to_stderr)
 
     def report(done: int, steps: int) -> None:
         if not args.json and (done % 10 == 0 or done == steps):

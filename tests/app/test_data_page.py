@@ -34,6 +34,7 @@ def test_own_folder_shows_the_ingestion_report(tmp_path):
     (root / "猫" / "bad.png").write_text("not an image")
     at = open_app()
     at.selectbox(key="data.dataset_id").set_value("own").run()
+    at.radio(key="data.own_source").set_value("A folder path on the server").run()
     at.text_input(key="data.folder").input(str(root)).run()
     assert not at.exception
     assert any("Ingestion report" in md.value for md in at.markdown)
@@ -47,6 +48,7 @@ def test_refused_folder_shows_a_message_not_a_traceback(tmp_path):
     root = make_class_folder(tmp_path / "one", {"only": 5})
     at = open_app()
     at.selectbox(key="data.dataset_id").set_value("own").run()
+    at.radio(key="data.own_source").set_value("A folder path on the server").run()
     at.text_input(key="data.folder").input(str(root)).run()
     assert not at.exception
     assert "at least 2 class" in at.error[0].value
@@ -58,3 +60,23 @@ def test_offline_keras_dataset_shows_what_to_do():
     at.selectbox(key="data.dataset_id").set_value("fashion-mnist").run(timeout=120)
     assert not at.exception
     assert at.error and "fashion-mnist" in at.error[0].value and "mnist-5k" in at.error[0].value
+
+
+def test_fashion_mnist_from_the_debian_folder_says_where_it_came_from(workspace):
+    from tests.core.test_datasets import write_fashion_idx
+
+    options = open_app().selectbox(key="data.dataset_id").options
+    assert any("Fashion-MNIST (Keras download)" in o for o in options)  # not on this machine yet
+    write_fashion_idx(workspace / "system" / "fashion-mnist", train=60)
+    at = open_app()
+    at.selectbox(key="data.dataset_id").set_value("fashion-mnist").run()
+    assert not at.exception and metric(at, "Test images") == "10"
+    assert any("Loaded from:** Debian package dataset-fashion-mnist" in md.value for md in at.markdown)
+    assert any("Fashion-MNIST (on this machine, offline)" in o for o in at.selectbox(key="data.dataset_id").options)
+
+
+def test_mnist_offline_offers_to_place_a_file():
+    at = open_app()
+    at.selectbox(key="data.dataset_id").set_value("mnist").run()
+    assert any("not on this machine yet" in w.value for w in at.warning)
+    assert not at.exception

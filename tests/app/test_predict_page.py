@@ -51,4 +51,4 @@ def test_an_empty_canvas_asks_for_a_drawing(digit_runs, monkeypatch):
 
 def test_colour_models_offer_upload_and_camera_only(trained_run):
     at = open_page("predict", timeout=120)
-    assert list(at.radio(key="predict.source").options) == ["Upload", "Camera"]
+    assert list(at.radio(key="predict.source.colour").options) == ["Upload", "Camera"]

@@ -63,3 +63,14 @@ def test_the_validation_fraction_set_here_reaches_the_data_and_the_run():
     data = read_json(job.run_dir / "config.json")["data"]
     assert len(load_dataset(DataConfig.from_dict(data)).validation) == 20  # 20 % of 100 shapes
     assert job.store.info(job.run_dir).status == "completed"
+
+
+def test_a_presets_recommended_settings_apply_in_one_click():
+    at = open_page("train", session={**TINY, "arch_choice": {"preset": "fashion-cnn"}})
+    assert any("was designed to train with" in i.value for i in at.info)
+    next(b for b in at.button if b.label == "Use these settings").click().run(timeout=60)
+    assert not at.exception
+    recommended = {"epochs": 12, "batch_size": 128, "optimizer": "adam", "learning_rate": 0.003, "schedule": "one-cycle"}
+    assert {k: at.session_state["train_config"][k] for k in recommended} == recommended
+    assert at.number_input(key="train.epochs").value == 12  # the form shows them
+    assert not any("was designed to train with" in i.value for i in at.info)  # nothing left to apply

@@ -1,5 +1,10 @@
 import gzip
+import io
+import os
 import pickle
+import re
+import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +13,7 @@ from cnn_core import config, datasets, downloads
 from cnn_core.config import DataConfig
 from cnn_core.datasets import load_dataset, stratified_split
 from cnn_core.errors import StudioError
-from cnn_core.paths import keras_cache_dir
+from cnn_core.paths import keras_cache_dir, system_datasets_dir
 from tests.conftest import folder_members, make_zip
 
 
@@ -101,17 +106,123 @@ def test_mnist_reads_keras_cached_npz():
     assert ds.input_shape == (28, 28, 1) and len(ds.test) == 10 and len(ds.train) + len(ds.validation) == 30
 
 
-def test_fashion_mnist_reads_keras_cached_idx_files():
-    folder = keras_cache_dir() / "fashion-mnist"
+def write_fashion_idx(folder, train=40, value=None):
+    """The four official IDX files, small; every pixel `value` when given."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(1)
-    for prefix, n in [("train", 40), ("t10k", 10)]:
+    for prefix, n in [("train", train), ("t10k", 10)]:
         with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
             f.write(b"\0" * 8 + (np.arange(n) % 10).astype(np.uint8).tobytes())
+        pixels = rng.integers(0, 255, (n, 28, 28), dtype=np.uint8) if value is None else np.full((n, 28, 28), value, np.uint8)
         with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
-            f.write(b"\0" * 16 + rng.integers(0, 255, (n, 28, 28), dtype=np.uint8).tobytes())
+            f.write(b"\0" * 16 + pixels.tobytes())
+
+
+def test_fashion_mnist_reads_keras_cached_idx_files():
+    write_fashion_idx(keras_cache_dir() / "fashion-mnist")
     ds = load_dataset(DataConfig("fashion-mnist"))
     assert ds.class_names[9] == "Ankle boot" and len(ds.test) == 10 and ds.input_shape == (28, 28, 1)
+    assert ds.origin.startswith("Keras cache") and ds.summary()["origin"] == ds.origin
+
+
+def test_fashion_mnist_prefers_the_debian_package_to_the_keras_cache(workspace):
+    assert not datasets.REGISTRY["fashion-mnist"].offline  # neither on disk yet
+    write_fashion_idx(keras_cache_dir() / "fashion-mnist", value=10)
+    write_fashion_idx(system_datasets_dir() / "fashion-mnist", train=60, value=200)
+    assert datasets.REGISTRY["fashion-mnist"].offline and not datasets.REGISTRY["mnist"].offline
+    ds = load_dataset(DataConfig("fashion-mnist"))
+    assert ds.origin.startswith("Debian package dataset-fashion-mnist") and str(system_datasets_dir()) in ds.origin
+    assert len(ds.train) + len(ds.validation) == 60 and (ds.train.images == 200).all()
+
+
+def test_a_damaged_debian_file_is_named(workspace):
+    folder = system_datasets_dir() / "fashion-mnist"
+    write_fashion_idx(folder)
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b truncated")
+    with pytest.raises(StudioError, match="Debian package dataset-fashion-mnist .* is damaged"):
+        load_dataset(DataConfig("fashion-mnist"))
+
+
+def test_offline_message_for_fashion_names_the_debian_package():
+    message = downloads.offline_message("fashion-mnist", "no network")
+    assert "apt-get install dataset-fashion-mnist" in message and str(keras_cache_dir()) in message
+    assert "place FILE" in downloads.offline_message("mnist", "no network")
+
+
+REAL_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.slow
+def test_the_real_debian_fashion_mnist_loads_in_full(monkeypatch):
+    """`make test` installs Debian's dataset-fashion-mnist; CI must have it."""
+    if not REAL_FASHION.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail("dataset-fashion-mnist is not installed: `make test` installs it when root")
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    monkeypatch.setenv("CNN_STUDIO_SYSTEM_DATASETS", str(REAL_FASHION.parent))
+    ds = load_dataset(DataConfig("fashion-mnist"))
+    assert (len(ds.train) + len(ds.validation), len(ds.test)) == (60_000, 10_000)
+    assert ds.counts()["test"] == [1000] * 10 and ds.origin.startswith("Debian package")
+
+
+# A user's own copy of mnist.npz or cifar-10-python.tar.gz, placed in the Keras cache.
+
+
+def mnist_npz(path, n=30, shape=(28, 28), labels=None):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.integers(0, 255, (n, *shape), dtype=np.uint8),
+        "y_train": np.arange(n) % 10 if labels is None else labels,
+        "x_test": rng.integers(0, 255, (10, *shape), dtype=np.uint8),
+        "y_test": np.arange(10),
+    }
+    np.savez(path, **arrays)
+    return path
+
+
+def cifar_tar(path, members=downloads.CIFAR_FILES, payload=None):
+    with tarfile.open(path, "w:gz") as archive:
+        for name in members:
+            data = payload or pickle.dumps({b"data": np.full((10, 3072), 7, np.uint8), b"labels": list(range(10))})
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_a_users_mnist_npz_is_checked_and_placed(tmp_path):
+    kind, target = downloads.place_file(mnist_npz(tmp_path / "stick.npz"))
+    assert (kind, target) == ("mnist", keras_cache_dir() / "mnist.npz")
+    ds = load_dataset(DataConfig("mnist"))
+    assert len(ds.test) == 10 and ds.origin.startswith("Keras cache")
+
+
+def test_a_users_cifar_archive_is_checked_and_placed(tmp_path):
+    kind, target = downloads.place_file(cifar_tar(tmp_path / "cifar-10-python.tar.gz"))
+    assert kind == "cifar10" and target == keras_cache_dir() / downloads.CIFAR_DIR
+    ds = load_dataset(DataConfig("cifar10"))
+    assert ds.input_shape == (32, 32, 3) and len(ds.test) == 10 and (ds.test.images == 7).all()
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: mnist_npz(p, shape=(32, 32)), "expected \\(n, 28, 28\\) uint8"),
+        (lambda p: mnist_npz(p, labels=np.arange(30) + 5), "labels outside 0-9"),
+        (lambda p: np.savez(p, a=np.zeros(3)) or p, "not MNIST: it lacks"),
+        (lambda p: p.write_bytes(mnist_npz(p).read_bytes()[:2000]) and p, "not a readable mnist.npz"),
+        (lambda p: cifar_tar(p, members=downloads.CIFAR_FILES[:3]), "lacks data_batch_4"),
+        (lambda p: p.write_bytes(cifar_tar(p).read_bytes()[:300]) and p, "not a complete cifar-10-python.tar.gz"),
+        (lambda p: cifar_tar(p, payload=pickle.dumps(print)), "not a CIFAR-10 batch"),
+        (lambda p: p.write_bytes(b"hello") and p, "neither mnist.npz nor cifar-10-python.tar.gz"),
+    ],
+    ids=["wrong-shape", "bad-labels", "other-npz", "truncated-npz", "missing-batches", "truncated-tar", "pickled-code", "text"],
+)
+def test_a_wrong_file_is_refused_and_nothing_is_placed(tmp_path, make, message):
+    path = make(tmp_path / "file.npz")  # the kind is told by the content, not the name
+    with pytest.raises(StudioError, match=message):
+        downloads.place_file(path)
+    assert not keras_cache_dir().exists() or not any(keras_cache_dir().rglob("*"))
 
 
 def test_cifar10_reads_keras_cached_batches_in_channels_last_order():
@@ -139,7 +250,7 @@ def test_cached_pickles_cannot_run_code():
 def test_damaged_cache_names_the_folder():
     (keras_cache_dir()).mkdir(parents=True, exist_ok=True)
     (keras_cache_dir() / "mnist.npz").write_bytes(b"not an npz")
-    with pytest.raises(StudioError, match=f"cached copy of mnist in {keras_cache_dir()}"):
+    with pytest.raises(StudioError, match=re.escape(f"the copy of mnist in the Keras cache ({keras_cache_dir()}) is damaged")):
         load_dataset(DataConfig("mnist"))
 
 

@@ -142,3 +142,31 @@ def test_save_upload_keeps_hostile_names_inside_the_workspace(tmp_path):
     path = ingest.save_upload(b"zipbytes", "../../etc/evil.zip", tmp_path / "uploads")
     assert (tmp_path / "uploads") in path.parents and path.name == "evil.zip"
     assert path.read_bytes() == b"zipbytes"
+
+
+def test_parallel_decoding_keeps_order_labels_and_reports_progress(tmp_path, monkeypatch):
+    root = make_class_folder(tmp_path / "p", {"a": 9, "b": 7, "c": 8})
+    (root / "b" / "cut.png").write_bytes(png_bytes(digit_like(0, 64))[:100])  # one bad file among them
+    seen = []
+    images, labels, names, report = ingest.ingest_folder(root, progress=lambda p: seen.append((p.done, p.total, p.text)))
+    monkeypatch.setattr(ingest, "DECODE_THREADS", 1)
+    serial, serial_labels, _, _ = ingest.ingest_folder(root)
+    np.testing.assert_array_equal(images, serial)
+    np.testing.assert_array_equal(labels, serial_labels)
+    assert np.bincount(labels).tolist() == [9, 7, 8] and [f for f, _ in report.skipped] == ["b/cut.png"]
+    assert seen[-1][:2] == (25, 25) and seen[-1][2].startswith("25 of 25 images read in")
+
+
+def test_a_folder_uploaded_from_the_browser_is_written_once_inside_the_workspace(tmp_path):
+    members = folder_members({"cats": 4, "dogs": 4}, prefix="pets/")
+    files = [*members.items(), ("pets/../../escape.png", b"x"), ("/etc/passwd", b"x"), ("pets/.DS_Store", b"x")]
+    folder = ingest.save_folder_upload(files, tmp_path / "uploads")
+    assert (tmp_path / "uploads") in folder.parents and not (tmp_path / "escape.png").exists()
+    assert not list(tmp_path.rglob("passwd"))
+    images, labels, names, report = ingest.ingest_folder(folder)
+    assert names == ["cats", "dogs"] and len(labels) == 8 and report.ignored >= 1
+    stamp = (folder / "pets" / "cats" / "0.png").stat().st_mtime_ns
+    assert ingest.save_folder_upload(files, tmp_path / "uploads") == folder  # the same folder again: reused
+    assert (folder / "pets" / "cats" / "0.png").stat().st_mtime_ns == stamp
+    with pytest.raises(StudioError, match="the limit is 3"):
+        ingest.save_folder_upload(files, tmp_path / "uploads", ingest.IngestLimits(max_members=3))

@@ -1,13 +1,16 @@
 """Real Keras training on tiny data: stop, divergence, queueing, reproducibility, failures, CLI."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from cnn_core.architectures import get_preset
 from cnn_core.config import ArchChoice, DataConfig, TrainConfig
 from cnn_core.datasets import load_dataset
 from cnn_core.errors import StudioError
@@ -51,6 +54,16 @@ def test_completed_run_has_every_file_and_test_metrics(tiny, tmp_path):
     assert config["architecture"]["params"] == (3 * (3 * 3 * 3) + 3) + (7 * 7 * 3) * 5 + 5  # conv, then dense on 7x7x3
     assert config["versions"]["keras"].startswith("3.")
     assert epoch_summaries(result.run_dir / "tensorboard" / "train") == {"epoch_loss": [0, 1], "epoch_accuracy": [0, 1]}
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "one-cycle"])
+def test_a_scheduled_run_saves_a_model_any_keras_loads(tiny, tmp_path, schedule):
+    """Saving clones the compiled model, which rebuilds its optimizer and so its learning-rate schedule."""
+    import keras
+
+    result = train_sync(tiny, TrainConfig(epochs=1, batch_size=32, schedule=schedule, warmup_epochs=0.5), RunStore(tmp_path))
+    assert RunStore(tmp_path).info(result.run_dir).status == "completed"
+    assert keras.saving.load_model(result.run_dir / "model.keras").count_params() > 0
 
 
 def epoch_summaries(folder) -> dict[str, list[int]]:
@@ -193,9 +206,26 @@ def test_cli_train_evaluate_predict_on_a_tiny_dataset(tmp_path):
     from PIL import Image
 
     Image.new("RGB", (50, 40), "red").save(image)
-    prediction = json.loads(cli("predict", "--run", final["run_dir"], "--image", str(image), "--json").stdout)
-    assert prediction["predicted"] in ["circle", "square", "triangle", "cross", "star"]
+    (prediction,) = json.loads(cli("predict", "--run", final["run_dir"], "--image", str(image), "--json").stdout)
+    assert prediction["image"] == str(image) and prediction["predicted"] in ["circle", "square", "triangle", "cross", "star"]
     assert sum(t["probability"] for t in prediction["top"]) <= 1.0001
+    folder = tmp_path / "batch"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "red.png").write_bytes(image.read_bytes())
+    for colour in ("blue", "green"):
+        Image.new("RGB", (30, 30), colour).save(folder / "sub" / f"{colour}.png")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / ".hidden.png").write_bytes(b"skipped")
+    out = cli("predict", "--run", final["run_dir"], "--folder", str(folder), "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    batch = {Path(e["image"]).name: e for e in json.loads(out.stdout)}
+    assert set(batch) == {"red.png", "blue.png", "green.png", "notes.txt"}
+    assert "error" in batch["notes.txt"] and all(0 <= batch[n]["confidence"] <= 1 for n in ("red.png", "blue.png", "green.png"))
+    red = [t["probability"] for t in batch["red.png"]["top"]]
+    assert red == pytest.approx([t["probability"] for t in prediction["top"]], abs=1e-5)  # alone or in a batch: the same
+    given = [str(image), str(folder / "notes.txt"), str(folder / "red.png")]
+    listed = json.loads(cli("predict", "--run", final["run_dir"], "--image", *given, "--json").stdout)
+    assert [e["image"] for e in listed] == given and "error" in listed[1] and "predicted" in listed[2]
 
 
 def test_cli_refuses_bad_settings_in_one_line(tmp_path):
@@ -207,3 +237,36 @@ def test_cli_refuses_bad_settings_in_one_line(tmp_path):
     ):
         out = cli(*args)
         assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr, (args, out.stderr)
+
+
+def test_cli_train_takes_a_presets_recommended_settings_and_flags_still_win(tmp_path):
+    out = cli("train", "--dataset", "digits", "--limit", "300", "--arch", "fashion-cnn", "--epochs", "1",
+              "--runs-dir", str(tmp_path), "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    saved = json.loads((Path(json.loads(out.stdout)["run_dir"]) / "config.json").read_text())["train"]
+    assert saved["epochs"] == 1  # given
+    recommended = get_preset("fashion-cnn").recommended
+    assert {k: saved[k] for k in recommended if k != "epochs"} == {k: v for k, v in recommended.items() if k != "epochs"}
+    assert saved["batch_size"] != TrainConfig().batch_size  # not the plain default
+
+
+@pytest.mark.slow
+def test_cli_trains_fashion_cnn_on_a_subset_of_the_real_fashion_mnist(tmp_path):
+    """CI trains on Debian's Fashion-MNIST (`make test` installs dataset-fashion-mnist)."""
+    real = Path("/usr/share/datasets/fashion-mnist")
+    if not real.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail("dataset-fashion-mnist is not installed: `make test` installs it when root")
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    env = {**os.environ, "CNN_STUDIO_SYSTEM_DATASETS": str(real.parent)}
+    info = subprocess.run([sys.executable, "-m", "cnn_core", "dataset-info", "fashion-mnist", "--limit", "3000", "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    assert json.loads(info.stdout)["origin"].startswith("Debian package dataset-fashion-mnist")
+    out = subprocess.run(
+        [sys.executable, "-m", "cnn_core", "train", "--dataset", "fashion-mnist", "--limit", "3000", "--arch", "fashion-cnn",
+         "--epochs", "4", "--batch-size", "32", "--runs-dir", str(tmp_path), "--json"],  # enough steps for batch norm's averages
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    final = json.loads(out.stdout)
+    assert final["status"] == "completed" and final["test_accuracy"] > 0.7  # 10 classes: chance is 0.1

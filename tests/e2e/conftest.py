@@ -83,8 +83,8 @@ def chromium() -> str:
     path = shutil.which("chromium")
     if not path:
         if os.environ.get("CI"):
-            pytest.fail("chromium is missing under CI: `make test` installs it (scripts/ensure-chromium.sh)")
-        pytest.skip("Debian's chromium is not installed: run `make chromium`")
+            pytest.fail("chromium is missing under CI: `make test` installs it (scripts/ensure-packages.sh)")
+        pytest.skip("Debian's chromium is not installed: run `make test-packages`")
     return path
 
 

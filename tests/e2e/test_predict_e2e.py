@@ -1,10 +1,12 @@
 """Chromium: draw a stroke on the canvas with real mouse events, upload files, see predictions or refusals."""
 
+from pathlib import Path
+
 import pytest
 from PIL import Image, ImageDraw
 
 from tests.conftest import train_tiny_run
-from tests.e2e.helpers import assert_no_exception, wait_ready
+from tests.e2e.helpers import assert_no_exception, choose, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +37,12 @@ def test_draw_and_upload(page, server, tmp_path):
 
     svg = tmp_path / "drawing.svg"
     svg.write_text('<svg xmlns="http://www.w3.org/2000/svg"><circle r="5"/></svg>')
-    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(svg))
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(svg))  # added to the first
+    wait_ready(page, "1 of 2 images classified")  # a table: one prediction, one refusal with its reason
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the predictions (CSV)").click()
+    csv = Path(download.value.path()).read_text()
+    assert csv.startswith("image,predicted,confidence") and "zero.jpg" in csv and "drawing.svg" in csv
+    choose(page, "Look closer at", "drawing.svg")
     wait_ready(page, "This image cannot be used")
     assert_no_exception(page)

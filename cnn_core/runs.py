@@ -227,7 +227,9 @@ class RunStore:
         so any Keras loads it (the optimizer state lives in the run's checkpoints)."""
         import keras
 
-        copy = keras.models.clone_model(model)
+        # from_config, not clone_model: cloning a compiled functional model compiles the clone too,
+        # and its optimizer (with CNN Studio's learning-rate schedule) would be saved with it
+        copy = type(model).from_config(model.get_config())
         copy.set_weights(model.get_weights())
         tmp = path / f".model-{os.getpid()}.keras"
         try:

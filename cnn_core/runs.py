@@ -224,11 +224,11 @@ class RunStore:
 
     def save_model(self, path: Path, model) -> None:
         """Save the final model as model.keras, atomically: layers and weights, without the optimizer,
-        so any Keras loads it (the optimizer state lives in the run's checkpoints)."""
-        import keras
+        so any Keras loads it (the optimizer state lives in the run's checkpoints).
 
-        # from_config, not clone_model: cloning a compiled functional model compiles the clone too,
-        # and its optimizer (with CNN Studio's learning-rate schedule) would be saved with it
+        Built from the model's config, not `clone_model`: cloning a compiled functional model
+        compiles the clone too, and its optimizer (with CNN Studio's learning-rate schedule) would
+        be saved with it."""
         copy = type(model).from_config(model.get_config())
         copy.set_weights(model.get_weights())
         tmp = path / f".model-{os.getpid()}.keras"

@@ -48,6 +48,7 @@ if len(chosen) > 1:
     st.plotly_chart(curves.compare_runs(histories), width="stretch")
     settings = runs_view.settings_table(chosen)
     st.dataframe(settings.style.apply(runs_view.highlight_differences, axis=1), width="stretch")
+    runs_view.report_button([r.path for r in chosen], "-".join(r.run_id for r in chosen))
     halt()
 
 run = chosen[0]
@@ -84,5 +85,6 @@ if run.status != "damaged":
     else:
         st.caption(runs_view.not_yours(run))
     runs_view.downloads(run)
+    runs_view.exports(run)
 if mine or run.status == "damaged":
     runs_view.delete_button(run, store)

@@ -107,6 +107,46 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cnn_core import export
+    from cnn_core.runs import RunStore
+
+    store = RunStore(args.runs_dir)
+    run_dir = store.resolve(args.run)
+    out = Path(args.out)
+    try:
+        _write_export(args, store, run_dir, out)
+    except OSError as exc:
+        raise StudioError(f"cannot write {out}: {exc.strerror or exc}") from None
+    size = export.folder_size(out) if out.is_dir() else out.stat().st_size
+    emit(args, {"run": run_dir.name, "format": args.format, "out": str(out), "bytes": size},
+         [f"{export.FORMATS[args.format]}: {out} ({size:,} bytes)"])  # fmt: skip
+    return 0
+
+
+def _write_export(args: argparse.Namespace, store, run_dir, out) -> None:
+    from cnn_core import export
+
+    if args.format in ("tflite", "tflite-quant", "savedmodel"):
+        from cnn_core.modelio import load_model_file
+
+        if not (run_dir / "model.keras").is_file():
+            raise StudioError(f"run {run_dir.name} has no final model to export")
+        model = load_model_file(run_dir / "model.keras")
+        if args.format == "savedmodel":
+            export.savedmodel(model, out)
+        else:
+            out.write_bytes(export.tflite(model, args.format == "tflite-quant"))
+    elif args.format == "html":
+        from cnn_core.report import report
+
+        out.write_text(report([run_dir, *(store.resolve(r) for r in args.compare)]), encoding="utf-8")
+    else:
+        out.write_text(export.script(run_dir), encoding="utf-8")
+
+
 def register(commands) -> None:
     p = commands.add_parser("evaluate", help="test metrics and confusion matrix of a saved run (or one of its checkpoints)")
     p.add_argument("run", help="run id or run folder")
@@ -126,5 +166,12 @@ def register(commands) -> None:
     p.add_argument("--dataset", default="mnist-5k", help="the dataset a model must fit (default mnist-5k)")
     data_args(p)
     p.set_defaults(func=cmd_import, tensorflow=True)
-    for name in ("evaluate", "predict", "import"):
+    p = commands.add_parser("export", help="a run as a script, an HTML report, TFLite or a SavedModel")
+    p.add_argument("run", help="run id or run folder")
+    p.add_argument("--format", required=True, choices=["script", "html", "tflite", "tflite-quant", "savedmodel"],
+                   help="script: plain Keras .py; html: a report that opens offline; tflite(-quant): for phones; savedmodel: a folder")  # fmt: skip
+    p.add_argument("--out", required=True, help="the file (or, for savedmodel, the new folder) to write")
+    p.add_argument("--compare", nargs="*", default=[], metavar="RUN", help="html only: more runs to compare in the report")
+    p.set_defaults(func=cmd_export, tensorflow=True)
+    for name in ("evaluate", "predict", "import", "export"):
         runs_dir_arg(commands.choices[name])

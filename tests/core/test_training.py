@@ -63,7 +63,9 @@ def test_a_scheduled_run_saves_a_model_any_keras_loads(tiny, tmp_path, schedule)
     result = train_sync(tiny, TrainConfig(epochs=1, batch_size=32, schedule=schedule, warmup_epochs=0.5), RunStore(tmp_path))
     assert RunStore(tmp_path).info(result.run_dir).status == "completed"
     code = "import sys, keras; m = keras.saving.load_model(sys.argv[1]); print(m.count_params(), getattr(m, 'optimizer', None))"
-    out = subprocess.run([sys.executable, "-c", code, str(result.run_dir / "model.keras")], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(result.run_dir / "model.keras")], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-1500:]
     assert out.stdout.split() == [str(json.loads((result.run_dir / "config.json").read_text())["architecture"]["params"]), "None"]
 

@@ -57,6 +57,7 @@ class Split:
 
     images: np.ndarray | ingest.ImageFiles
     labels: np.ndarray
+    files: np.ndarray | None = None  # for folders and zips: each image's path under the dataset root
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -291,6 +292,10 @@ def _resize_all(images: np.ndarray, side: int) -> np.ndarray:
     return np.stack(out).reshape(len(images), side, side, images.shape[-1])
 
 
+def _pick(files: np.ndarray | None, indices: np.ndarray) -> np.ndarray | None:
+    return files[indices] if files is not None else None
+
+
 def load_dataset(config: DataConfig, progress: Report | None = None) -> Dataset:
     """Load, optionally resize and subsample, then split `config.dataset_id`; `progress` hears how
     many images of a folder have been read."""
@@ -298,6 +303,7 @@ def load_dataset(config: DataConfig, progress: Report | None = None) -> Dataset:
     spec = get_spec(config.dataset_id)
     raw = spec.loader(config, progress)
     images, labels = raw.images, raw.labels
+    files = np.array(raw.report.files, dtype=object) if raw.report is not None and raw.report.files else None
     if config.image_size and isinstance(images, np.ndarray) and spec.kind not in ("folder", "zip"):
         images = _resize_all(images, config.image_size)
         if raw.test is not None:
@@ -305,6 +311,7 @@ def load_dataset(config: DataConfig, progress: Report | None = None) -> Dataset:
     if config.limit and config.limit < len(labels) and spec.id != "shapes":
         keep = np.sort(np.random.default_rng(config.seed).permutation(len(labels))[: config.limit])
         images, labels = images.take(keep, axis=0), labels[keep]
+        files = files[keep] if files is not None else None
     if len(np.unique(labels)) < 2:
         raise StudioError("a dataset needs at least 2 classes")
     if raw.test is not None:
@@ -316,13 +323,13 @@ def load_dataset(config: DataConfig, progress: Report | None = None) -> Dataset:
         )
     else:
         train, val, test_idx = stratified_split(labels, [config.validation_fraction, config.test_fraction], config.seed)
-        test_split = Split(images.take(test_idx, axis=0), labels[test_idx])
+        test_split = Split(images.take(test_idx, axis=0), labels[test_idx], _pick(files, test_idx))
     return Dataset(
         spec,
         config,
         raw.class_names,
-        Split(images.take(train, axis=0), labels[train]),
-        Split(images.take(val, axis=0), labels[val]),
+        Split(images.take(train, axis=0), labels[train], _pick(files, train)),
+        Split(images.take(val, axis=0), labels[val], _pick(files, val)),
         test_split,
         raw.report,
         raw.origin,

@@ -138,10 +138,13 @@ def compare_epochs(a: Evaluation, b: Evaluation) -> EpochComparison:
     )
 
 
-def predict_split(model, images, batch_size: int = 256, progress: Report | None = None) -> np.ndarray:
-    """Class probabilities for `uint8` images, batch by batch (works for lazy folders too)."""
+def predict_split(
+    model, images, batch_size: int = 256, progress: Report | None = None, counter: Progress | None = None
+) -> np.ndarray:
+    """Class probabilities for `uint8` images, batch by batch (works for lazy folders too). `progress`
+    hears the count; or `counter`, a running count over several calls, is advanced."""
     outputs = []
-    counter = Progress(len(images), "test images predicted", progress)
+    counter = counter or Progress(len(images), "test images predicted", progress)
     for start in range(0, len(images), batch_size):
         stop = min(start + batch_size, len(images))
         batch = images[np.arange(start, stop)] if isinstance(images, ImageFiles) else images[start:stop]

@@ -56,6 +56,7 @@ class IngestReport:
     channels: int = 3
     image_size: tuple[int, int] = (0, 0)
     streamed: bool = False
+    files: list[str] = field(default_factory=list)  # each image's path under `root`, in the images' order
 
     def skip(self, path: str | Path, reason: str) -> None:
         self.skipped.append((str(path), reason))
@@ -339,6 +340,7 @@ def _decode(kept, root: Path, report: IngestReport, limits: IngestLimits, progre
             if pixels is not None:
                 pixels[i] = array
     labels = np.array([label for label, _, _ in kept], np.int64)[good]
+    report.files = [str(path.relative_to(root)) for (_, path, _), ok in zip(kept, good) if ok]
     if pixels is not None:
         for j, i in enumerate(np.flatnonzero(good)):  # close the gaps in place: no second copy of the images
             if i != j:

@@ -75,5 +75,8 @@ st.download_button(
     "Download all test predictions (CSV)", result.to_csv(), f"{run_id}-predictions.csv", "text/csv", icon=":material/download:"
 )
 
+st.subheader("Hardest examples")
+evaluate_views.hardest(loaded)
+
 st.subheader("What changed between two epochs")
 evaluate_views.epoch_comparison(loaded, result)

@@ -77,6 +77,9 @@ c2.image(sharp(x, 196), caption=f"what the model sees ({'×'.join(map(str, shape
 with c3:
     probs = inspect_views.prediction(inspector, x, names)
 
+with st.expander("How robust is this prediction? Turn, shift, fade or cover the image", icon=":material/tune:"):
+    inspect_views.robustness(inspector, x, names, "predict")
+
 st.subheader("Where the model looks")
 inspect_views.saliency(inspector, x, names, probs, "predict")
 with st.expander("Feature maps for this image"):

@@ -58,6 +58,8 @@ st.subheader("Feature maps")
 maps = inspect_views.feature_maps(inspector, image, "visualize")
 st.subheader("Where the model looks")
 inspect_views.saliency(inspector, image, names, probs, "visualize")
+with st.expander("How robust is this prediction? Turn, shift, fade or cover the image", icon=":material/tune:"):
+    inspect_views.robustness(inspector, image, names, "visualize")
 st.subheader("Filters")
 inspect_views.filters(inspector, "visualize")
 with st.expander("Filmstrip: the first filters at every saved epoch", icon=":material/movie:"):

@@ -7,6 +7,7 @@ import streamlit as st
 
 from cnn_core.evaluation import compare_epochs
 from ui import run_picker, state, widgets
+from ui.memo import Memo
 
 
 def epoch_comparison(loaded, result) -> None:
@@ -39,3 +40,41 @@ def epoch_comparison(loaded, result) -> None:
                 [images[i] for i in indices[:24]],
                 [f"{names[result.y_true[i]]}: {names[before.y_pred[i]]} → {names[result.y_pred[i]]}" for i in indices[:24]],
             )
+
+
+_RANKINGS = Memo(4)
+
+
+def hardest(loaded) -> None:
+    """Images ranked by their loss, hardest first (often mislabelled), and the surest correct ones."""
+    from cnn_core.hardest import rank
+
+    names = loaded.dataset.class_names
+    left, right = st.columns(2)
+    split = left.radio("Rank", ["train", "test"], horizontal=True, key=state.key("evaluate", "hard_split"),
+                       format_func=lambda s: {"train": "training images", "test": "test images"}[s])  # fmt: skip
+    only = right.selectbox("Given label", [None, *range(len(names))], key=state.key("evaluate", "hard_class"),
+                           format_func=lambda k: "all classes" if k is None else names[k])  # fmt: skip
+    with widgets.progress_bar() as progress:
+        ranked = _RANKINGS.get(
+            (loaded.run_id, loaded.epoch, split), lambda: rank(loaded.model, loaded.dataset, (split,), progress)
+        )
+    order = ranked.order(only)[:24]
+    images = loaded.dataset.splits[split].images
+    st.caption(
+        "The images the model finds hardest to accept with their given label: the loss is -log(belief in the label). "
+        "At the top are often mislabelled or ambiguous images; worth checking before training longer."
+    )
+    widgets.image_grid(
+        [images[int(ranked.index[i])] for i in order],
+        [f"{names[ranked.labels[i]]}: {ranked.probabilities[i, ranked.labels[i]]:.0%} → {names[ranked.predicted[i]]}"
+         f" (loss {ranked.loss[i]:.1f})" for i in order],
+    )  # fmt: skip
+    table = pd.DataFrame(ranked.table(ranked.order()))
+    st.download_button("Download the whole ranking (CSV)", table.to_csv(index=False), f"{loaded.run_id}-hardest-{split}.csv",
+                       "text/csv", icon=":material/download:", key=state.key("evaluate", "hard_csv"))  # fmt: skip
+    with st.expander("The other end: the correct images the model is surest of, per class"):
+        for name, positions in ranked.most_confident_correct(8).items():
+            st.markdown(f"**{name}**")
+            widgets.image_grid([images[int(ranked.index[i])] for i in positions],
+                               [f"{ranked.probabilities[i].max():.1%}" for i in positions], size=56)  # fmt: skip

@@ -159,3 +159,44 @@ def batch_predictions(model, uploads: list[tuple[str, bytes]], class_names: list
         "Download the predictions (CSV)", rows.to_csv(index=False), file_name=f"predictions-{run_id}.csv", mime="text/csv",
         icon=":material/download:", key=state.key("predict", "csv"),
     )  # fmt: skip
+
+
+def robustness(inspector: Inspector, image: np.ndarray, class_names: list[str], key: str) -> None:
+    """Sliders that turn, shift, scale, fade, add noise to and cover the image, with the prediction
+    following; and the occlusion-sensitivity map."""
+    from cnn_core.robustness import Change, occlusion_map
+
+    def slider(column, label, low, high, default, step, name, help_text):
+        return column.slider(label, low, high, default, step, key=state.key("inspect", "robust", key, name), help=help_text)
+
+    c = st.columns(4)
+    change = Change(
+        rotate=slider(c[0], "Turn (degrees)", -90.0, 90.0, 0.0, 5.0, "rotate", "Counter-clockwise; training with rotation augmentation makes this matter less."),
+        shift_x=slider(c[1], "Shift right", -0.5, 0.5, 0.0, 0.05, "shift_x", "As a fraction of the width."),
+        shift_y=slider(c[2], "Shift down", -0.5, 0.5, 0.0, 0.05, "shift_y", "As a fraction of the height."),
+        scale=slider(c[3], "Scale", 0.5, 1.5, 1.0, 0.05, "scale", "Below 1 shrinks the image towards its centre."),
+        contrast=slider(c[0], "Contrast", 0.0, 2.0, 1.0, 0.05, "contrast", "1 keeps the image; 0 makes it one flat colour."),
+        noise=slider(c[1], "Noise", 0.0, 0.5, 0.0, 0.02, "noise", "Random noise, its spread as a fraction of the brightness range."),
+        occlude=slider(c[2], "Cover a square", 0.0, 0.6, 0.0, 0.05, "occlude", "Its side as a fraction of the image, in the image's mean colour."),
+        occlude_x=slider(c[3], "…at across", 0.0, 1.0, 0.5, 0.05, "occlude_x", "Where the square's centre is, left to right."),
+        occlude_y=slider(c[3], "…and down", 0.0, 1.0, 0.5, 0.05, "occlude_y", "Where the square's centre is, top to bottom."),
+    )  # fmt: skip
+    changed = change.apply(image)
+    left, right = st.columns([1, 2])
+    left.image(sharp(changed, 192), caption="the changed image the model sees", clamp=True)
+    with right:
+        prediction(inspector, changed, class_names)
+    if st.toggle(
+        "Occlusion map: where covering the image hurts the prediction most", key=state.key("inspect", "robust", key, "map")
+    ):
+        target = int(np.argmax(inspector.predict(image)))
+        drop = occlusion_map(inspector.model, image, target)
+        scaled = np.clip(drop / max(float(np.abs(drop).max()), 1e-6), 0, 1)
+        a, b = st.columns(2)
+        a.image(sharp(overlay(image, scaled), 192), clamp=True,
+                caption=f"red: covering here lowers {class_names[target]} most (up to {drop.max():.0%})")  # fmt: skip
+        b.caption(
+            "A patch of the image's mean colour slides over the original image; each place shows how much the "
+            f"probability of {class_names[target]} drops while it is covered. All positions go through the model "
+            "in one batch."
+        )

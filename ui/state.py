@@ -33,14 +33,14 @@ PAGE_KEYS = {
     "model": {"preset", "start", "rows", "editor", "import", "imported"},
     "train": {"form", "stop", "pause", "resume", "more", "continue", "freeze", "cancel", "preview", "finder", "find",
               "finder_chart", "use_rate", "ghosts", "variant", "recommended"},
-    "evaluate": {"normalise", "true", "pred", "filter"},
+    "evaluate": {"normalise", "true", "pred", "filter", "hard_split", "hard_class", "hard_csv"},
     "visualize": {"source", "class", "index", "mistake", "upload"},
     "predict": {"source", "brush", "canvas", "upload", "camera", "closer", "csv"},
     "runs": {"table", "import", "imported", "confirm", "delete", "yes", "no", "edit", "resume", "more", "continue", "finetune", "variant",
              "script", "report", "report_file", "deploy", "deployed", "download"},
     "learn": {"source", "size", "pick", "image", "kernel", "k", "padding", "stride", "step", "input", "products",
               "partial", "pool", "fmap", "pooled", "flat", "ck", "cin", "cf", "din", "du"},
-    "inspect": {"layer", "kernel", "explain", "camlayer", "run", "epoch", "compare"},
+    "inspect": {"layer", "kernel", "explain", "camlayer", "run", "epoch", "compare", "robust"},
 }  # fmt: skip
 SETTINGS_PAGES = {"data": (DataConfig,), "train": (TrainConfig, DataConfig), "model": (TrainConfig,)}
 

@@ -107,6 +107,26 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hardest(args: argparse.Namespace) -> int:
+    from cnn_core.evaluation import load_run
+    from cnn_core.hardest import SPLITS, rank
+    from cnn_core.progress import to_stderr
+    from cnn_core.runs import RunStore
+
+    model, dataset, _ = load_run(args.run, RunStore(args.runs_dir), args.epoch)
+    splits = SPLITS if args.split == "all" else (args.split,)
+    ranked = rank(model, dataset, splits, to_stderr)
+    rows = ranked.table(ranked.order()[: args.top])
+    lines = [f"{'loss':>8}  {'split':<10} {'index':>6}  {'label':<14} {'predicted':<14} belief in label"]
+    lines += [
+        f"{r['loss']:>8.3f}  {r['split']:<10} {r['index']:>6}  {r['label']:<14} {r['predicted']:<14} {r['belief_in_label']:.3f}"
+        + (f"  {r['file']}" if "file" in r else "")
+        for r in rows
+    ]
+    emit(args, rows, lines)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -166,6 +186,14 @@ def register(commands) -> None:
     p.add_argument("--dataset", default="mnist-5k", help="the dataset a model must fit (default mnist-5k)")
     data_args(p)
     p.set_defaults(func=cmd_import, tensorflow=True)
+    p = commands.add_parser("hardest", help="the images with the highest loss (often mislabelled or confusing), hardest first")
+    p.add_argument("run", help="run id or run folder")
+    p.add_argument(
+        "--split", default="train", choices=["train", "validation", "test", "all"], help="which images to rank (default train)"
+    )
+    p.add_argument("--top", type=int, default=20, help="how many to list (default 20)")
+    p.add_argument("--epoch", type=int, help="rank with the checkpoint saved after this epoch (default: the final model)")
+    p.set_defaults(func=cmd_hardest, tensorflow=True)
     p = commands.add_parser("export", help="a run as a script, an HTML report, TFLite or a SavedModel")
     p.add_argument("run", help="run id or run folder")
     p.add_argument("--format", required=True, choices=["script", "html", "tflite", "tflite-quant", "savedmodel"],
@@ -173,5 +201,5 @@ def register(commands) -> None:
     p.add_argument("--out", required=True, help="the file (or, for savedmodel, the new folder) to write")
     p.add_argument("--compare", nargs="*", default=[], metavar="RUN", help="html only: more runs to compare in the report")
     p.set_defaults(func=cmd_export, tensorflow=True)
-    for name in ("evaluate", "predict", "import", "export"):
+    for name in ("evaluate", "predict", "import", "export", "hardest"):
         runs_dir_arg(commands.choices[name])

@@ -18,6 +18,14 @@ def test_evaluate_shows_metrics_confusion_and_mistakes(trained_run):
     assert any(b.label.startswith("Download") for b in at.get("download_button"))
     at.selectbox(key="evaluate.filter").set_value(0).run()
     assert not at.exception
+    captions = [c for i in at.get("image") for c in (i.captions or []) if "(loss " in c]
+    losses = [float(c.rsplit("(loss ", 1)[1].rstrip(")")) for c in captions]
+    assert losses and losses == sorted(losses, reverse=True)  # hardest training images first
+    at.radio(key="evaluate.hard_split").set_value("test").run()
+    at.selectbox(key="evaluate.hard_class").set_value(1).run()
+    assert not at.exception
+    captions = [c for i in at.get("image") for c in (i.captions or []) if "(loss " in c]
+    assert captions and all(c.startswith("square:") for c in captions)
 
 
 def test_visualize_shows_feature_maps_saliency_and_stats(trained_run):

@@ -46,3 +46,29 @@ def test_draw_and_upload(page, server, tmp_path):
     choose(page, "Look closer at", "drawing.svg")
     wait_ready(page, "This image cannot be used")
     assert_no_exception(page)
+
+
+def test_robustness_sliders_and_the_occlusion_map(page, server, tmp_path):
+    train_tiny_run(server.workdir / "runs", "digits", "tutorial-minimal", epochs=3, image_size=28)
+    page.goto(f"{server.url}/predict")
+    wait_ready(page, "Draw a digit above")
+    page.get_by_text("Upload", exact=True).click()
+    digit = Image.new("RGB", (280, 280), "white")
+    ImageDraw.Draw(digit).line([140, 40, 140, 240], fill="black", width=30)
+    path = tmp_path / "one.png"
+    digit.save(path)
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(path))
+    wait_ready(page, "what the model sees")
+    page.get_by_text("How robust is this prediction?").click()
+    wait_ready(page, "the changed image the model sees")
+    changed = "[...document.querySelectorAll('[data-testid=stImage]')].find(e => e.innerText.includes('the changed image'))"
+    before = page.evaluate(f"{changed}.querySelector('img').src")
+    page.get_by_role("slider", name="Turn (degrees)").focus()
+    for _ in range(9):  # 45 degrees, 5 at a time
+        page.keyboard.press("ArrowRight")
+    page.get_by_text("45.00").first.wait_for()
+    page.wait_for_function(f"before => {changed}.querySelector('img').src !== before", arg=before, timeout=30_000)
+    wait_ready(page)  # the turned image was redrawn, and its prediction with it
+    page.get_by_text("Occlusion map: where covering the image hurts").click()
+    page.get_by_text("red: covering here lowers").wait_for(timeout=60_000)
+    assert_no_exception(page)

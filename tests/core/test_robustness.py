@@ -1,0 +1,58 @@
+"""Robustness: the image changes do what they say; the occlusion map points at the decisive pattern."""
+
+import numpy as np
+import pytest
+
+from cnn_core.robustness import Change, fill_value, occlusion_map, robustness_curve
+from tests.core.test_inspection import corner_data
+
+
+def test_the_identity_change_keeps_the_image_and_each_change_does_its_part():
+    image = np.zeros((20, 20, 1), np.uint8)
+    image[2:6, 2:6] = 255
+    np.testing.assert_array_equal(Change().apply(image), image)
+    shifted = Change(shift_x=0.5).apply(image)  # half the width to the right
+    assert shifted[2:6, 12:16].mean() > 200 and shifted[2:6, 2:6].max() == 0
+    turned = Change(rotate=90).apply(image)  # counter-clockwise: top-left goes to bottom-left
+    assert turned[14:18, 2:6].mean() > 200
+    assert Change(scale=0.5).apply(image)[6:8, 6:8].mean() > 200  # shrunk to half about the centre (10, 10)
+    flat = Change(contrast=0.0).apply(image)
+    assert flat.min() == flat.max()
+    covered = Change(occlude=0.2, occlude_x=0.2, occlude_y=0.2).apply(image)
+    assert (covered[2:6, 2:6] == fill_value(image)).all() and fill_value(image)[0] == round(16 * 255 / 400)
+    grey = np.full((20, 20, 1), 128, np.uint8)  # mid-grey, so little of the noise is clipped
+    noisy = Change(noise=0.2, seed=3).apply(grey)  # sd 51: mean absolute change about 0.8 x 51
+    assert 33 < np.abs(noisy.astype(int) - grey).mean() < 48 and np.array_equal(noisy, Change(noise=0.2, seed=3).apply(grey))
+    rgb = np.dstack([image[..., 0], image[..., 0] // 2, 255 - image[..., 0]])
+    assert Change(rotate=30, scale=1.2).apply(rgb).shape == (20, 20, 3)
+
+
+@pytest.mark.slow
+def test_the_occlusion_map_peaks_on_the_square_that_decides_the_class():
+    import keras
+
+    from cnn_core.architectures import ArchitectureSpec
+    from cnn_core.builder import build_model
+
+    keras.utils.set_random_seed(0)
+    spec = ArchitectureSpec("t", "t", [{"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
+                                       {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
+                                       {"type": "GlobalAveragePooling2D"}])  # fmt: skip
+    model = build_model(spec, (16, 16, 1), 2)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = corner_data()
+    model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    assert model.evaluate(x, y, verbose=0)[1] > 0.95
+    test_x, test_y = corner_data(12, seed=1)
+    peaks = []
+    for image, label in zip(test_x, test_y):
+        drop = occlusion_map(model, image, int(label), patch=4, stride=1)
+        assert drop.shape == (16, 16)
+        peak = np.array(np.unravel_index(np.argmax(drop), drop.shape))
+        centre = np.argwhere(image[..., 0] == 255).mean(axis=0)
+        assert np.abs(peak - centre).max() <= 4, (label, peak, centre)  # as the Grad-CAM test: within a square's width
+        peaks.append(drop.max())
+    assert np.mean(peaks) > 0.1  # covering the square costs the answer a clear share of its probability
+    curve = robustness_curve(model, test_x, test_y, angles=(0, 180), noises=(0.0,))
+    assert curve["rotation"][0][1] == curve["noise"][0][1] > 0.9
+    assert curve["rotation"][1][1] < 0.5  # turned 180 degrees, each square lands in the other class's corner

@@ -15,12 +15,13 @@ from ui import state
 from ui.widgets import sharp
 
 
-def prediction(inspector: Inspector, image: np.ndarray, class_names: list[str]) -> np.ndarray:
-    """Predicted class, confidence and the top-k bars; returns the probabilities."""
+def prediction(inspector: Inspector, image: np.ndarray, class_names: list[str], key: str | None = None) -> np.ndarray:
+    """Predicted class, confidence and the top-k bars; returns the probabilities. `key` tells apart
+    two such charts on one page."""
     probs = inspector.predict(image)
     best = int(np.argmax(probs))
     st.metric("Prediction", f"{class_names[best]}  ·  {probs[best]:.1%}")
-    st.plotly_chart(charts.probability_bars(class_names, probs, top=min(10, len(class_names))), width="stretch")
+    st.plotly_chart(charts.probability_bars(class_names, probs, top=min(10, len(class_names))), width="stretch", key=key)
     return probs
 
 
@@ -185,7 +186,7 @@ def robustness(inspector: Inspector, image: np.ndarray, class_names: list[str], 
     left, right = st.columns([1, 2])
     left.image(sharp(changed, 192), caption="the changed image the model sees", clamp=True)
     with right:
-        prediction(inspector, changed, class_names)
+        prediction(inspector, changed, class_names, key=state.key("inspect", "robust", key, "bars"))
     if st.toggle(
         "Occlusion map: where covering the image hurts the prediction most", key=state.key("inspect", "robust", key, "map")
     ):

@@ -72,3 +72,4 @@ def test_robustness_sliders_and_the_occlusion_map(page, server, tmp_path):
     page.get_by_text("Occlusion map: where covering the image hurts").click()
     page.get_by_text("red: covering here lowers").wait_for(timeout=60_000)
     assert_no_exception(page)
+    assert page.locator("[data-testid=stAlertContentError]").count() == 0

@@ -71,6 +71,17 @@ def confusion_matrix(cm, class_names: list[str], normalise: bool = False) -> go.
             colorbar=dict(title="% of row" if normalise else "images"),
         )
     )
+    # Heatmap cells send no selection events to Streamlit (streamlit#8760): an invisible square
+    # marker on each cell's centre takes the click, with the same hover text
+    n = len(class_names)
+    fig.add_trace(
+        go.Scatter(
+            x=[name for _ in class_names for name in class_names], y=[name for name in class_names for _ in range(n)],
+            mode="markers", marker=dict(symbol="square", size=max(12, min(34, 340 // max(n, 1))), opacity=0),
+            customdata=custom.reshape(n * n, 2).tolist(), showlegend=False,
+            hovertemplate="true %{y} → predicted %{x}<br>%{customdata[0]} images (%{customdata[1]:.1f}% of %{y})<extra></extra>",
+        )
+    )  # fmt: skip
     side = max(360, 36 * len(class_names) + 120)
     fig.update_layout(
         height=side,
@@ -225,3 +236,31 @@ def _nice_step(raw: float) -> int:
             if m * magnitude >= raw:
                 return m * magnitude
         magnitude *= 10
+
+
+def embedding_map(points, labels, predicted, class_names: list[str], indices=None) -> go.Figure:
+    """A 2-D map of images: one colour per true class, mistakes drawn as crosses; each point's
+    customdata is its test index (for hover and for opening it). Plain lists, not numpy arrays, so
+    the browser's copy of the data is readable as it is (selection events carry customdata)."""
+    import numpy as np
+
+    points, labels, predicted = np.asarray(points), np.asarray(labels), np.asarray(predicted)
+    indices = np.arange(len(labels)) if indices is None else np.asarray(indices)
+    fig = go.Figure()
+    for k, name in enumerate(class_names):
+        mine = np.flatnonzero(labels == k)
+        if not len(mine):
+            continue
+        wrong = predicted[mine] != k
+        fig.add_trace(
+            go.Scattergl(
+                x=points[mine, 0].tolist(), y=points[mine, 1].tolist(), mode="markers", name=name,
+                marker={"size": np.where(wrong, 9, 6).tolist(), "symbol": np.where(wrong, "x", "circle").tolist(), "opacity": 0.8},
+                customdata=np.stack([indices[mine], predicted[mine]], axis=1).tolist(),
+                text=[class_names[p] for p in predicted[mine]],
+                hovertemplate="test image #%{customdata[0]}<br>label: " + name + "<br>predicted: %{text}<extra></extra>",
+            )
+        )  # fmt: skip
+    fig.update_layout(height=520, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"title": "true class"},
+                      xaxis={"showticklabels": False}, yaxis={"showticklabels": False}, dragmode="pan")  # fmt: skip
+    return fig

@@ -27,17 +27,27 @@ c[2].metric("Test images", f"{len(result.y_true):,}")
 c[3].metric("Mistakes", f"{int((result.y_pred != result.y_true).sum()):,}")
 
 st.subheader("Confusion matrix")
+st.caption("Click a cell to see its images below, or pick the two classes there.")
 normalise = st.toggle("Show row percentages (recall per class) instead of counts", key=state.key("evaluate", "normalise"))
-st.plotly_chart(charts.confusion_matrix(result.confusion_matrix(), names, normalise), width="stretch")
+event = st.plotly_chart(
+    charts.confusion_matrix(result.confusion_matrix(), names, normalise), width="stretch",
+    on_select="rerun", selection_mode="points", key=state.key("evaluate", "cm"),
+)  # fmt: skip
+clicked = event.selection.get("points", []) if event and event.selection else []
+if clicked and (clicked[0]["y"], clicked[0]["x"]) != state.get(state.key("evaluate", "cm_applied")):
+    # a new click on a cell: show its images (the selectboxes below stay the keyboard way)
+    state.put(state.key("evaluate", "cm_applied"), (clicked[0]["y"], clicked[0]["x"]))
+    state.put(state.key("evaluate", "true"), names.index(str(clicked[0]["y"])))
+    state.put(state.key("evaluate", "pred"), names.index(str(clicked[0]["x"])))
 left, right = st.columns(2)
 worst = result.most_confused(1)  # start on the most confused pair: the most interesting cell
 start = (names.index(worst[0]["true"]), names.index(worst[0]["predicted"])) if worst else (0, 0)
+state.seed_widget(state.key("evaluate", "true"), start[0])
+state.seed_widget(state.key("evaluate", "pred"), start[1])
 true_class = left.selectbox(
-    "Images of true class", range(len(names)), format_func=names.__getitem__, key=state.key("evaluate", "true"), index=start[0]
+    "Images of true class", range(len(names)), format_func=names.__getitem__, key=state.key("evaluate", "true")
 )
-predicted = right.selectbox(
-    "…predicted as", range(len(names)), format_func=names.__getitem__, key=state.key("evaluate", "pred"), index=start[1]
-)
+predicted = right.selectbox("…predicted as", range(len(names)), format_func=names.__getitem__, key=state.key("evaluate", "pred"))
 cell = [i for i in range(len(result.y_true)) if result.y_true[i] == true_class and result.y_pred[i] == predicted]
 st.caption(
     f"{len(cell)} test image(s) of {names[true_class]} predicted as {names[predicted]}"
@@ -74,6 +84,9 @@ if len(wrong):
 st.download_button(
     "Download all test predictions (CSV)", result.to_csv(), f"{run_id}-predictions.csv", "text/csv", icon=":material/download:"
 )
+
+st.subheader("A map of what it learned")
+evaluate_views.embedding_map(loaded)
 
 st.subheader("Hardest examples")
 evaluate_views.hardest(loaded)

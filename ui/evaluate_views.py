@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -78,3 +79,51 @@ def hardest(loaded) -> None:
             st.markdown(f"**{name}**")
             widgets.image_grid([images[int(ranked.index[i])] for i in positions],
                                [f"{ranked.probabilities[i].max():.1%}" for i in positions], size=56)  # fmt: skip
+
+
+_MAPS = Memo(6)
+TSNE_POINTS = 2000  # t-SNE's budget: a fixed sample of the test split (about 15 s on 2 cores)
+
+
+def embedding_map(loaded) -> None:
+    """The penultimate layer's view of the test split in 2-D; click a point to open it in Visualize."""
+    from cnn_core import charts
+    from cnn_core.embedding import METHODS, embed
+
+    test = loaded.dataset.test
+    method = st.radio(
+        "Projection", list(METHODS), format_func=METHODS.get, horizontal=True, key=state.key("evaluate", "map_method")
+    )
+    chosen = np.arange(len(test))
+    if method == "tsne" and len(test) > TSNE_POINTS:
+        chosen = np.sort(np.random.default_rng(0).choice(len(test), TSNE_POINTS, replace=False))
+    key = (loaded.run_id, loaded.epoch, method)
+    with st.spinner(f"Projecting {len(chosen):,} test images" + (" with t-SNE (about 15 s)…" if method == "tsne" else "…")):
+        found = _MAPS.get(key, lambda: embed(loaded.model, test.images.take(chosen, axis=0), test.labels[chosen], method))
+    names = loaded.dataset.class_names
+    fig = charts.embedding_map(found.points, found.labels, found.predicted, names, chosen)
+    event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key=state.key("evaluate", "map"))
+    st.caption(
+        "Each point is a test image as the layer before the output sees it, placed so that similar ones are close"
+        + (f" (the two axes hold {found.explained:.0%} of the variation)" if found.explained is not None else "")
+        + ". Crosses are mistakes. Click a point to look at that image."
+        + (f" t-SNE shows a fixed sample of {TSNE_POINTS:,} images." if len(chosen) < len(test) else "")
+    )
+    points = event.selection.get("points", []) if event and event.selection else []
+    if points:
+        index = int(points[0]["customdata"][0])
+        label = names[int(test.labels[index])]
+        if st.button(
+            f"Open test image #{index} ({label}) in Visualize", icon=":material/visibility:", key=state.key("evaluate", "open")
+        ):
+            open_in_visualize(loaded.dataset, index)
+
+
+def open_in_visualize(dataset, index: int) -> None:
+    """Show test image `index` on the Visualize page (its "Test image" choice, class and number)."""
+    label = int(dataset.test.labels[index])
+    position = int(np.flatnonzero(dataset.test.labels == label).tolist().index(index))
+    state.put(state.key("visualize", "source"), "Test image")
+    state.put(state.key("visualize", "class"), label)
+    state.put(state.key("visualize", "index"), position + 1)
+    st.switch_page("pages/visualize.py")

@@ -33,7 +33,7 @@ PAGE_KEYS = {
     "model": {"preset", "start", "rows", "editor", "import", "imported"},
     "train": {"form", "stop", "pause", "resume", "more", "continue", "freeze", "cancel", "preview", "finder", "find",
               "finder_chart", "use_rate", "ghosts", "variant", "recommended"},
-    "evaluate": {"normalise", "true", "pred", "filter", "hard_split", "hard_class", "hard_csv"},
+    "evaluate": {"normalise", "true", "pred", "filter", "hard_split", "hard_class", "hard_csv", "map_method", "map", "open", "cm", "cm_applied"},
     "visualize": {"source", "class", "index", "mistake", "upload"},
     "predict": {"source", "brush", "canvas", "upload", "camera", "closer", "csv"},
     "runs": {"table", "import", "imported", "confirm", "delete", "yes", "no", "edit", "resume", "more", "continue", "finetune", "variant",

@@ -1,0 +1,73 @@
+"""A map of what the network learned: the penultimate layer's activations for the test split,
+projected to 2-D (PCA at once; t-SNE on request), with the labels and predictions to colour them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnn_core.errors import StudioError
+
+METHODS = {"pca": "PCA (instant)", "tsne": "t-SNE (slower; keeps neighbours together)"}
+
+
+@dataclass
+class Embedding:
+    points: np.ndarray  # (n, 2)
+    labels: np.ndarray
+    predicted: np.ndarray
+    method: str
+    explained: float | None = None  # PCA: the share of variance the two axes hold
+
+
+def penultimate(model, images, batch_size: int = 256) -> np.ndarray:
+    """The activations feeding the output layer, one row per image."""
+    import keras
+
+    if len(model.layers) < 2:
+        raise StudioError("this model has no layer before its output")
+    features = keras.Model(model.inputs, model.layers[-2].output)
+    rows = []
+    for start in range(0, len(images), batch_size):
+        batch = np.asarray(images[np.arange(start, min(start + batch_size, len(images)))])
+        rows.append(np.asarray(features(batch, training=False)).reshape(len(batch), -1))
+    return np.concatenate(rows)
+
+
+def pca(features: np.ndarray) -> tuple[np.ndarray, float]:
+    """The first two principal components (via SVD of the centred features) and their variance share."""
+    centred = features - features.mean(0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    variance = s**2
+    return centred @ vt[:2].T, float(variance[:2].sum() / max(variance.sum(), 1e-12))
+
+
+def tsne(features: np.ndarray, seed: int = 0) -> np.ndarray:
+    """t-SNE with scikit-learn, after PCA to at most 50 dimensions (its own advice for speed)."""
+    from sklearn.manifold import TSNE
+
+    reduced = features
+    if features.shape[1] > 50:
+        centred = features - features.mean(0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        reduced = centred @ vt[:50].T
+    perplexity = float(min(30, max(2, (len(features) - 1) // 3)))
+    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
+
+
+def embed(model, images, labels: np.ndarray, method: str = "pca") -> Embedding:
+    """The 2-D map of `images` by `method` ("pca" or "tsne")."""
+    if method not in METHODS:
+        raise StudioError(f"unknown projection {method!r}; choose {', '.join(METHODS)}")
+    if len(labels) < 3:
+        raise StudioError("a map needs at least 3 images")
+    from cnn_core.evaluation import predict_split
+
+    features = penultimate(model, images)
+    predicted = predict_split(model, images).argmax(1)
+    if method == "pca":
+        points, explained = pca(features)
+        return Embedding(points, labels, predicted, method, explained)
+    return Embedding(tsne(features), labels, predicted, method)

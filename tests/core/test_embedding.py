@@ -1,0 +1,44 @@
+"""The embedding map separates classes a model tells apart; PCA is exact; refusals are clear."""
+
+import numpy as np
+import pytest
+
+from cnn_core.embedding import embed, pca
+from cnn_core.errors import StudioError
+from tests.core.test_inspection import corner_data
+
+pytestmark = pytest.mark.slow
+SILHOUETTE = 0.5  # well-separated clusters score near 1; overlapping ones near 0
+
+
+def test_pca_matches_numpys_covariance_eigenvectors():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 6)) * [5, 3, 1, 0.5, 0.2, 0.1]
+    points, explained = pca(features)
+    values, vectors = np.linalg.eigh(np.cov(features.T))
+    top = vectors[:, ::-1][:, :2]
+    np.testing.assert_allclose(np.abs(points), np.abs((features - features.mean(0)) @ top), atol=1e-8)
+    assert explained == pytest.approx(values[::-1][:2].sum() / values.sum())
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_a_model_that_separates_two_classes_gives_a_map_that_separates_them(method):
+    import keras
+    from sklearn.metrics import silhouette_score
+
+    from cnn_core.architectures import ArchitectureSpec
+    from cnn_core.builder import build_model
+
+    keras.utils.set_random_seed(0)
+    conv = {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"}
+    spec = ArchitectureSpec("t", "t", [conv, conv, {"type": "GlobalAveragePooling2D"}, {"type": "Dense", "units": 16}])
+    model = build_model(spec, (16, 16, 1), 2)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = corner_data()
+    model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    test_x, test_y = corner_data(120, seed=1)
+    found = embed(model, test_x, test_y, method)
+    assert found.points.shape == (120, 2) and (found.predicted == test_y).mean() > 0.9
+    assert silhouette_score(found.points, test_y) > SILHOUETTE
+    with pytest.raises(StudioError, match="unknown projection"):
+        embed(model, test_x, test_y, "umap")

@@ -128,7 +128,8 @@ if ds.report is not None:
         st.dataframe({"file": files, "reason": reasons}, hide_index=True, width="stretch")
 
 left, right = st.columns([3, 2])
-left.image(charts.class_distribution_svg(ds.class_names, counts), width="stretch")
+left.image(charts.class_distribution_svg(ds.class_names, counts), width="stretch",
+           alt="Bar chart of images per class, split into training, validation and test; the table beside it has the numbers")  # fmt: skip
 rows = [[name, *column, sum(column)] for name, column in zip(ds.class_names, zip(*counts.values()))]
 rows.append(["total", *map(sum, zip(*(row[1:] for row in rows)))])
 with right:
@@ -140,4 +141,4 @@ columns = st.columns(2)
 for k, (name, images) in enumerate(ds.samples(8).items()):
     with columns[k % 2]:
         st.markdown(f"**{name}**")
-        st.image(montage(images, columns=8, scale=scale), clamp=True)
+        st.image(montage(images, columns=8, scale=scale), clamp=True, alt=f"Eight sample images of the class {name}")

@@ -72,8 +72,9 @@ except StudioError as exc:
 
 original.thumbnail((196, 196))
 c1, c2, c3 = st.columns([1, 1, 2])
-c1.image(original, caption="your image", clamp=True)
-c2.image(sharp(x, 196), caption=f"what the model sees ({'×'.join(map(str, shape))})", clamp=True)
+c1.image(original, caption="your image", clamp=True, alt="The image you gave")
+c2.image(sharp(x, 196), caption=f"what the model sees ({'×'.join(map(str, shape))})", clamp=True,
+         alt="Your image after preprocessing: resized, and for digits centred and inverted like the training images")  # fmt: skip
 with c3:
     probs = inspect_views.prediction(inspector, x, names)
 

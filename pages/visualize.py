@@ -50,7 +50,7 @@ else:
         halt()
 
 left, right = st.columns([1, 2])
-left.image(sharp(image, 160), caption="the model's input", clamp=True)
+left.image(sharp(image, 160), caption="the model's input", clamp=True, alt="The chosen image, as the model receives it")
 with right:
     probs = inspect_views.prediction(inspector, image, names)
 

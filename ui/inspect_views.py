@@ -11,7 +11,7 @@ import streamlit as st
 from cnn_core import charts
 from cnn_core.images import montage
 from cnn_core.inspection import Inspector, colourise, filter_images, kernel_slices, normalise_maps, overlay
-from ui import state
+from ui import state, widgets
 from ui.widgets import sharp
 
 
@@ -40,11 +40,12 @@ def feature_maps(inspector: Inspector, image: np.ndarray, key: str) -> dict[str,
     channels = normalise_maps(maps[name])
     columns = min(16, math.ceil(math.sqrt(len(channels)) * 1.5))
     scale = max(1, 96 // max(channels.shape[1:3]))
-    st.image(
-        montage(channels, columns=columns, scale=scale, pad=2),
-        clamp=True,
-        caption=f"{len(channels)} feature maps of {name}, each stretched to its own range (bright = strong response)",
-    )
+    widgets.picture(
+        st, montage(channels, columns=columns, scale=scale, pad=2),
+        f"{len(channels)} feature maps of {name}, each stretched to its own range (bright = strong response)",
+        f"A grid of the {len(channels)} feature maps of layer {name} for this image",
+        download=f"feature-maps-{name}-{key}",
+    )  # fmt: skip
     return maps
 
 
@@ -56,19 +57,22 @@ def filters(inspector: Inspector, key: str) -> None:
     kernel = inspector.kernel(first.name)
     pictures = filter_images(kernel)
     scale = max(1, 40 // kernel.shape[0])
-    st.image(
-        montage(pictures, columns=min(16, len(pictures)), scale=scale, pad=3),
-        clamp=True,
-        caption=f"The {len(pictures)} filters of {first.name} ({kernel.shape[0]}×{kernel.shape[1]}, scaled to grey or colour)",
-    )
+    widgets.picture(
+        st, montage(pictures, columns=min(16, len(pictures)), scale=scale, pad=3),
+        f"The {len(pictures)} filters of {first.name} ({kernel.shape[0]}×{kernel.shape[1]}, scaled to grey or colour)",
+        f"The {len(pictures)} learned filters of the first convolution, {first.name}, as small pictures",
+        download=f"filters-{first.name}-{key}",
+    )  # fmt: skip
     names = [layer.name for layer in inspector.conv_layers]
     name = st.selectbox("Weights of a convolution layer", names, key=state.key("inspect", "kernel", key))
     kernel = inspector.kernel(name)
     tiles, columns = kernel_slices(kernel)
-    st.image(
-        montage(tiles, columns=columns, scale=max(1, 30 // kernel.shape[0]), pad=2),
-        caption=f"{name}: rows are input channels, columns are filters (at most 16 of each); red negative, blue positive",
-    )
+    widgets.picture(
+        st, montage(tiles, columns=columns, scale=max(1, 30 // kernel.shape[0]), pad=2),
+        f"{name}: rows are input channels, columns are filters (at most 16 of each); red negative, blue positive",
+        f"The weights of layer {name}: one small square per input channel and filter, red negative and blue positive",
+        download=f"weights-{name}-{key}",
+    )  # fmt: skip
 
 
 def filmstrip(loaded) -> None:
@@ -86,7 +90,8 @@ def filmstrip(loaded) -> None:
     for epoch, kernel in shown:
         left, right = st.columns([2, 12])
         left.markdown(f"**epoch {epoch}**")
-        right.image(montage(filter_images(kernel)[:count], columns=count, scale=scale, pad=2), clamp=True)
+        right.image(montage(filter_images(kernel)[:count], columns=count, scale=scale, pad=2), clamp=True,
+                    alt=f"The first {count} filters after epoch {epoch}")  # fmt: skip
     st.caption(
         f"The first {count} filters of the first convolution after each saved epoch (each filter scaled to its own "
         "range): watch them turn from noise into edge and blob detectors."
@@ -114,9 +119,13 @@ def saliency(inspector: Inspector, image: np.ndarray, class_names: list[str], pr
     )
     cam, grad = inspector.grad_cam(image, index, layer), inspector.saliency(image, index)
     left, middle, right = st.columns(3)
-    left.image(sharp(image, 192), caption="input", clamp=True)
-    middle.image(sharp(overlay(image, cam), 192), caption=f"Grad-CAM for {class_names[index]}", clamp=True)
-    right.image(sharp(colourise(grad, "hot"), 192), caption="input-gradient saliency", clamp=True)
+    widgets.picture(left, sharp(image, 192), "input", "The input image")
+    widgets.picture(middle, sharp(overlay(image, cam), 192), f"Grad-CAM for {class_names[index]}",
+                    f"The input with a heat map over it: red where layer {layer} found the most evidence for {class_names[index]}",
+                    download=f"grad-cam-{class_names[index]}-{key}")  # fmt: skip
+    widgets.picture(right, sharp(colourise(grad, "hot"), 192), "input-gradient saliency",
+                    f"Input-gradient saliency: bright pixels change the score of {class_names[index]} most",
+                    download=f"saliency-{class_names[index]}-{key}")  # fmt: skip
 
 
 def activation_stats(inspector: Inspector, maps: dict[str, np.ndarray]) -> None:
@@ -184,7 +193,8 @@ def robustness(inspector: Inspector, image: np.ndarray, class_names: list[str], 
     )  # fmt: skip
     changed = change.apply(image)
     left, right = st.columns([1, 2])
-    left.image(sharp(changed, 192), caption="the changed image the model sees", clamp=True)
+    widgets.picture(left, sharp(changed, 192), "the changed image the model sees",
+                    "The image after the turn, shift, scale, contrast, noise and cover chosen above")  # fmt: skip
     with right:
         prediction(inspector, changed, class_names, key=state.key("inspect", "robust", key, "bars"))
     if st.toggle(
@@ -194,8 +204,9 @@ def robustness(inspector: Inspector, image: np.ndarray, class_names: list[str], 
         drop = occlusion_map(inspector.model, image, target)
         scaled = np.clip(drop / max(float(np.abs(drop).max()), 1e-6), 0, 1)
         a, b = st.columns(2)
-        a.image(sharp(overlay(image, scaled), 192), clamp=True,
-                caption=f"red: covering here lowers {class_names[target]} most (up to {drop.max():.0%})")  # fmt: skip
+        widgets.picture(a, sharp(overlay(image, scaled), 192), f"red: covering here lowers {class_names[target]} most (up to {drop.max():.0%})",
+                        f"Occlusion map: red where covering the image lowers the probability of {class_names[target]} most",
+                        download=f"occlusion-{class_names[target]}-{key}")  # fmt: skip
         b.caption(
             "A patch of the image's mean colour slides over the original image; each place shows how much the "
             f"probability of {class_names[target]} drops while it is covered. All positions go through the model "

@@ -28,7 +28,8 @@ def sharp(image: np.ndarray, size: int = 72) -> np.ndarray:
 def image_grid(images, captions: list[str] | None = None, size: int = 72) -> None:
     images = list(images)
     if images:
-        st.image([sharp(im, size) for im in images], caption=captions, width=size, clamp=True)
+        alt = [f"Image: {c}" for c in captions] if captions else "An image from the dataset"
+        st.image([sharp(im, size) for im in images], caption=captions, width=size, clamp=True, alt=alt)
 
 
 def compact_table(header: list[str], rows: list[list], max_height: int = 320) -> None:
@@ -69,3 +70,23 @@ def progress_bar() -> Iterator[Report]:
         yield report
     finally:
         bar.empty()
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A `uint8` image (h, w[, c]) as PNG."""
+    import io
+
+    from PIL import Image
+
+    image = np.asarray(image)
+    buf = io.BytesIO()
+    Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def picture(place, image: np.ndarray, caption: str | None, alt: str, download: str | None = None, **kwargs) -> None:
+    """An image with its alt text (what it shows, for screen readers) and, given a file name, a PNG download."""
+    place.image(image, caption=caption, alt=alt, clamp=True, **kwargs)
+    if download:
+        place.download_button("PNG", png_bytes(np.clip(image, 0, 255).astype(np.uint8)), f"{download}.png", "image/png",
+                              icon=":material/download:", key=f"png.{download}", on_click="ignore")  # fmt: skip

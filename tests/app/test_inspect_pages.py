@@ -34,6 +34,8 @@ def test_visualize_shows_feature_maps_saliency_and_stats(trained_run):
     assert at.selectbox(key="inspect.layer.visualize").value == "conv2d"
     captions = " ".join(c for i in at.get("image") for c in (i.captions or []))
     assert "3 feature maps of conv2d" in captions and "Grad-CAM for" in captions
+    pngs = [b for b in at.get("download_button") if b.label == "PNG"]
+    assert len(pngs) >= 4  # feature maps, Grad-CAM, saliency, filters, weights
     at.selectbox(key="inspect.layer.visualize").set_value("max_pooling2d").run()
     at.radio(key="visualize.source").set_value("Misclassified test image").run()
     assert not at.exception

@@ -56,3 +56,17 @@ def test_the_occlusion_map_peaks_on_the_square_that_decides_the_class():
     curve = robustness_curve(model, test_x, test_y, angles=(0, 180), noises=(0.0,))
     assert curve["rotation"][0][1] == curve["noise"][0][1] > 0.9
     assert curve["rotation"][1][1] < 0.5  # turned 180 degrees, each square lands in the other class's corner
+
+
+def test_png_bytes_round_trip_grey_and_colour():
+    import io
+
+    from PIL import Image
+
+    from ui.widgets import png_bytes
+
+    grey = np.arange(64, dtype=np.uint8).reshape(8, 8, 1)
+    colour = np.dstack([grey[..., 0]] * 3)
+    for image in (grey, colour):
+        back = np.asarray(Image.open(io.BytesIO(png_bytes(image))))
+        np.testing.assert_array_equal(back.reshape(image.shape), image)

@@ -73,3 +73,8 @@ def test_robustness_sliders_and_the_occlusion_map(page, server, tmp_path):
     page.get_by_text("red: covering here lowers").wait_for(timeout=60_000)
     assert_no_exception(page)
     assert page.locator("[data-testid=stAlertContentError]").count() == 0
+    missing = "[...document.querySelectorAll('[data-testid=stImageContainer] img')].filter(i => !i.alt).length"
+    assert (
+        page.locator("[data-testid=stImageContainer] img").count() >= 5 and page.evaluate(missing) == 0
+    )  # alt text on every image
+    assert page.get_by_role("button", name="PNG").count() >= 3  # Grad-CAM, saliency, occlusion, maps, filters

@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import checkpoints, fashion, inference, live, memory, startup, training
+from bench import checkpoints, fashion, inference, live, memory, startup, training, why
 
 BENCHMARKS = {
     "training": training.run,
@@ -12,6 +12,7 @@ BENCHMARKS = {
     "startup": startup.run,
     "memory": memory.run,
     "fashion": fashion.run,
+    "why": why.run,
 }
 
 if __name__ == "__main__":

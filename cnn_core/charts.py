@@ -264,3 +264,19 @@ def embedding_map(points, labels, predicted, class_names: list[str], indices=Non
     fig.update_layout(height=520, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"title": "true class"},
                       xaxis={"showticklabels": False}, yaxis={"showticklabels": False}, dragmode="pan")  # fmt: skip
     return fig
+
+
+def robustness_curves(curve: dict[str, list[tuple[float, float]]]) -> go.Figure:
+    """Accuracy against rotation angle and against noise level, side by side."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Turned by", "With noise of spread"))
+    for col, (name, unit) in enumerate((("rotation", "degrees"), ("noise", "of the brightness range")), start=1):
+        xs, ys = zip(*curve[name])
+        fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines+markers", name=name, showlegend=False,
+                                 hovertemplate="%{x} " + unit + ": accuracy %{y:.1%}<extra></extra>"), row=1, col=col)  # fmt: skip
+        fig.update_xaxes(title_text=unit, row=1, col=col)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="test accuracy", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig

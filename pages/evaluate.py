@@ -91,5 +91,8 @@ evaluate_views.embedding_map(loaded)
 st.subheader("Hardest examples")
 evaluate_views.hardest(loaded)
 
+st.subheader("How it holds up: accuracy against rotation and noise")
+evaluate_views.robustness_curve(loaded)
+
 st.subheader("What changed between two epochs")
 evaluate_views.epoch_comparison(loaded, result)

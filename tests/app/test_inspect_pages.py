@@ -26,6 +26,10 @@ def test_evaluate_shows_metrics_confusion_and_mistakes(trained_run):
     assert not at.exception
     captions = [c for i in at.get("image") for c in (i.captions or []) if "(loss " in c]
     assert captions and all(c.startswith("square:") for c in captions)
+    next(b for b in at.button if b.label.startswith("Measure it on")).click().run(timeout=120)
+    assert not at.exception
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Turned by" in spec and "With noise of spread" in spec for spec in specs)
 
 
 def test_visualize_shows_feature_maps_saliency_and_stats(trained_run):

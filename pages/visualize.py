@@ -62,6 +62,8 @@ with st.expander("How robust is this prediction? Turn, shift, fade or cover the 
     inspect_views.robustness(inspector, image, names, "visualize")
 st.subheader("Filters")
 inspect_views.filters(inspector, "visualize")
+with st.expander("What excites each filter or class (activation maximisation)", icon=":material/auto_awesome:"):
+    inspect_views.maximisation(loaded)
 with st.expander("Filmstrip: the first filters at every saved epoch", icon=":material/movie:"):
     inspect_views.filmstrip(loaded)
 st.subheader("Activation statistics for this image")

@@ -212,3 +212,27 @@ def robustness(inspector: Inspector, image: np.ndarray, class_names: list[str], 
             f"probability of {class_names[target]} drops while it is covered. All positions go through the model "
             "in one batch."
         )
+
+
+def maximisation(loaded) -> None:
+    """The input that most excites each filter of a layer, or each class: a grid, computed on request."""
+    from cnn_core.maximise import maximise
+
+    inspector, names = loaded.inspector, loaded.dataset.class_names
+    layers = [None, *[layer.name for layer in inspector.conv_layers]]
+    layer = st.selectbox("Excite", layers, key=state.key("inspect", "maxim", "layer"),
+                         format_func=lambda n: "each class" if n is None else f"each filter of {n}")  # fmt: skip
+    key = state.key("inspect", "maxim", loaded.run_id, loaded.epoch, layer or "classes")
+    if state.get(key) is None:
+        st.caption("Gradient ascent from a grey image, 120 steps, all at once; blur, jitter and a pull towards grey keep "
+                   "the pictures readable (as tf-keras-vis and DIGITS do). A few seconds for a small model.")  # fmt: skip
+        if not st.button("Find them", icon=":material/auto_awesome:", key=state.key("inspect", "maxim", "go")):
+            return
+        with widgets.progress_bar() as progress:
+            state.put(key, maximise(inspector.model, layer, progress=progress))
+    images = state.get(key)
+    labels = names[: len(images)] if layer is None else [f"filter {i}" for i in range(len(images))]
+    widgets.image_grid(list(images), labels, size=72)
+    st.download_button("PNG", widgets.png_bytes(montage(images, columns=min(16, len(images)), scale=max(1, 48 // images.shape[1]), pad=2)),
+                       f"maximisation-{layer or 'classes'}.png", "image/png", icon=":material/download:",
+                       key=state.key("inspect", "maxim", "png"), on_click="ignore")  # fmt: skip

@@ -41,7 +41,7 @@ PAGE_KEYS = {
              "script", "report", "report_file", "deploy", "deployed", "download"},
     "learn": {"source", "size", "pick", "image", "kernel", "k", "padding", "stride", "step", "input", "products",
               "partial", "pool", "fmap", "pooled", "flat", "ck", "cin", "cf", "din", "du"},
-    "inspect": {"layer", "kernel", "explain", "camlayer", "run", "epoch", "compare", "robust"},
+    "inspect": {"layer", "kernel", "explain", "camlayer", "run", "epoch", "compare", "robust", "maxim"},
 }  # fmt: skip
 SETTINGS_PAGES = {"data": (DataConfig,), "train": (TrainConfig, DataConfig), "model": (TrainConfig,)}
 

@@ -70,3 +70,30 @@ def test_png_bytes_round_trip_grey_and_colour():
     for image in (grey, colour):
         back = np.asarray(Image.open(io.BytesIO(png_bytes(image))))
         np.testing.assert_array_equal(back.reshape(image.shape), image)
+
+
+@pytest.mark.slow
+def test_activation_maximisation_draws_each_class_where_its_square_is():
+    import keras
+
+    from cnn_core.architectures import ArchitectureSpec
+    from cnn_core.builder import build_model
+    from cnn_core.errors import StudioError
+    from cnn_core.maximise import maximise
+
+    keras.utils.set_random_seed(0)
+    conv = {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"}
+    model = build_model(ArchitectureSpec("t", "t", [conv, conv, {"type": "GlobalAveragePooling2D"}]), (16, 16, 1), 2)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = corner_data()
+    model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    heard = []
+    classes = maximise(model, None, steps=60, progress=heard.append)
+    assert classes.shape == (2, 16, 16, 1) and classes.dtype == np.uint8 and heard[-1].finished
+    top_left, bottom_right = (slice(0, 8), slice(0, 8)), (slice(8, 16), slice(8, 16))
+    assert classes[1][top_left].mean() > classes[1][bottom_right].mean()  # class 1: the square top-left
+    assert classes[0][bottom_right].mean() > classes[0][top_left].mean()  # class 0: bottom-right
+    filters = maximise(model, model.layers[2].name, steps=10)  # a convolution: one image per filter
+    assert filters.shape == (8, 16, 16, 1)
+    with pytest.raises(StudioError, match="no layer"):
+        maximise(model, "nope")

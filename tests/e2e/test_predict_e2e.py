@@ -77,4 +77,9 @@ def test_robustness_sliders_and_the_occlusion_map(page, server, tmp_path):
     assert (
         page.locator("[data-testid=stImageContainer] img").count() >= 5 and page.evaluate(missing) == 0
     )  # alt text on every image
-    assert page.get_by_role("button", name="PNG").count() >= 3  # Grad-CAM, saliency, occlusion, maps, filters
+    png = page.locator("[data-testid=stDownloadButton] button").filter(has_text="PNG")  # not Plotly's own "png" button
+    assert png.count() >= 3  # Grad-CAM, saliency, occlusion (and the maps in the closed expander)
+    with page.expect_download() as download:
+        png.filter(visible=True).first.click()
+    assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert page.get_by_text("what the model sees").count() >= 1  # the page kept its upload

@@ -40,7 +40,9 @@ def test_visualize_shows_feature_maps_saliency_and_stats(trained_run):
     assert "3 feature maps of conv2d" in captions and "Grad-CAM for" in captions
     next(b for b in at.button if b.label == "Find them").click().run(timeout=120)
     assert not at.exception
-    assert sum(1 for i in at.get("image") for c in (i.captions or []) if c in ("circle", "square", "triangle", "cross", "star")) == 5
+    assert (
+        sum(1 for i in at.get("image") for c in (i.captions or []) if c in ("circle", "square", "triangle", "cross", "star")) == 5
+    )
     pngs = [b for b in at.get("download_button") if b.label == "PNG"]
     assert len(pngs) >= 4  # feature maps, Grad-CAM, saliency, filters, weights
     at.selectbox(key="inspect.layer.visualize").set_value("max_pooling2d").run()

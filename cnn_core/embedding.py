@@ -4,13 +4,18 @@ projected to 2-D (PCA at once; t-SNE on request), with the labels and prediction
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from cnn_core.errors import StudioError
+from cnn_core.progress import Progress, Report
 
 METHODS = {"pca": "PCA (instant)", "tsne": "t-SNE (slower; keeps neighbours together)"}
+TSNE_ITERATIONS = 1000  # scikit-learn's default
 
 
 @dataclass
@@ -44,8 +49,22 @@ def pca(features: np.ndarray) -> tuple[np.ndarray, float]:
     return centred @ vt[:2].T, float(variance[:2].sum() / max(variance.sum(), 1e-12))
 
 
-def tsne(features: np.ndarray, seed: int = 0) -> np.ndarray:
-    """t-SNE with scikit-learn, after PCA to at most 50 dimensions (its own advice for speed)."""
+class _IterationLines(io.TextIOBase):
+    """Reads scikit-learn's verbose t-SNE lines ("[t-SNE] Iteration 250: error = ...") as progress."""
+
+    def __init__(self, counter: Progress):
+        self.counter = counter
+
+    def write(self, text: str) -> int:
+        for match in re.finditer(r"Iteration (\d+):", text):
+            self.counter.advance(max(0, int(match.group(1)) - self.counter.done))
+        return len(text)
+
+
+def tsne(features: np.ndarray, seed: int = 0, progress: Report | None = None) -> np.ndarray:
+    """t-SNE with scikit-learn, after PCA to at most 50 dimensions (its own advice for speed).
+    `progress` hears the iterations: scikit-learn has no callback, but reports every 50 of them
+    when verbose, and those lines are read instead of printed."""
     from sklearn.manifold import TSNE
 
     reduced = features
@@ -54,10 +73,15 @@ def tsne(features: np.ndarray, seed: int = 0) -> np.ndarray:
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
         reduced = centred @ vt[:50].T
     perplexity = float(min(30, max(2, (len(features) - 1) // 3)))
-    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
+    model = TSNE(2, perplexity=perplexity, init="pca", random_state=seed, max_iter=TSNE_ITERATIONS, verbose=2)
+    counter = Progress(TSNE_ITERATIONS, "t-SNE iterations", progress)
+    with contextlib.redirect_stdout(_IterationLines(counter)):
+        points = model.fit_transform(reduced)
+    counter.advance(TSNE_ITERATIONS - counter.done)  # it may stop early, once it has converged
+    return points
 
 
-def embed(model, images, labels: np.ndarray, method: str = "pca") -> Embedding:
+def embed(model, images, labels: np.ndarray, method: str = "pca", progress: Report | None = None) -> Embedding:
     """The 2-D map of `images` by `method` ("pca" or "tsne")."""
     if method not in METHODS:
         raise StudioError(f"unknown projection {method!r}; choose {', '.join(METHODS)}")
@@ -70,4 +94,4 @@ def embed(model, images, labels: np.ndarray, method: str = "pca") -> Embedding:
     if method == "pca":
         points, explained = pca(features)
         return Embedding(points, labels, predicted, method, explained)
-    return Embedding(tsne(features), labels, predicted, method)
+    return Embedding(tsne(features, progress=progress), labels, predicted, method)

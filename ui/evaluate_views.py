@@ -98,8 +98,10 @@ def embedding_map(loaded) -> None:
     if method == "tsne" and len(test) > TSNE_POINTS:
         chosen = np.sort(np.random.default_rng(0).choice(len(test), TSNE_POINTS, replace=False))
     key = (loaded.run_id, loaded.epoch, method)
-    with st.spinner(f"Projecting {len(chosen):,} test images" + (" with t-SNE (a few seconds)…" if method == "tsne" else "…")):
-        found = _MAPS.get(key, lambda: embed(loaded.model, test.images.take(chosen, axis=0), test.labels[chosen], method))
+    with st.spinner(f"Projecting {len(chosen):,} test images…"), widgets.progress_bar() as progress:
+        found = _MAPS.get(
+            key, lambda: embed(loaded.model, test.images.take(chosen, axis=0), test.labels[chosen], method, progress)
+        )
     names = loaded.dataset.class_names
     fig = charts.embedding_map(found.points, found.labels, found.predicted, names, chosen)
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key=state.key("evaluate", "map"))
@@ -113,6 +115,8 @@ def embedding_map(loaded) -> None:
     if points:
         index = int(points[0]["customdata"][0])
         label = names[int(test.labels[index])]
+        guess = names[int(points[0]["customdata"][1])]
+        widgets.image_grid([test.images[index]], [f"#{index}: {label}, predicted {guess}"], size=96)
         if st.button(
             f"Open test image #{index} ({label}) in Visualize", icon=":material/visibility:", key=state.key("evaluate", "open")
         ):

@@ -37,7 +37,10 @@ def test_a_model_that_separates_two_classes_gives_a_map_that_separates_them(meth
     x, y = corner_data()
     model.fit(x, y, epochs=15, batch_size=32, verbose=0)
     test_x, test_y = corner_data(120, seed=1)
-    found = embed(model, test_x, test_y, method)
+    heard = []
+    found = embed(model, test_x, test_y, method, progress=lambda p: heard.append(p.done))
+    if method == "tsne":  # scikit-learn's iterations, read as they pass
+        assert heard[0] < heard[-1] == 1000 and heard == sorted(heard)
     assert found.points.shape == (120, 2) and (found.predicted == test_y).mean() > 0.9
     assert silhouette_score(found.points, test_y) > SILHOUETTE
     with pytest.raises(StudioError, match="unknown projection"):

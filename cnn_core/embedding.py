@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnn_core.errors import StudioError
+from cnn_core.evaluation import predict_split
 from cnn_core.progress import Progress, Report
 
 METHODS = {"pca": "PCA (instant)", "tsne": "t-SNE (slower; keeps neighbours together)"}
@@ -34,11 +35,7 @@ def penultimate(model, images, batch_size: int = 256) -> np.ndarray:
     if len(model.layers) < 2:
         raise StudioError("this model has no layer before its output")
     features = keras.Model(model.inputs, model.layers[-2].output)
-    rows = []
-    for start in range(0, len(images), batch_size):
-        batch = np.asarray(images[np.arange(start, min(start + batch_size, len(images)))])
-        rows.append(np.asarray(features(batch, training=False)).reshape(len(batch), -1))
-    return np.concatenate(rows)
+    return predict_split(features, images, batch_size).reshape(len(images), -1)
 
 
 def pca(features: np.ndarray) -> tuple[np.ndarray, float]:
@@ -87,8 +84,6 @@ def embed(model, images, labels: np.ndarray, method: str = "pca", progress: Repo
         raise StudioError(f"unknown projection {method!r}; choose {', '.join(METHODS)}")
     if len(labels) < 3:
         raise StudioError("a map needs at least 3 images")
-    from cnn_core.evaluation import predict_split
-
     features = penultimate(model, images)
     predicted = predict_split(model, images).argmax(1)
     if method == "pca":

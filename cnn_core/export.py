@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from cnn_core import schedules, shapes
-from cnn_core.architectures import ArchitectureSpec
 from cnn_core.config import DataConfig, train_config_of
 from cnn_core.datasets import FASHION, stratified_split
 from cnn_core.errors import StudioError
 from cnn_core.runs import read_json
-from cnn_core.summary import plan
+from cnn_core.summary import run_plan
 
 FORMATS = {
     "script": "a standalone Python script (plain Keras)",
@@ -210,14 +209,13 @@ def learning_rate(steps_per_epoch):
 def script(run_dir: Path) -> str:
     """The run as a standalone Python script (plain Keras)."""
     config = read_json(Path(run_dir) / "config.json")
-    arch_record = config.get("architecture", {})
-    if arch_record.get("preset") in (None, "imported"):
+    model_plan = run_plan(config)
+    if model_plan is None:
         raise StudioError("an imported model has no recorded architecture and settings to write as a script")
     data, train = DataConfig.from_dict(config["data"]), train_config_of(config)
     dataset = config["dataset"]
-    input_shape, names = tuple(dataset["input_shape"]), dataset["class_names"]
-    spec = ArchitectureSpec(arch_record.get("preset", "custom"), arch_record.get("name", ""), arch_record["layers"])
-    model_plan = plan(spec, input_shape, len(names), train.dropout)
+    input_shape = tuple(dataset["input_shape"])
+    arch_name = config["architecture"].get("name") or config["architecture"]["preset"]
     kind, _, location = data.dataset_id.partition(":")
     if kind in ("folder", "zip") and location:
         loader = f"DATA_PATH = {location!r}  # change this to where your images are\n\n\n" + FOLDER_LOADER
@@ -246,7 +244,7 @@ def script(run_dir: Path) -> str:
         else "    if IMAGE_SIZE and x.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):\n        x = resize(x, IMAGE_SIZE)\n"
         "        test = (resize(test[0], IMAGE_SIZE), test[1]) if test else None\n"
     )
-    return f'''"""{config.get("name") or Path(run_dir).name}: {spec.name or spec.id} on {dataset["name"]}, exported from CNN Studio
+    return f'''"""{config.get("name") or Path(run_dir).name}: {arch_name} on {dataset["name"]}, exported from CNN Studio
 on {date.today().isoformat()} as plain Keras. Run it with `python {Path(run_dir).name}.py` (add
 `--epochs 1` for a quick try); it needs numpy, pillow and keras with TensorFlow.
 

@@ -97,6 +97,7 @@ def predict_many(model, sources: list[tuple[str, ImageSource]], class_names: lis
     """Classify many images in batches: one entry per (name, source), in order, each with "image"
     (the name) and "predicted", "confidence" and "top", or "error" for an image that cannot be read."""
     from cnn_core.errors import StudioError
+    from cnn_core.evaluation import predict_split
     from cnn_core.modelio import model_shapes
 
     shape, _ = model_shapes(model)
@@ -108,9 +109,8 @@ def predict_many(model, sources: list[tuple[str, ImageSource]], class_names: lis
         except (StudioError, OSError) as exc:
             entries.append({"image": name, "error": str(exc)})
     good = [e for e in entries if "error" not in e]
-    for start in range(0, len(inputs), 64):  # one forward pass per 64 images
-        probs = np.asarray(model(np.stack(inputs[start : start + 64]), training=False))
-        for entry, p in zip(good[start : start + 64], probs):
-            ranked = [{"class": class_names[i], "probability": float(p[i])} for i in np.argsort(-p)[:top]]
-            entry |= {"predicted": ranked[0]["class"], "confidence": ranked[0]["probability"], "top": ranked}
+    probs = predict_split(model, np.stack(inputs), batch_size=64) if inputs else []
+    for entry, p in zip(good, probs):
+        ranked = [{"class": class_names[i], "probability": float(p[i])} for i in np.argsort(-p)[:top]]
+        entry |= {"predicted": ranked[0]["class"], "confidence": ranked[0]["probability"], "top": ranked}
     return entries

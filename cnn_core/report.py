@@ -17,9 +17,8 @@ import numpy as np
 from PIL import Image
 
 from cnn_core import charts, curves
-from cnn_core.architectures import ArchitectureSpec
 from cnn_core.runs import RunStore, read_json
-from cnn_core.summary import plan
+from cnn_core.summary import run_plan
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -74,14 +73,12 @@ def _run_section(run_dir: Path, store: RunStore, figure: _Figures) -> str:
     title = html.escape(info.name or info.run_id)
     parts = [f"<h2>{title}</h2>", f'<p class="muted">{html.escape(info.run_id)} · {html.escape(info.status)}</p>']
     arch = config.get("architecture", {})
-    dataset = config["dataset"]
     settings = [
         [k, v] for k, v in {**config.get("train", {}), **{f"data: {k}": v for k, v in config.get("data", {}).items()}}.items()
     ]
     parts += ["<h3>Settings</h3>", _table(["setting", "value"], settings)]
-    if arch.get("layers") is not None and arch.get("preset") != "imported":
-        spec = ArchitectureSpec(arch.get("preset", "custom"), arch.get("name", ""), arch["layers"])
-        layers = plan(spec, tuple(dataset["input_shape"]), len(dataset["class_names"]), config.get("train", {}).get("dropout"))
+    layers = run_plan(config)
+    if layers is not None:
         rows = [[i.name, i.type, " × ".join(map(str, i.output_shape)), i.params, i.formula] for i in layers.layers]
         parts += [f"<h3>Architecture: {html.escape(arch.get('name', ''))} ({layers.total_params:,} parameters)</h3>",
                   _table(["layer", "type", "output", "parameters", "formula"], rows)]  # fmt: skip

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from cnn_core.evaluation import predict_split
+
 
 def fill_value(image: np.ndarray) -> np.ndarray:
     """The covering patch's colour: the image's mean, so the patch hides without adding a feature
@@ -84,7 +86,7 @@ def occlusion_map(model, image: np.ndarray, target: int, patch: int | None = Non
     places = [(t, left) for t in tops for left in lefts]
     for k, (t, left) in enumerate(places):
         batch[k, t : t + patch, left : left + patch] = fill
-    probs = np.concatenate([np.asarray(model(batch[i : i + 256], training=False)) for i in range(0, len(batch), 256)])
+    probs = predict_split(model, batch)
     base = probs[-1, target]
     drop_sum, count = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
     for k, (t, left) in enumerate(places):
@@ -99,7 +101,7 @@ def robustness_curve(model, images: np.ndarray, labels: np.ndarray, angles=(0, 1
 
     def accuracy(change: Change) -> float:
         changed = np.stack([change.apply(im) for im in images])
-        probs = np.concatenate([np.asarray(model(changed[i : i + 256], training=False)) for i in range(0, len(changed), 256)])
+        probs = predict_split(model, changed)
         return float((probs.argmax(1) == labels).mean())
 
     return {

@@ -170,3 +170,14 @@ def plan(spec: ArchitectureSpec, input_shape: tuple[int, int, int], num_classes:
 def _ends_spatial(layers: list[dict]) -> bool:
     """True when no layer has made the tensor flat (so the output layer needs a Flatten)."""
     return not any(layer["type"] in ("Flatten", "GlobalAveragePooling2D", "Dense") for layer in layers)
+
+
+def run_plan(config: dict) -> Plan | None:
+    """The plan of the layers a run recorded in its config.json (not today's preset, which may have
+    changed since), for its dataset and dropout; None for an imported model, which recorded none."""
+    arch, dataset = config.get("architecture", {}), config["dataset"]
+    if arch.get("preset") in (None, "imported") or arch.get("layers") is None:
+        return None
+    spec = ArchitectureSpec(arch["preset"], arch.get("name", ""), arch["layers"])
+    dropout = (config.get("train") or {}).get("dropout")
+    return plan(spec, tuple(dataset["input_shape"]), len(dataset["class_names"]), dropout)

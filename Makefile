@@ -15,7 +15,7 @@ $(VENV)/.installed-run: requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-test: requirements.txt requirements-dev.txt pyproject.toml | $(PY)
+$(VENV)/.installed-test: requirements.txt requirements-dev.txt requirements-cluster.txt pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.installed-run

@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import checkpoints, fashion, inference, live, memory, startup, training, why
+from bench import checkpoints, cluster, fashion, inference, live, memory, startup, training, why
 
 BENCHMARKS = {
     "training": training.run,
@@ -13,6 +13,7 @@ BENCHMARKS = {
     "memory": memory.run,
     "fashion": fashion.run,
     "why": why.run,
+    "cluster": cluster.run,
 }
 
 if __name__ == "__main__":

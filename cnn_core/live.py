@@ -158,6 +158,7 @@ class LiveRecord:
     _ended: float | None = None
     _seconds_before: float = 0.0  # training time of earlier sessions of a resumed run
     _running: dict = field(default_factory=dict)  # previous running averages in this epoch
+    _remote: dict | None = None  # a mirror of a record in another process: its timing (see `mirror`)
 
     def set_status(self, status: str, message: str = "") -> None:
         with self._lock:
@@ -264,6 +265,28 @@ class LiveRecord:
         with self._lock:
             return [dict(row) for row in self._history]
 
+    def state(self) -> dict:
+        """Where training stands, as plain data: what a mirror in another process needs besides the points."""
+        snap = self.snapshot()
+        with self._lock:
+            seen = self._seen
+        return {
+            "status": snap.status, "message": snap.message, "epoch": snap.epoch, "step": snap.step, "seen": seen,
+            "elapsed": snap.elapsed, "rate": snap.images_per_second, "eta": snap.eta_seconds, "warnings": snap.warnings,
+        }  # fmt: skip
+
+    def mirror(self, points: list[dict], history: list[dict], state: dict) -> None:
+        """Follow a record kept in another process (a Ray worker's): add its new batch points and take
+        its epochs and state. Snapshots then report the worker's timing, not this process's."""
+        with self._lock:
+            for p in points:
+                self._append(p)
+            self._history = [dict(row) for row in history]
+            self._epoch, self._step, self._seen = state["epoch"], state["step"], state["seen"]
+            self.status, self.message = state["status"], state["message"]
+            self._warnings = list(state["warnings"])
+            self._remote = {k: state[k] for k in ("elapsed", "rate", "eta")}
+
     def snapshot(self) -> Snapshot:
         with self._lock:
             now = self._ended or time.perf_counter()
@@ -271,6 +294,12 @@ class LiveRecord:
             rate = self._seen / elapsed if elapsed > 0 else 0.0
             remaining = self.epochs * self.steps_per_epoch - (self._epoch * self.steps_per_epoch + self._step)
             eta = remaining * self.batch_size / rate if rate > 0 and self.status == "running" else None
+            if self._remote is not None:
+                elapsed, rate, eta = (
+                    self._remote["elapsed"],
+                    self._remote["rate"],
+                    self._remote["eta"],
+                )  # a mirror has no earlier sessions
             return Snapshot(
                 self.status,
                 self.message,

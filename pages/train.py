@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from cnn_core import cluster
 from cnn_core.errors import StudioError
 from cnn_core.jobs import JOBS
 from cnn_core.runs import RunStore
@@ -18,6 +19,11 @@ st.caption(
     "while you look at other pages. Pause frees the machine and resumes later from the same batch; Stop keeps "
     "what was learned. The ? beside each setting says what it does."
 )
+if cluster.address():
+    st.caption(
+        f":material/hub: Runs train on the Ray cluster at `{cluster.address()}`: each run is a job on a worker with free "
+        "CPUs, and its checkpoints, curves and model come back here as it trains."
+    )
 
 try:
     ds = state.current_dataset()

@@ -52,12 +52,49 @@ def warm_up() -> None:
     import plotly.graph_objects  # noqa: F401
 
 
+def take_ray_address(args: list[str]) -> list[str]:
+    """Take `--ray-address HOST:PORT` (or `--ray-address=...`) out of the server's options: it sets
+    `CNN_STUDIO_RAY_ADDRESS` for the app; the rest go to Streamlit."""
+    from cnn_core import cluster
+
+    rest, i = [], 0
+    while i < len(args):
+        if args[i] == "--ray-address" and i + 1 < len(args):
+            cluster.use_address(args[i + 1])
+            i += 2
+            continue
+        if args[i].startswith("--ray-address="):
+            cluster.use_address(args[i].split("=", 1)[1])
+        else:
+            rest.append(args[i])
+        i += 1
+    return rest
+
+
+def announce_backend() -> None:
+    """Say where jobs will train. An unreachable cluster is a warning: the app serves anyway, and
+    training says so until the cluster answers."""
+    from cnn_core import cluster
+    from cnn_core.errors import StudioError
+
+    if not cluster.address():
+        return
+    try:
+        cluster.check_reachable(cluster.address())
+        print(f"CNN Studio: training jobs run on the Ray cluster at {cluster.address()}", file=sys.stderr)
+    except StudioError as exc:
+        print(f"CNN Studio: warning: {exc}. The app starts anyway; training will say so until the cluster answers.",
+              file=sys.stderr)  # fmt: skip
+
+
 def serve(streamlit_args: list[str]) -> int:
     """Run the app's Streamlit server until it is stopped."""
     from streamlit.web import cli
 
     from ui.runtime import configure_streamlit
 
+    streamlit_args = take_ray_address(streamlit_args)
+    announce_backend()
     root = app_root()
     sys.path.insert(0, str(root))  # pages import `ui` and `cnn_core` from here in a source checkout
     configure_streamlit()
@@ -71,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:
         if {"-h", "--help"} & set(argv[1:]):
-            print(f"usage: cnn-studio serve [streamlit options]\n\n{SERVE_HELP}")
+            print(f"usage: cnn-studio serve [--ray-address HOST:PORT] [streamlit options]\n\n{SERVE_HELP}\n\n"
+                  "--ray-address HOST:PORT  train jobs on this Ray cluster (default: $CNN_STUDIO_RAY_ADDRESS)")  # fmt: skip
             return 0
         return serve(argv[1:])
     from cnn_core.cli import main as core_main

@@ -64,12 +64,20 @@ LIVE_SECONDS = 3.0
 def progress_line(job: TrainingJob) -> None:
     """Queue position, or one progress bar saying where training is, how fast, and how long is left."""
     snap = job.snapshot()
-    if snap.status == "queued":
+    if snap.status == "queued" and job.backend == "this machine":
         position = JOBS.queue_position(job)
         st.info(
             f"Waiting for a free training slot: number {position} in the queue "
             f"({JOBS.max_running} run{'s' if JOBS.max_running > 1 else ''} train at once on this machine)."
         )
+    elif snap.status == "queued":
+        st.info(
+            f"Waiting for the Ray cluster to give this run a worker with free CPUs (number {JOBS.queue_position(job)} "
+            "of the runs waiting here). A new worker process loads TensorFlow first, which takes a few seconds."
+        )
+    worker = getattr(job, "worker", None)
+    if worker:
+        st.caption(f"Training on the Ray cluster: host {worker['host']}, process {worker['pid']}.")
     left = f" · about {duration(snap.eta_seconds)} left" if snap.eta_seconds is not None else ""
     speed = f" · {snap.images_per_second:,.0f} images/s" if snap.images_per_second else ""
     st.progress(

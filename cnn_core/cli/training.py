@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 
-from cnn_core import settings
+from cnn_core import cluster, settings
 from cnn_core.cli import data_args, data_config, emit, runs_dir_arg
 from cnn_core.errors import StudioError
 from cnn_core.progress import to_stderr
@@ -71,6 +71,48 @@ def _train_session(args, dataset, arch, config, run_dir, store, start) -> int:
         raise
     finally:
         signal.signal(signal.SIGINT, previous)
+    return _outcome(args, result)
+
+
+def _cluster_session(args, submit) -> int:
+    """Run one training session as a job on the Ray cluster: `submit(registry)` starts it; epochs
+    are printed as they arrive. Ctrl-C pauses (the worker saves a resume point); twice leaves at once."""
+    from cnn_core.jobs import JobRegistry
+    from cnn_core.training import TrainResult
+
+    job = submit(JobRegistry(max_running=1))
+    print(f"run {job.run_id}: submitted to the Ray cluster at {cluster.address()}", file=sys.stderr, flush=True)
+    report, shown, queued = _reporter(args, job.request.config.epochs), 0, True
+
+    def on_interrupt(*_):
+        if job.pause_requested:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        job.pause("cli")
+        print("pausing after the current batch (Ctrl-C again leaves at once)...", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        while job.active or job.thread.is_alive():
+            if queued and job.status == "running":
+                queued = False
+                print(f"training on {job.worker['host']} (process {job.worker['pid']})" if job.worker else "training",
+                      file=sys.stderr, flush=True)  # fmt: skip
+            history = job.record.history()
+            for row in history[shown:]:
+                report(int(row["epoch"]) - 1, {k: v for k, v in row.items()})
+            shown = len(history)
+            job.wait(0.5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    for row in job.record.history()[shown:]:
+        report(int(row["epoch"]) - 1, row)
+    snap = job.snapshot()
+    return _outcome(args, job.result or TrainResult(job.run_dir, snap.status, snap.message, history=job.record.history()))
+
+
+def _outcome(args, result) -> int:
+    """Print a session's outcome (--json: one object); the exit status says whether it went wrong."""
     final = {
         "run_dir": str(result.run_dir),
         "status": result.status,
@@ -83,7 +125,7 @@ def _train_session(args, dataset, arch, config, run_dir, store, start) -> int:
     lines = [f"run: {result.run_dir} ({result.status})"]
     if result.message:
         lines.append(result.message)
-    if result.status == "paused":
+    if result.status in ("paused", "interrupted"):
         lines.append(f"continue with: python -m cnn_core resume {result.run_dir.name}")
     if result.test_accuracy is not None:
         lines.append(f"test accuracy: {result.test_accuracy:.4f}  test loss: {result.test_loss:.4f}")
@@ -104,10 +146,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = settings.from_arguments(TrainConfig, args)
     config.check()
+    cluster.use_address(args.ray_address)
+    if cluster.address():
+        cluster.connect()  # an unreachable cluster is said before the data loads
     dataset = load_dataset(data_config(args, args.dataset), to_stderr)
     store = RunStore(args.runs_dir)
     parent = parent_of(store.resolve(getattr(args, "from")), dataset.input_shape, args.freeze) if getattr(args, "from") else None
     arch = parent.arch if parent else _arch_choice(args.arch)
+    if cluster.address():
+        return _cluster_session(args, lambda jobs: jobs.submit(dataset, arch, config, "cli", store, parent))
     run_dir = store.new_run(run_config(dataset, arch, config, "cli", parent), "finetune" if parent else arch.preset)
     return _train_session(args, dataset, arch, config, run_dir, store, Start(parent=parent))
 
@@ -119,6 +166,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     store = RunStore(args.runs_dir)
     plan = plan_resume(store, args.run, "cli", args.epochs or 0)
+    cluster.use_address(args.ray_address)
+    if cluster.address():
+        cluster.connect()
+        dataset = load_dataset(plan.data, to_stderr)
+        return _cluster_session(args, lambda jobs: jobs.resume(plan.run_dir, "cli", dataset, args.epochs or 0, store))
     dataset = load_dataset(plan.data, to_stderr)
     plan.save_settings()
     return _train_session(args, dataset, plan.arch, plan.config, plan.run_dir, store, plan.start)
@@ -190,6 +242,11 @@ def register(commands) -> None:
     p.set_defaults(func=cmd_lr_find, tensorflow=True)
     for name in ("train", "resume", "checkpoints"):
         runs_dir_arg(commands.choices[name])
+    for name in ("train", "resume"):
+        commands.choices[name].add_argument(
+            "--ray-address", metavar="HOST:PORT",
+            help=f"train as a job on this Ray cluster (default: ${cluster.ADDRESS_ENV}; unset: in this process)",
+        )  # fmt: skip
 
 
 def _dataset_help() -> str:

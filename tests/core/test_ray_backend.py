@@ -1,0 +1,202 @@
+"""The Ray backend on a real one-node cluster that this module starts on 127.0.0.1 and stops by
+the processes it started: live progress, pause, resume, stop, ownership, a killed worker, an
+uploaded folder through the object store, the CLI, and nothing listening beyond loopback."""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cnn_core import checkpoints, cluster
+from cnn_core.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.datasets import load_dataset
+from cnn_core.errors import StudioError
+from cnn_core.jobs import JobRegistry, RemoteJob
+from cnn_core.runs import RunStore
+from tests.conftest import ROOT, make_class_folder
+
+# not imported here: Ray must first see the environment of a loopback cluster (cluster.connect sets it)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("ray") is None, reason="the cluster extra is not installed (requirements-cluster.txt)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    local = cluster.LocalCluster(cpus=2).start()
+    auth = {k: v for k, v in local.env().items() if k != cluster.ADDRESS_ENV}
+    saved = {k: os.environ.get(k) for k in auth}
+    os.environ.update(auth)
+    yield local
+    import ray
+
+    ray.shutdown()
+    cluster._joined.clear()
+    started = local.processes()
+    local.stop()
+    for k, v in saved.items():
+        os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    assert started and not [p for p in started if Path(f"/proc/{p}").exists() and _state(p) != "Z"]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+@pytest.fixture
+def on_cluster(ray_cluster, monkeypatch):
+    monkeypatch.setenv(cluster.ADDRESS_ENV, ray_cluster.address)
+    return ray_cluster
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_dataset(DataConfig(dataset_id="mnist-5k"))
+
+
+def wait_until(condition, timeout: float = 180, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def listening_addresses(pids: list[int]) -> set[str]:
+    """The local addresses of the TCP sockets these processes listen on (from /proc, no tools needed)."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                raw = bytes.fromhex(fields[1].split(":")[0])  # 32-bit words, each in host (little-endian) order
+                ip = ipaddress.ip_address(b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4)))
+                found.add(str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip))
+    return found
+
+
+def test_a_job_on_the_cluster_trains_live_pauses_resumes_and_stops_for_its_owner_only(on_cluster, mnist):
+    jobs = JobRegistry(max_running=1)
+    job = jobs.submit(mnist, ArchChoice("keras-mnist"), TrainConfig(epochs=12, batch_size=16), "alice")
+    assert isinstance(job, RemoteJob)
+    wait_until(lambda: job.snapshot().points > 20, what="the first batches")
+    first = job.snapshot().points
+    wait_until(lambda: job.snapshot().points > first + 20, what="more batches")  # the mirror keeps growing
+    snap = job.snapshot()
+    assert snap.status == "running" and len(snap.series["loss"]) > 0 and snap.images_per_second > 0
+    assert job.worker["pid"] != os.getpid()
+
+    addresses = listening_addresses([*on_cluster.processes(), os.getpid()])
+    assert addresses and addresses <= {"127.0.0.1"}, addresses  # the cluster, its worker and this driver
+
+    with pytest.raises(StudioError, match="another browser session"):
+        job.stop("mallory")
+    job.pause("alice")
+    job.wait(120)
+    assert job.status == "paused", job.record.message
+    store = RunStore()
+    info = store.info(job.run_dir)
+    assert info.status == "paused" and info.resumable
+    point = checkpoints.resume_point(job.run_dir)
+    assert point.name == checkpoints.RESUME and point.batches == store.count_batches(job.run_dir)
+    status = json.loads((job.run_dir / "status.json").read_text())
+    assert status["pid"] == os.getpid() and status["worker"]["pid"] == job.worker["pid"]
+
+    with pytest.raises(StudioError, match="belongs to another session"):
+        jobs.resume(job.run_id, "mallory", mnist)
+    again = jobs.resume(job.run_id, "alice", mnist)
+    assert isinstance(again, RemoteJob)
+    wait_until(lambda: again.snapshot().points > point.batches + 20, what="batches after resuming")
+    again.stop("alice")
+    again.wait(120)
+    assert again.status == "stopped", again.record.message
+    assert again.result.test_accuracy > 0.5
+    history = store.read_history(job.run_dir)
+    assert [row["epoch"] for row in history] == list(range(1, len(history) + 1))
+    assert store.count_batches(job.run_dir) == again.snapshot().points
+    assert len(json.loads((job.run_dir / "status.json").read_text())["sessions"]) == 2
+    assert list((job.run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    import keras
+
+    assert keras.saving.load_model(job.run_dir / "model.keras").count_params() == 93_322
+
+
+def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpoint(on_cluster, mnist):
+    jobs = JobRegistry(max_running=1)
+    job = jobs.submit(mnist, ArchChoice("keras-mnist"), TrainConfig(epochs=8, batch_size=16), "bob")
+    wait_until(lambda: (job.run_dir / "checkpoints" / "epoch-0001.json").is_file(), what="the first checkpoint")
+    os.kill(job.worker["pid"], signal.SIGKILL)
+    job.wait(120)
+    assert job.status == "interrupted"
+    assert "Ray worker training this run stopped" in job.record.message and "resume it" in job.record.message
+    info = RunStore().info(job.run_dir)
+    assert info.status == "interrupted" and info.resumable
+
+    resumed = jobs.resume(job.run_id, "bob", mnist)
+    resumed.wait(300)
+    assert resumed.status == "completed", resumed.record.message
+    assert [row["epoch"] for row in RunStore().read_history(job.run_dir)] == list(range(1, 9))
+    assert json.loads((job.run_dir / "metrics.json").read_text())["test_accuracy"] > 0.7
+
+
+def test_an_uploaded_folder_travels_through_the_object_store(on_cluster, tmp_path):
+    root = make_class_folder(tmp_path / "pets", {"cats": 30, "dogs": 30, "fish": 30})
+    ds = load_dataset(DataConfig(dataset_id=f"folder:{root}"))
+    assert not cluster.ships_by_config(ds)
+    shutil.rmtree(root)  # the worker cannot read the images from disk: they go through Ray's object store
+    job = JobRegistry().submit(ds, ArchChoice("lenet-dropout"), TrainConfig(epochs=3, batch_size=8), "carol")
+    job.wait(300)
+    assert job.status == "completed", job.record.message
+    assert RunStore().info(job.run_dir).test_accuracy is not None
+
+
+def test_the_cli_trains_on_the_cluster(ray_cluster, tmp_path):
+    env = {**os.environ, **{k: v for k, v in ray_cluster.env().items() if k != cluster.ADDRESS_ENV}}
+    out = subprocess.run(
+        [sys.executable, "-m", "cnn_core", "train", "--dataset", "mnist-5k", "--limit", "800", "--epochs", "2",
+         "--ray-address", ray_cluster.address, "--runs-dir", str(tmp_path / "runs"), "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    final = json.loads(out.stdout)
+    assert final["status"] == "completed" and final["epochs"] == 2 and final["test_accuracy"] is not None
+    assert "submitted to the Ray cluster" in out.stderr and out.stderr.count('"epoch"') == 2
+    run = Path(final["run_dir"])
+    assert (run / "model.keras").is_file() and json.loads((run / "config.json").read_text())["owner"] == "cli"
+
+
+def test_the_cli_says_when_the_cluster_cannot_be_reached(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "cnn_core", "train", "--epochs", "1", "--ray-address", f"127.0.0.1:{cluster.free_port()}",
+         "--runs-dir", str(tmp_path / "runs")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("error: the Ray cluster at 127.0.0.1:") and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()

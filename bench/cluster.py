@@ -56,6 +56,7 @@ def _simulate(registry, dataset, owners) -> dict:
 
 
 def run() -> dict:
+    import secrets
     import tempfile
 
     from cnn_core import cluster
@@ -72,11 +73,14 @@ def run() -> dict:
         os.environ["CNN_STUDIO_RUNS_DIR"] = runs
         os.environ.pop(cluster.ADDRESS_ENV, None)
         figures["in_process"] = _simulate(JobRegistry(max_running=1), dataset, owners)
+        print("in process:", figures["in_process"], flush=True)
+        token = secrets.token_hex(16)  # one for both clusters: Ray keeps a process's first token
         for cpus in (1, 2):
-            with cluster.LocalCluster(cpus=cpus) as local:
+            with cluster.LocalCluster(cpus=cpus, token=token) as local:
                 os.environ.update(local.env())
                 try:
                     figures[f"ray_{cpus}_cpu"] = _simulate(JobRegistry(), dataset, owners)
+                    print(f"ray, {cpus} CPU(s):", figures[f"ray_{cpus}_cpu"], flush=True)
                 finally:
                     import ray
 

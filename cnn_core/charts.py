@@ -240,12 +240,15 @@ def _nice_step(raw: float) -> int:
 
 def embedding_map(points, labels, predicted, class_names: list[str], indices=None) -> go.Figure:
     """A 2-D map of images: one colour per true class, mistakes drawn as crosses; each point's
-    customdata is its test index (for hover and for opening it). Plain lists, not numpy arrays, so
-    the browser's copy of the data is readable as it is (selection events carry customdata)."""
+    customdata is its test index, its predicted class and its position in `points` (for hover, its
+    thumbnail, and opening it). Plain lists, not numpy arrays, so the browser's copy of the data is
+    readable as it is."""
     import numpy as np
+    from plotly.colors import qualitative
 
     points, labels, predicted = np.asarray(points), np.asarray(labels), np.asarray(predicted)
     indices = np.arange(len(labels)) if indices is None else np.asarray(indices)
+    palette = qualitative.Plotly if len(class_names) <= 10 else qualitative.Alphabet  # explicit: the map draws in its own frame
     fig = go.Figure()
     for k, name in enumerate(class_names):
         mine = np.flatnonzero(labels == k)
@@ -255,14 +258,16 @@ def embedding_map(points, labels, predicted, class_names: list[str], indices=Non
         fig.add_trace(
             go.Scattergl(
                 x=points[mine, 0].tolist(), y=points[mine, 1].tolist(), mode="markers", name=name,
-                marker={"size": np.where(wrong, 9, 6).tolist(), "symbol": np.where(wrong, "x", "circle").tolist(), "opacity": 0.8},
-                customdata=np.stack([indices[mine], predicted[mine]], axis=1).tolist(),
+                marker={"size": np.where(wrong, 9, 6).tolist(), "symbol": np.where(wrong, "x", "circle").tolist(), "opacity": 0.8,
+                        "color": palette[k % len(palette)]},
+                customdata=np.stack([indices[mine], predicted[mine], mine], axis=1).tolist(),
                 text=[class_names[p] for p in predicted[mine]],
                 hovertemplate="test image #%{customdata[0]}<br>label: " + name + "<br>predicted: %{text}<extra></extra>",
             )
         )  # fmt: skip
     fig.update_layout(height=520, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"title": "true class"},
-                      xaxis={"showticklabels": False}, yaxis={"showticklabels": False}, dragmode="pan")  # fmt: skip
+                      xaxis={"showticklabels": False, "zeroline": False}, yaxis={"showticklabels": False, "zeroline": False},
+                      dragmode="pan", plot_bgcolor="white")  # fmt: skip
     return fig
 
 

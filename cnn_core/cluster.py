@@ -397,7 +397,7 @@ class LocalCluster:
     def start(self, timeout: float = 90) -> LocalCluster:
         # a short folder: Ray's Unix sockets live under it and their paths are limited to 107 bytes
         self.folder = Path(tempfile.mkdtemp(prefix="cnnray-"))
-        self.token = secrets.token_hex(16)
+        self.token = self.token or secrets.token_hex(16)  # a process keeps the first token it used with Ray
         port = free_port()
         self.address = f"127.0.0.1:{port}"
         ray = Path(sys.executable).with_name("ray")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import re
 from dataclasses import dataclass
 
@@ -90,3 +91,27 @@ def embed(model, images, labels: np.ndarray, method: str = "pca", progress: Repo
         points, explained = pca(features)
         return Embedding(points, labels, predicted, method, explained)
     return Embedding(tsne(features, progress=progress), labels, predicted, method)
+
+
+def sprite(images, max_pixels: int = 8_000_000, largest: int = 48) -> tuple[bytes, int, int, int]:
+    """Every image as one square tile of a single PNG, row by row: the map's hover thumbnails in one
+    download. Returns (PNG bytes, columns, rows, tile side); tiles shrink so the sheet stays under
+    `max_pixels`."""
+    from PIL import Image
+
+    images = np.asarray(images if isinstance(images, np.ndarray) else images[np.arange(len(images))], np.uint8)
+    n, h, w, c = images.shape
+    tile = max(8, min(largest, max(h, w), int(math.sqrt(max_pixels / max(n, 1)))))
+    cols = max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / cols))
+    mode = "L" if c == 1 else "RGB"
+    sheet = np.zeros((rows * tile, cols * tile, c), np.uint8)
+    for k, image in enumerate(images):
+        if (h, w) != (tile, tile):
+            image = np.asarray(Image.fromarray(image.squeeze(-1) if c == 1 else image, mode).resize((tile, tile), Image.BILINEAR))
+            image = image.reshape(tile, tile, c)
+        r, q = divmod(k, cols)
+        sheet[r * tile : (r + 1) * tile, q * tile : (q + 1) * tile] = image
+    buf = io.BytesIO()
+    Image.fromarray(sheet.squeeze(-1) if c == 1 else sheet, mode).save(buf, format="PNG", optimize=True)
+    return buf.getvalue(), cols, rows, tile

@@ -82,13 +82,15 @@ def hardest(loaded) -> None:
 
 
 _MAPS = Memo(6)
+_SPRITES = Memo(4)  # the map's hover thumbnails, per run's test split and method
 TSNE_POINTS = 2000  # t-SNE's budget: a fixed sample of the test split (about 5 s on 2 cores)
 
 
 def embedding_map(loaded) -> None:
     """The penultimate layer's view of the test split in 2-D; click a point to open it in Visualize."""
     from cnn_core import charts
-    from cnn_core.embedding import METHODS, embed
+    from cnn_core.embedding import METHODS, embed, sprite
+    from ui import map_component
 
     test = loaded.dataset.test
     method = st.radio(
@@ -102,20 +104,20 @@ def embedding_map(loaded) -> None:
         found = _MAPS.get(
             key, lambda: embed(loaded.model, test.images.take(chosen, axis=0), test.labels[chosen], method, progress)
         )
+    thumbnails = _SPRITES.get((loaded.run_id, method), lambda: sprite(test.images.take(chosen, axis=0)))
     names = loaded.dataset.class_names
     fig = charts.embedding_map(found.points, found.labels, found.predicted, names, chosen)
-    event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key=state.key("evaluate", "map"))
+    clicked = map_component.embedding_map(fig, thumbnails, names, key=state.key("evaluate", "map", method))
     st.caption(
         "Each point is a test image as the layer before the output sees it, placed so that similar ones are close"
         + (f" (the two axes hold {found.explained:.0%} of the variation)" if found.explained is not None else "")
-        + ". Crosses are mistakes. Click a point to look at that image."
+        + ". Crosses are mistakes. Hover a point to see its image; click it to choose it."
         + (f" t-SNE shows a fixed sample of {TSNE_POINTS:,} images." if len(chosen) < len(test) else "")
     )
-    points = event.selection.get("points", []) if event and event.selection else []
-    if points:
-        index = int(points[0]["customdata"][0])
+    if clicked:
+        index = int(clicked["index"])
         label = names[int(test.labels[index])]
-        guess = names[int(points[0]["customdata"][1])]
+        guess = names[int(clicked["predicted"])]
         widgets.image_grid([test.images[index]], [f"#{index}: {label}, predicted {guess}"], size=96)
         if st.button(
             f"Open test image #{index} ({label}) in Visualize", icon=":material/visibility:", key=state.key("evaluate", "open")

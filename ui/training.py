@@ -166,8 +166,11 @@ def result_view(job: TrainingJob) -> None:
     mine = is_mine(job)
     if not mine:
         st.caption("This run was started in another browser session.")
-    if snap.status == "paused":
-        st.info(f"{snap.message[:1].upper()}{snap.message[1:]}.", icon=":material/pause_circle:")
+    if snap.status in ("paused", "interrupted"):
+        if snap.status == "paused":
+            st.info(f"{snap.message[:1].upper()}{snap.message[1:]}.", icon=":material/pause_circle:")
+        else:  # a Ray worker or the cluster went away; what it sent back is saved here
+            st.warning(f"Training was interrupted: {snap.message}.", icon=":material/link_off:")
         clicked = mine and st.button(
             "Resume", type="primary", icon=":material/play_circle:", key=state.key("train", "resume", job.run_id)
         )
@@ -196,6 +199,9 @@ def result_view(job: TrainingJob) -> None:
                 from ui.runs_view import start_variant
 
                 start_variant(RunStore().info(job.run_dir))
+    worker = getattr(job, "worker", None)
+    if worker:
+        st.caption(f"Trained on the Ray cluster: host {worker['host']}, process {worker['pid']}.")
     summary(job)
     curves_view(job, train_tools.ghost_runs(job.run_id))
 

@@ -176,6 +176,34 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _train_session(args, dataset, plan.arch, plan.config, plan.run_dir, store, plan.start)
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """Start a one-node Ray cluster on 127.0.0.1 and keep it until Ctrl-C: the Ray backend, tried on one machine."""
+    from importlib.util import find_spec
+
+    if find_spec("ray") is None:
+        raise StudioError(f"Ray is not installed: {cluster.INSTALL_HINT}")
+    if args.cpus < 1:
+        raise StudioError("--cpus must be at least 1")
+    local = cluster.LocalCluster(cpus=args.cpus).start()
+    try:
+        exports = [f"export {k}={v}" for k, v in local.env().items()]
+        lines = [
+            f"a Ray cluster with {args.cpus} CPU(s) runs at {local.address}, on loopback only; Ctrl-C stops it.",
+            "In another shell, train on it from the app or the command line:", *exports,
+            "make run    # or: cnn-studio serve, or: python -m cnn_core train ...",
+        ]  # fmt: skip
+        emit(args, {"address": local.address, "env": local.env()}, lines)
+        sys.stdout.flush()
+        while local.process.poll() is None:
+            time.sleep(1)
+        print("the cluster stopped by itself:", local.log()[-500:], file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        local.stop()
+
+
 def cmd_checkpoints(args: argparse.Namespace) -> int:
     from cnn_core import checkpoints
     from cnn_core.runs import RunStore
@@ -227,6 +255,9 @@ def register(commands) -> None:
     p.add_argument("run", help="run id or run folder")
     p.add_argument("--epochs", type=int, help="train this many more epochs (needed for a completed or stopped run)")
     p.set_defaults(func=cmd_resume, tensorflow=True)
+    p = commands.add_parser("cluster", help="start a one-node Ray cluster on 127.0.0.1 to try the Ray backend (Ctrl-C stops it)")
+    p.add_argument("--cpus", type=int, default=2, help="CPUs the cluster offers; each job takes 1 (default 2)")
+    p.set_defaults(func=cmd_cluster)
     p = commands.add_parser("checkpoints", help="list a run's checkpoints with their sizes")
     p.add_argument("run", help="run id or run folder")
     p.set_defaults(func=cmd_checkpoints)

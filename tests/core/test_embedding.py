@@ -45,3 +45,22 @@ def test_a_model_that_separates_two_classes_gives_a_map_that_separates_them(meth
     assert silhouette_score(found.points, test_y) > SILHOUETTE
     with pytest.raises(StudioError, match="unknown projection"):
         embed(model, test_x, test_y, "umap")
+
+
+def test_the_hover_thumbnails_are_one_sheet_with_each_image_in_its_slot():
+    import io
+
+    from PIL import Image
+
+    from cnn_core.embedding import sprite
+
+    images = np.stack([np.full((28, 28, 1), 10 * k, np.uint8) for k in range(11)])
+    png, cols, rows, tile = sprite(images)
+    sheet = np.asarray(Image.open(io.BytesIO(png)))
+    assert (cols, rows, tile) == (4, 3, 28) and sheet.shape == (3 * 28, 4 * 28)
+    for k in range(11):
+        r, q = divmod(k, cols)
+        assert (sheet[r * 28 : (r + 1) * 28, q * 28 : (q + 1) * 28] == 10 * k).all()
+    colour = np.random.default_rng(0).integers(0, 256, (5000, 64, 64, 3), dtype=np.uint8)
+    png, cols, rows, tile = sprite(colour, max_pixels=2_000_000)
+    assert tile == 20 and Image.open(io.BytesIO(png)).size == (cols * 20, rows * 20) and cols * rows >= 5000

@@ -200,3 +200,26 @@ def test_the_cli_says_when_the_cluster_cannot_be_reached(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip().startswith("error: the Ray cluster at 127.0.0.1:") and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_cluster_command_starts_a_loopback_cluster_and_ctrl_c_stops_it():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cnn_core", "cluster", "--cpus", "1", "--json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    text = ""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        text += proc.stdout.readline()
+        try:
+            started = json.loads(text)
+            break
+        except ValueError:
+            continue
+    address = started["address"]
+    assert address.startswith("127.0.0.1:") and started["env"]["RAY_AUTH_MODE"] == "token"
+    cluster.check_reachable(address)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    with pytest.raises(StudioError, match="cannot be reached"):
+        cluster.check_reachable(address, timeout=1)

@@ -1,5 +1,5 @@
-"""Chromium: clicks on the Evaluate page's charts: a point of the embedding map opens that image in
-Visualize; a cell of the confusion matrix shows its images."""
+"""Chromium: the Evaluate page's charts: hovering a point of the embedding map shows its image and
+clicking it opens that image in Visualize; a cell of the confusion matrix shows its images."""
 
 import pytest
 
@@ -35,11 +35,32 @@ def digits_run(server):
     return train_tiny_run(server.workdir / "runs", "digits", "tutorial-minimal", epochs=3, image_size=28)
 
 
-def test_click_a_point_of_the_map_and_see_that_image(page, server):
+def map_frame(page):
+    """The embedding map's frame (a custom component), scrolled into view, once its plot is drawn."""
+    element = page.locator("iframe[src*='embedding_map']").first
+    element.wait_for(timeout=60_000)
+    element.scroll_into_view_if_needed()
+    frame = element.element_handle().content_frame()
+    frame.wait_for_function(f"({PLOT_POINT})(['scattergl', '[t.x[0], t.y[0]]']) !== null", timeout=60_000)
+    return element, frame
+
+
+def test_hover_a_point_of_the_map_to_see_its_image_and_click_to_open_it(page, server):
     page.goto(f"{server.url}/evaluate")
     wait_ready(page, "A map of what it learned")
-    point = click_plot(page, "scattergl", "[t.x[0], t.y[0], t.customdata[0][0]]")
-    button = page.get_by_role("button", name=f"Open test image #{int(point['extra'])}")
+    element, frame = map_frame(page)
+    page.wait_for_timeout(300)
+    found = frame.evaluate(PLOT_POINT, ["scattergl", "[t.x[0], t.y[0], t.customdata[0][0]]"])
+    box = element.bounding_box()
+    x, y = box["x"] + found["x"], box["y"] + found["y"]
+    page.mouse.move(x - 30, y - 30)
+    page.mouse.move(x, y, steps=5)
+    tip = frame.locator("#tip")
+    tip.wait_for(state="visible", timeout=10_000)
+    assert tip.inner_text().startswith(f"#{int(found['extra'])}: ")
+    assert "data:image/png;base64," in frame.locator("#tip .thumb").evaluate("e => e.style.backgroundImage")
+    page.mouse.click(x, y)
+    button = page.get_by_role("button", name=f"Open test image #{int(found['extra'])}")
     button.wait_for(timeout=30_000)
     button.click()
     wait_ready(page, "Feature maps")

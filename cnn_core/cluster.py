@@ -97,7 +97,10 @@ _joined: dict = {}
 
 
 def connect(value: str | None = None):
-    """Join the cluster (once per process) and return the `ray` module; `StudioError` when it cannot."""
+    """Join the cluster (once per process) and return the `ray` module; `StudioError` when it cannot.
+
+    A process keeps the authentication token it first joined with: joining another cluster later
+    works only if that one uses the same token."""
     value = value or address()
     if not value:
         raise StudioError(f"no Ray cluster is set: set {ADDRESS_ENV} or pass --ray-address")
@@ -129,14 +132,6 @@ def connect(value: str | None = None):
     return ray
 
 
-def describe() -> dict:
-    """What the cluster offers now: its address, CPUs, GPUs and nodes (`StudioError` when unreachable)."""
-    ray = connect()
-    resources = ray.cluster_resources()
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    return {"address": address(), "cpus": resources.get("CPU", 0), "gpus": resources.get("GPU", 0), "nodes": len(nodes)}
-
-
 def job_resources() -> dict:
     """What each job asks for: `CNN_STUDIO_RAY_CPUS` CPUs (1), and a GPU when the cluster has one."""
     ray = connect()
@@ -144,7 +139,13 @@ def job_resources() -> dict:
         cpus = float(os.environ.get(CPUS_ENV, "1"))
     except ValueError:
         raise StudioError(f"{CPUS_ENV} must be a number of CPUs, such as 1 or 2") from None
-    gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    offered = ray.cluster_resources()
+    if offered.get("CPU", 0) < cpus:  # the job would wait for ever
+        raise StudioError(
+            f"the Ray cluster at {address()} offers {offered.get('CPU', 0):g} CPU(s) and each run asks for {cpus:g} "
+            f"({CPUS_ENV}): start a worker on it (`ray start --address={address()}`)"
+        )
+    gpus = 1 if offered.get("GPU", 0) >= 1 else 0
     return {"num_cpus": cpus, "num_gpus": gpus}
 
 

@@ -382,8 +382,8 @@ class JobRegistry:
 
     def _start(self, request: TrainRequest, store: RunStore | None) -> TrainingJob:
         kind = TrainingJob
-        if cluster.address():  # the cluster must answer before a run is created for it
-            cluster.connect()
+        if cluster.address():  # the cluster must answer, and offer what a job asks, before a run is created for it
+            cluster.job_resources()
             kind = RemoteJob
         prepare_tensorflow()
         with self._lock:

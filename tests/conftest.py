@@ -27,6 +27,7 @@ def workspace(tmp_path, monkeypatch):
     for name, var in folders:
         (ws / name).mkdir(parents=True)
         monkeypatch.setenv(var, str(ws / name))
+    monkeypatch.delenv("CNN_STUDIO_RAY_ADDRESS", raising=False)  # jobs train in this process unless a test sets it
     return ws
 
 

@@ -119,7 +119,7 @@ def test_without_an_address_nothing_imports_ray():
 def test_serve_takes_the_ray_address_flag_out_of_streamlits_options(monkeypatch):
     from ui.launcher import take_ray_address
 
-    monkeypatch.delenv(cluster.ADDRESS_ENV, raising=False)
+    monkeypatch.setenv(cluster.ADDRESS_ENV, "")  # recorded, so the value set below is undone after the test
     rest = take_ray_address(["--server.port", "9", "--ray-address", "10.0.0.5:6379", "--server.headless", "true"])
     assert rest == ["--server.port", "9", "--server.headless", "true"]
     assert os.environ[cluster.ADDRESS_ENV] == "10.0.0.5:6379"

@@ -223,3 +223,12 @@ def test_the_cluster_command_starts_a_loopback_cluster_and_ctrl_c_stops_it():
     assert proc.wait(timeout=60) == 0
     with pytest.raises(StudioError, match="cannot be reached"):
         cluster.check_reachable(address, timeout=1)
+
+
+def test_a_job_asking_for_more_cpus_than_the_cluster_has_is_refused_before_a_run_exists(
+    on_cluster, mnist, monkeypatch, workspace
+):
+    monkeypatch.setenv(cluster.CPUS_ENV, "3")
+    with pytest.raises(StudioError, match=r"offers 2 CPU\(s\) and each run asks for 3"):
+        JobRegistry().submit(mnist, ArchChoice("keras-mnist"), TrainConfig(epochs=1), "dave")
+    assert list((workspace / "runs").iterdir()) == []

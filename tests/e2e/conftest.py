@@ -40,7 +40,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "CNN_STUDIO_RAY_ADDRESS"},  # a test that wants a cluster says so
             "CNN_STUDIO_RUNS_DIR": str(workdir / "runs"),
             "CNN_STUDIO_DATA_DIR": str(workdir / "data"),
             "KERAS_HOME": str(workdir / "keras"),

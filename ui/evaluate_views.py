@@ -107,7 +107,7 @@ def embedding_map(loaded) -> None:
     thumbnails = _SPRITES.get((loaded.run_id, method), lambda: sprite(test.images.take(chosen, axis=0)))
     names = loaded.dataset.class_names
     fig = charts.embedding_map(found.points, found.labels, found.predicted, names, chosen)
-    clicked = map_component.embedding_map(fig, thumbnails, names, key=state.key("evaluate", "map", method))
+    clicked = map_component.embedding_map(fig, thumbnails, names, key=state.key("evaluate", "map", method), theme=widgets.theme())
     st.caption(
         "Each point is a test image as the layer before the output sees it, placed so that similar ones are close"
         + (f" (the two axes hold {found.explained:.0%} of the variation)" if found.explained is not None else "")

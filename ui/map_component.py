@@ -45,11 +45,13 @@ def _component():
     return _declared["map"]
 
 
-def embedding_map(figure, thumbnails: tuple[bytes, int, int, int], class_names: list[str], key: str, height: int = 520):
+def embedding_map(
+    figure, thumbnails: tuple[bytes, int, int, int], class_names: list[str], key: str, theme: str = "light", height: int = 520
+):
     """Draw the map; returns the last clicked point as {"index", "predicted"}, or None."""
     png, cols, rows, _ = thumbnails
     spec = json.loads(figure.to_json())
     sprite = "data:image/png;base64," + base64.b64encode(png).decode()
     version = hashlib.sha1(json.dumps(spec["data"], sort_keys=True).encode() + png[:4096]).hexdigest()[:16]
     return _component()(figure=spec, sprite=sprite, cols=cols, rows=rows, thumb=72, names=class_names, height=height,
-                        version=version, key=key, default=None)  # fmt: skip
+                        theme=theme, version=version + theme, key=key, default=None)  # fmt: skip

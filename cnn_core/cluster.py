@@ -92,6 +92,26 @@ def check_reachable(value: str, timeout: float = 3.0) -> None:
         ) from None
 
 
+_probed: dict[str, tuple[float, str]] = {}
+
+
+def problem(ttl: float = 10.0) -> str:
+    """Why the configured cluster cannot take jobs now ("" when it answers, or when none is set);
+    probed at most every `ttl` seconds, with a short timeout, so a page can say it on every rerun."""
+    value = address()
+    if not value:
+        return ""
+    at, said = _probed.get(value, (0.0, ""))
+    if time.monotonic() - at > ttl:
+        try:
+            check_reachable(value, timeout=1.0)
+            said = ""
+        except StudioError as exc:
+            said = str(exc)
+        _probed[value] = (time.monotonic(), said)
+    return said
+
+
 _lock = threading.Lock()
 _joined: dict = {}
 

@@ -19,7 +19,12 @@ st.caption(
     "while you look at other pages. Pause frees the machine and resumes later from the same batch; Stop keeps "
     "what was learned. The ? beside each setting says what it does."
 )
-if cluster.address():
+if cluster.problem():
+    st.warning(
+        f"{cluster.problem()[:1].upper()}{cluster.problem()[1:]}. New runs cannot start until it answers; saved runs "
+        "are still here on the other pages.", icon=":material/cloud_off:",
+    )  # fmt: skip
+elif cluster.address():
     st.caption(
         f":material/hub: Runs train on the Ray cluster at `{cluster.address()}`: each run is a job on a worker with free "
         "CPUs, and its checkpoints, curves and model come back here as it trains."

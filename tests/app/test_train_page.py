@@ -74,3 +74,15 @@ def test_a_presets_recommended_settings_apply_in_one_click():
     assert {k: at.session_state["train_config"][k] for k in recommended} == recommended
     assert at.number_input(key="train.epochs").value == 12  # the form shows them
     assert not any("was designed to train with" in i.value for i in at.info)  # nothing left to apply
+
+
+def test_an_unreachable_ray_cluster_is_said_on_the_page_and_training_refused(monkeypatch):
+    from cnn_core.cluster import free_port
+
+    monkeypatch.setenv("CNN_STUDIO_RAY_ADDRESS", f"127.0.0.1:{free_port()}")
+    at = open_page("train", session=TINY)
+    assert any("cannot be reached" in w.value and "New runs cannot start" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Train").click().run(timeout=120)
+    assert not at.exception
+    assert any("cannot be reached" in e.value for e in at.error)
+    assert "train_job" not in at.session_state  # no job, no run

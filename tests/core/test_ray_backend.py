@@ -164,6 +164,17 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
     assert [row["epoch"] for row in RunStore().read_history(job.run_dir)] == list(range(1, 9))
     assert json.loads((job.run_dir / "metrics.json").read_text())["test_accuracy"] > 0.7
 
+    # and a fine-tune of it on the cluster: the parent's model travels with the job, and the record
+    # of which layers it gave comes back into the new run's config.json
+    from cnn_core.transfer import parent_of
+
+    parent = parent_of(job.run_dir, mnist.input_shape, freeze=True)
+    child = jobs.submit(mnist, parent.arch, TrainConfig(epochs=1, batch_size=32), "bob", parent=parent)
+    child.wait(300)
+    assert child.status == "completed", child.record.message
+    record = json.loads((child.run_dir / "config.json").read_text())["parent"]
+    assert record["run_id"] == job.run_id and record["freeze"] and "conv2d" in record["copied"] and not record["fresh"]
+
 
 def test_an_uploaded_folder_travels_through_the_object_store(on_cluster, tmp_path):
     root = make_class_folder(tmp_path / "pets", {"cats": 30, "dogs": 30, "fish": 30})

@@ -20,7 +20,7 @@ from cnn_core.config import ArchChoice, DataConfig, TrainConfig, train_config_of
 from cnn_core.datasets import Dataset
 from cnn_core.diagnosis import RECENT, Finding, context_of, diagnose
 from cnn_core.errors import StudioError
-from cnn_core.live import Control, Snapshot
+from cnn_core.live import FINAL, Control, Snapshot
 from cnn_core.runs import RunStore, owner_tag, read_json, update_config, write_json
 from cnn_core.training import (
     Start,
@@ -219,12 +219,15 @@ class RemoteJob(TrainingJob):
         super().__init__(registry, request, store)
         self.worker: dict | None = None  # where the actor runs: host and pid
         self._known: dict[str, list[int]] = {}  # the worker's files already copied, by signature
-        self._batches_written = -1  # batch points in batches.csv; -1 until the first session's points arrive
+        self._batches_fresh = True  # batches.csv is rewritten when this session's first points arrive
         self._parent: dict | None = None
 
     def _run(self) -> None:  # no local slot: the cluster queues jobs by the resources they ask for
         try:
-            self.result = self._drive()
+            result = self._drive()
+            if result is not None:  # the result first: a page that sees the final status finds it
+                self.result = result
+                self.record.set_status(result.status, result.message)
         except StudioError as exc:
             self._fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - the run records any failure; the app stays up
@@ -293,13 +296,16 @@ class RemoteJob(TrainingJob):
     def _pull(self, ray, actor) -> None:
         """Take what changed on the worker: points into the live record and batches.csv, files into the run folder."""
         update = ray.get(actor.poll.remote(self.record.snapshot().points, self._known), timeout=self.ANSWER_SECONDS)
-        if update["state"] is not None:
-            self.record.mirror(update["points"], update["history"], update["state"])
-            if self._batches_written < 0:  # the session's first points: a resumed run's start again from its checkpoint
+        state = update["state"]
+        if state is not None:
+            if state["status"] in FINAL:  # said by `_run` once the files and the result are here
+                state = {**state, "status": "running"}
+            self.record.mirror(update["points"], update["history"], state)
+            if self._batches_fresh:  # a resumed run's points start again from its checkpoint
                 self.store.write_batches(self.run_dir, self.record.points_since(0))
+                self._batches_fresh = False
             else:
                 self.store.append_batches(self.run_dir, update["points"])
-            self._batches_written = self.record.snapshot().points
         for rel, data in update["files"]:
             if rel == "status.json":  # this server answers for the run: its pid, and where it trains
                 write_json(self.run_dir / rel, {**json.loads(data), "pid": os.getpid(), "worker": self.worker})
@@ -315,7 +321,6 @@ class RemoteJob(TrainingJob):
     def _result(self, status: str, message: str) -> TrainResult:
         metrics = read_json(self.run_dir / "metrics.json") if (self.run_dir / "metrics.json").is_file() else {}
         snap = self.record.snapshot()
-        self.record.set_status(status, message)
         return TrainResult(
             self.run_dir, status, message, metrics.get("test_loss"), metrics.get("test_accuracy"), self.record.history(),
             snap.warnings, metrics.get("diagnosis", []),

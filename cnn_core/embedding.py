@@ -113,5 +113,5 @@ def sprite(images, max_pixels: int = 8_000_000, largest: int = 48) -> tuple[byte
         r, q = divmod(k, cols)
         sheet[r * tile : (r + 1) * tile, q * tile : (q + 1) * tile] = image
     buf = io.BytesIO()
-    Image.fromarray(sheet.squeeze(-1) if c == 1 else sheet, mode).save(buf, format="PNG", optimize=True)
+    Image.fromarray(sheet.squeeze(-1) if c == 1 else sheet, mode).save(buf, format="PNG")
     return buf.getvalue(), cols, rows, tile

@@ -3,13 +3,13 @@ Plotly figure, drawn in its own frame so that hovering a point shows that test i
 click returns it. Streamlit's `st.plotly_chart` reports clicks but not hovers, and Plotly's own
 hover labels hold only text.
 
-The component's folder is written under the app's data folder: our page, and a copy of the
-installed plotly package's `plotly.min.js`, which the browser then caches like any script.
+The component's folder is written under the app's data folder: our page, a copy of the installed
+plotly package's `plotly.min.js`, and the thumbnail sheets, which the browser then caches like any
+file.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import shutil
@@ -41,8 +41,25 @@ def _folder() -> Path:
 
 def _component():
     if "map" not in _declared:
-        _declared["map"] = components.declare_component("embedding_map", path=str(_folder()))
+        _declared["folder"] = _folder()
+        _declared["map"] = components.declare_component("embedding_map", path=str(_declared["folder"]))
     return _declared["map"]
+
+
+def _sprite_url(folder: Path, png: bytes, keep: int = 16) -> str:
+    """The thumbnails as a file beside the component's page: the browser fetches it once and caches
+    it, instead of receiving megabytes with every rerun of the page. Named by content; the newest
+    `keep` are kept."""
+    sprites = folder / "sprites"
+    sprites.mkdir(exist_ok=True)
+    name = hashlib.sha1(png).hexdigest()[:20] + ".png"
+    if not (sprites / name).is_file():
+        tmp = sprites / f".{name}.tmp"
+        tmp.write_bytes(png)
+        tmp.replace(sprites / name)
+        for old in sorted(sprites.glob("*.png"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
+            old.unlink(missing_ok=True)
+    return f"sprites/{name}"
 
 
 def embedding_map(
@@ -51,7 +68,8 @@ def embedding_map(
     """Draw the map; returns the last clicked point as {"index", "predicted"}, or None."""
     png, cols, rows, _ = thumbnails
     spec = json.loads(figure.to_json())
-    sprite = "data:image/png;base64," + base64.b64encode(png).decode()
-    version = hashlib.sha1(json.dumps(spec["data"], sort_keys=True).encode() + png[:4096]).hexdigest()[:16]
+    _component()
+    sprite = _sprite_url(_declared["folder"], png)
+    version = hashlib.sha1(json.dumps(spec["data"], sort_keys=True).encode() + sprite.encode()).hexdigest()[:16]
     return _component()(figure=spec, sprite=sprite, cols=cols, rows=rows, thumb=72, names=class_names, height=height,
                         theme=theme, version=version + theme, key=key, default=None)  # fmt: skip

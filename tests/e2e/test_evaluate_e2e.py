@@ -58,7 +58,9 @@ def test_hover_a_point_of_the_map_to_see_its_image_and_click_to_open_it(page, se
     tip = frame.locator("#tip")
     tip.wait_for(state="visible", timeout=10_000)
     assert tip.inner_text().startswith(f"#{int(found['extra'])}: ")
-    assert "data:image/png;base64," in frame.locator("#tip .thumb").evaluate("e => e.style.backgroundImage")
+    assert "sprites/" in frame.locator("#tip .thumb").evaluate("e => e.style.backgroundImage")
+    loaded = "e => { const i = new Image(); i.src = getComputedStyle(e).backgroundImage.slice(5, -2); return i.decode().then(() => i.width) }"
+    assert frame.locator("#tip .thumb").evaluate(loaded) > 0  # the thumbnail sheet is served and decodes
     page.mouse.click(x, y)
     button = page.get_by_role("button", name=f"Open test image #{int(found['extra'])}")
     button.wait_for(timeout=30_000)

@@ -243,3 +243,29 @@ def test_a_job_asking_for_more_cpus_than_the_cluster_has_is_refused_before_a_run
     with pytest.raises(StudioError, match=r"offers 2 CPU\(s\) and each run asks for 3"):
         JobRegistry().submit(mnist, ArchChoice("keras-mnist"), TrainConfig(epochs=1), "dave")
     assert list((workspace / "runs").iterdir()) == []
+
+
+def test_ctrl_c_pauses_a_cli_run_on_the_worker_and_resume_finishes_it_there(ray_cluster, tmp_path):
+    env = {**os.environ, **ray_cluster.env()}
+    runs = str(tmp_path / "runs")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cnn_core", "train", "--dataset", "mnist-5k", "--limit", "2000", "--epochs", "40",
+         "--batch-size", "16", "--runs-dir", runs, "--json"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    while '"epoch": 1,' not in proc.stderr.readline():  # an epoch has come back from the worker
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err[-2000:]
+    final = json.loads(out)
+    assert final["status"] == "paused" and "pausing after the current batch" in err
+    run = Path(final["run_dir"])
+    assert checkpoints.resume_point(run).name == checkpoints.RESUME
+    done = subprocess.run(
+        [sys.executable, "-m", "cnn_core", "resume", run.name, "--runs-dir", runs, "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["status"] == "completed" and "submitted to the Ray cluster" in done.stderr
+    assert [row["epoch"] for row in RunStore(runs).read_history(run)] == list(range(1, 41))

@@ -40,7 +40,7 @@ def _folder() -> Path:
 
 
 def _component():
-    if "map" not in _declared:
+    if "map" not in _declared or not (_declared["folder"] / "index.html").is_file():  # once, or when the folder went
         _declared["folder"] = _folder()
         _declared["map"] = components.declare_component("embedding_map", path=str(_declared["folder"]))
     return _declared["map"]

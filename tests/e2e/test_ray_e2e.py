@@ -25,7 +25,7 @@ def test_train_pause_resume_evaluate_and_predict_on_the_ray_backend(browser, tmp
     page = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
     page.set_default_timeout(120_000)
     try:
-        page.goto(f"{server.url}/train?data=mnist-5k&limit=3000&arch=keras-mnist&epochs=8&batch=16")
+        page.goto(f"{server.url}/train?data=mnist-5k&limit=3000&arch=keras-mnist&epochs=20&batch=16")
         wait_ready(page, "Runs train on the Ray cluster at")
         page.get_by_role("button", name="Train", exact=True).click()
         page.get_by_text("Training on the Ray cluster: host").wait_for(timeout=180_000)  # the actor has started

@@ -47,3 +47,13 @@ def batches_shown(page) -> int:
 
 def wait_for_batches(page, count: int, timeout: float = 120_000) -> None:
     page.wait_for_function(f"({BATCHES})() >= {count}", timeout=timeout)
+
+
+def draw_a_digit(page) -> None:
+    """Draw a vertical stroke (a "1") on the Predict page's canvas with real mouse events, and wait for the prediction."""
+    box = page.locator("canvas").last.bounding_box()
+    page.mouse.move(box["x"] + 140, box["y"] + 40)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 140, box["y"] + 240, steps=20)
+    page.mouse.up()
+    wait_ready(page, "what the model sees")

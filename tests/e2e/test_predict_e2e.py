@@ -6,7 +6,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.conftest import train_tiny_run
-from tests.e2e.helpers import assert_no_exception, choose, wait_ready
+from tests.e2e.helpers import assert_no_exception, choose, draw_a_digit, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -15,13 +15,7 @@ def test_draw_and_upload(page, server, tmp_path):
     train_tiny_run(server.workdir / "runs", "digits", "tutorial-minimal", epochs=3, image_size=28)
     page.goto(f"{server.url}/predict")
     wait_ready(page, "Draw a digit above")
-    canvas = page.locator("canvas").last
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + 140, box["y"] + 40)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 140, box["y"] + 240, steps=20)
-    page.mouse.up()
-    wait_ready(page, "what the model sees")
+    draw_a_digit(page)
     assert page.get_by_text("Prediction").count() >= 1
     assert_no_exception(page)
 

@@ -9,7 +9,7 @@ import pytest
 
 from cnn_core.cluster import LocalCluster
 from tests.e2e.conftest import Server
-from tests.e2e.helpers import assert_no_exception, go_to, wait_ready
+from tests.e2e.helpers import assert_no_exception, draw_a_digit, go_to, wait_ready
 
 pytestmark = [
     pytest.mark.e2e,
@@ -47,13 +47,7 @@ def test_train_pause_resume_evaluate_and_predict_on_the_ray_backend(browser, tmp
         assert_no_exception(page)
         go_to(page, "Predict")
         wait_ready(page, "Draw a digit above", timeout=120_000)
-        canvas = page.locator("canvas").last
-        box = canvas.bounding_box()
-        page.mouse.move(box["x"] + 140, box["y"] + 40)
-        page.mouse.down()
-        page.mouse.move(box["x"] + 140, box["y"] + 240, steps=20)
-        page.mouse.up()
-        wait_ready(page, "what the model sees")
+        draw_a_digit(page)
         assert page.get_by_text("Prediction").count() >= 1
         assert_no_exception(page)
     finally:

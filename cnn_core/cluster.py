@@ -174,8 +174,8 @@ def start_actor(job: dict):
 
     Concurrency 4: `train` runs for the whole job while `poll`, `stop` and `pause` still answer.
     """
-    connect()
-    return _joined["actor"].options(**job_resources(), max_concurrency=4, max_restarts=0).remote(job)
+    resources = job_resources()  # joins the cluster too
+    return _joined["actor"].options(**resources, max_concurrency=4, max_restarts=0).remote(job)
 
 
 # ---------------------------------------------------------------------------------------------

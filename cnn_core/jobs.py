@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cnn_core import cluster
+from cnn_core import classroom, cluster
 from cnn_core.config import ArchChoice, DataConfig, TrainConfig, train_config_of
 from cnn_core.datasets import Dataset
 from cnn_core.diagnosis import RECENT, Finding, context_of, diagnose
@@ -151,8 +151,8 @@ class TrainingJob:
         return self._findings[1]
 
     def controlled_by(self, owner: str) -> bool:
-        """True for the session that started this job; any other only watches it."""
-        return bool(owner) and owner == self.owner
+        """True for the session that started this job (and the teacher in classroom mode); any other only watches it."""
+        return (bool(owner) and owner == self.owner) or classroom.is_teacher(owner)
 
     def _check(self, owner: str, action: str) -> None:
         if not self.controlled_by(owner):

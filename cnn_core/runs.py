@@ -9,7 +9,6 @@ status says "running" but whose process is gone is reported as "interrupted".
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cnn_core import classroom
+from cnn_core.classroom import owner_tag  # noqa: F401 - re-exported: runs record it
 from cnn_core.errors import StudioError
 from cnn_core.paths import runs_dir
 
@@ -51,11 +52,6 @@ def read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise StudioError(f"{path.name} is damaged (not a JSON object)")
     return data
-
-
-def owner_tag(owner: str) -> str:
-    """What a run folder records of the session that started it: a digest, never the secret itself."""
-    return "cli" if owner == "cli" else hashlib.sha256(owner.encode()).hexdigest()[:16] if owner else ""
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -95,6 +91,7 @@ class RunInfo:
     parent: str = ""  # the run a fine-tuning run started from
     checkpoints: int = 0
     checkpoint_bytes: int = 0
+    published: bool = False  # shown to the whole class (classroom mode)
 
     @property
     def resumable(self) -> bool:
@@ -102,8 +99,13 @@ class RunInfo:
         return self.status in ("paused", "interrupted") and self.checkpoints > 0
 
     def controlled_by(self, owner: str) -> bool:
-        """True when the browser session `owner` started this run (and so may change or delete it)."""
-        return bool(self.owner) and self.owner != "cli" and self.owner == owner_tag(owner)
+        """True when the browser session `owner` may change or delete this run: it started it, or it
+        is the teacher in classroom mode."""
+        return classroom.can_control(self.owner, owner)
+
+    def visible_to(self, owner: str) -> bool:
+        """True when the browser session `owner` may see and download this run (see `classroom.can_view`)."""
+        return classroom.can_view(self.owner, self.published, owner)
 
 
 class RunStore:
@@ -285,6 +287,7 @@ class RunStore:
             str(config.get("owner", "")),
             str((config.get("parent") or {}).get("run_id", "")),
             *_checkpoint_files(path),
+            bool(config.get("published", False)),
         )
 
     def list_runs(self) -> list[RunInfo]:

@@ -1,0 +1,276 @@
+"""Who may see and do what: personal mode (the default) and classroom mode.
+
+Personal mode trusts the one person at the machine: every run is visible, server folders may be
+read, and a session controls the runs it started. Classroom mode (`cnn-studio serve --classroom`,
+or `CNN_STUDIO_CLASSROOM=1`) admits a browser only with the class code or the teacher code. A
+learner sees their own runs and the runs published to the class; the teacher sees and controls
+every run. Members (their owner tag, display name and role) and the class limits are kept in
+`<runs dir>/.classroom/`, so a restarted server still knows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from cnn_core import paths
+from cnn_core.errors import StudioError
+
+CLASSROOM_ENV = "CNN_STUDIO_CLASSROOM"
+CLASS_CODE_ENV, TEACHER_CODE_ENV = "CNN_STUDIO_CLASS_CODE", "CNN_STUDIO_TEACHER_CODE"
+DATA_ROOTS_ENV = "CNN_STUDIO_DATA_ROOTS"
+LEARNER, TEACHER = "learner", "teacher"
+_lock = threading.Lock()
+
+
+def owner_tag(owner: str) -> str:
+    """What a run folder records of the session that started it: a digest, never the secret itself."""
+    return "cli" if owner == "cli" else hashlib.sha256(owner.encode()).hexdigest()[:16] if owner else ""
+
+
+def enabled() -> bool:
+    """True when the server runs in classroom mode."""
+    return os.environ.get(CLASSROOM_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def ensure_codes() -> tuple[str, str]:
+    """The class and teacher codes, from the environment or made now (96 random bits each) and put
+    in the environment so every script run of this server reads the same ones."""
+    for var in (CLASS_CODE_ENV, TEACHER_CODE_ENV):
+        if not os.environ.get(var, "").strip():
+            os.environ[var] = secrets.token_urlsafe(12)
+    class_code, teacher_code = os.environ[CLASS_CODE_ENV].strip(), os.environ[TEACHER_CODE_ENV].strip()
+    if hmac.compare_digest(class_code, teacher_code):
+        raise StudioError("the class code and the teacher code must differ")
+    return class_code, teacher_code
+
+
+def role_for_code(code: str) -> str | None:
+    """TEACHER, LEARNER or None for a code typed or given in a link; compared in constant time."""
+    class_code, teacher_code = ensure_codes()
+    given = (code or "").strip().encode()
+    is_teacher = hmac.compare_digest(given, teacher_code.encode())
+    is_learner = hmac.compare_digest(given, class_code.encode())
+    return TEACHER if is_teacher else LEARNER if is_learner else None
+
+
+class AttemptLimiter:
+    """Wrong codes per client address: at most `limit` in `window` seconds, then refused until the
+    oldest falls out of the window."""
+
+    def __init__(self, limit: int = 5, window: float = 60.0):
+        self.limit, self.window = limit, window
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(client, []) if now - t < self.window]
+        self._failures[client] = recent
+        return recent
+
+    def wait(self, client: str) -> float:
+        """Seconds until `client` may try again (0 when it may now)."""
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent(client, now)
+            return 0.0 if len(recent) < self.limit else max(0.0, self.window - (now - recent[0]))
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            self._recent(client, time.monotonic()).append(time.monotonic())
+
+
+ATTEMPTS = AttemptLimiter()
+
+
+def _folder() -> Path:
+    return paths.runs_dir() / ".classroom"
+
+
+def _read(name: str) -> dict:
+    try:
+        data = json.loads((_folder() / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write(name: str, payload: dict) -> None:
+    folder = _folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, folder / name)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A browser that joined the class: its owner tag, the name it chose and its role."""
+
+    tag: str
+    name: str
+    role: str
+    joined: float = 0.0
+
+
+def join(owner: str, role: str, name: str = "") -> Member:
+    """Record that the browser `owner` joined with `role` (a later join may raise a learner to teacher)."""
+    if role not in (LEARNER, TEACHER):
+        raise StudioError(f"unknown role {role!r}")
+    with _lock:
+        roster = _read("members.json")
+        old = roster.get(owner_tag(owner), {})
+        kept_role = TEACHER if TEACHER in (role, old.get("role")) else LEARNER
+        member = Member(owner_tag(owner), clean_name(name) or old.get("name", ""), kept_role, old.get("joined") or time.time())
+        roster[member.tag] = asdict(member)
+        _write("members.json", roster)
+    return member
+
+
+def clean_name(name: str) -> str:
+    """A display name as shown to others: printable, one line, at most 40 characters."""
+    return "".join(ch for ch in str(name or "") if ch.isprintable()).strip()[:40]
+
+
+def rename(owner: str, name: str) -> None:
+    member = member_of(owner)
+    if member is None:
+        raise StudioError("join the class before choosing a name")
+    with _lock:
+        roster = _read("members.json")
+        roster[member.tag] = {**roster.get(member.tag, asdict(member)), "name": clean_name(name)}
+        _write("members.json", roster)
+
+
+def member_of(owner: str) -> Member | None:
+    """The member this browser is, or None before it joined."""
+    entry = _read("members.json").get(owner_tag(owner)) if owner else None
+    if not isinstance(entry, dict):
+        return None
+    return Member(owner_tag(owner), str(entry.get("name", "")), TEACHER if entry.get("role") == TEACHER else LEARNER,
+                  float(entry.get("joined") or 0))  # fmt: skip
+
+
+def members() -> list[Member]:
+    """Every member, by the time they joined."""
+    found = []
+    for tag, entry in _read("members.json").items():
+        if isinstance(entry, dict):
+            role = TEACHER if entry.get("role") == TEACHER else LEARNER
+            found.append(Member(tag, str(entry.get("name", "")), role, float(entry.get("joined") or 0)))
+    return sorted(found, key=lambda m: m.joined)
+
+
+def name_of(tag: str) -> str:
+    """The display name of the member with this owner tag ("" when unknown)."""
+    entry = _read("members.json").get(tag)
+    return str(entry.get("name", "")) if isinstance(entry, dict) else ""
+
+
+def admitted(owner: str) -> bool:
+    """True when this browser may use the app: always in personal mode; once joined in classroom mode."""
+    return not enabled() or member_of(owner) is not None
+
+
+def is_teacher(owner: str) -> bool:
+    """True for the teacher in classroom mode (never in personal mode, where no one is)."""
+    member = member_of(owner) if enabled() else None
+    return member is not None and member.role == TEACHER
+
+
+def can_control(run_owner_tag: str, owner: str) -> bool:
+    """May the browser `owner` stop, pause, resume, rename or delete a run started by `run_owner_tag`?
+    Its owner may; in classroom mode the teacher may too. Runs of the command line are the CLI's."""
+    mine = bool(run_owner_tag) and run_owner_tag != "cli" and run_owner_tag == owner_tag(owner)
+    return mine or is_teacher(owner)
+
+
+def can_view(run_owner_tag: str, published: bool, owner: str) -> bool:
+    """May the browser `owner` see (and download) a run? Everyone may in personal mode. In classroom
+    mode: its owner, the teacher, and everyone once it is published to the class."""
+    if not enabled():
+        return True
+    return published or can_control(run_owner_tag, owner)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one learner may use in classroom mode (the teacher is not limited)."""
+
+    active_runs: int = 1  # training at once
+    queued_runs: int = 2  # waiting for a slot
+    saved_runs: int = 20
+    disk_mb: int = 500  # runs and uploads together
+    run_minutes: int = 30  # a longer run is stopped and saved
+
+    ENV = {
+        "active_runs": "CNN_STUDIO_LEARNER_ACTIVE_RUNS",
+        "queued_runs": "CNN_STUDIO_LEARNER_QUEUED_RUNS",
+        "saved_runs": "CNN_STUDIO_LEARNER_SAVED_RUNS",
+        "disk_mb": "CNN_STUDIO_LEARNER_DISK_MB",
+        "run_minutes": "CNN_STUDIO_LEARNER_RUN_MINUTES",
+    }
+    LABELS = {
+        "active_runs": "runs training at once",
+        "queued_runs": "runs waiting in the queue",
+        "saved_runs": "saved runs",
+        "disk_mb": "disk for runs and uploads (MB)",
+        "run_minutes": "minutes a run may train",
+    }
+
+
+def limits() -> Limits:
+    """The class limits: the defaults, then the environment, then what the teacher set on the Teacher page."""
+    values = {}
+    saved = _read("limits.json")
+    for f in fields(Limits):
+        raw = saved.get(f.name, os.environ.get(Limits.ENV[f.name], f.default))
+        try:
+            values[f.name] = max(0 if f.name == "queued_runs" else 1, int(raw))
+        except (TypeError, ValueError):
+            values[f.name] = f.default
+    return Limits(**values)
+
+
+def set_limits(new: Limits) -> None:
+    """Keep the teacher's limits (they apply from the next submit on; nothing saved is deleted)."""
+    with _lock:
+        _write("limits.json", {f.name: int(getattr(new, f.name)) for f in fields(Limits)})
+
+
+def data_roots() -> list[Path]:
+    """The folders learners may read datasets from (`CNN_STUDIO_DATA_ROOTS`, separated by the path separator)."""
+    raw = os.environ.get(DATA_ROOTS_ENV, "")
+    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def server_folders_allowed() -> bool:
+    """Is "a folder on this machine" offered at all? Always in personal mode; with roots in classroom mode."""
+    return not enabled() or bool(data_roots())
+
+
+def check_server_path(path: str | Path) -> Path:
+    """The resolved path, if this server may read it as a dataset; else a `StudioError` naming the roots."""
+    resolved = Path(path).expanduser().resolve()
+    if not enabled():
+        return resolved
+    roots = data_roots()
+    if not roots:
+        raise StudioError("this classroom server reads no folders of its own: upload your images as a zip or a folder")
+    if not any(resolved.is_relative_to(root) for root in roots):
+        names = ", ".join(str(r) for r in roots)
+        raise StudioError(f"{path} is outside the folders this class may read ({names})")
+    return resolved
+
+
+def upload_dir(owner: str) -> Path:
+    """Where this browser's uploads go: its own folder in classroom mode, the shared one otherwise."""
+    base = paths.data_dir() / "uploads"
+    return base / owner_tag(owner) if enabled() and owner else base

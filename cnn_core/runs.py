@@ -3,14 +3,14 @@
 `<runs dir>/<run id>/` holds `config.json`, `status.json`, `history.csv` (per epoch),
 `metrics.json` (test results) and `model.keras`. Each is written to a temporary name and renamed,
 so a crash or a kill leaves either the old file or the new one, never half of one. A run whose
-status says "running" but whose process is gone is reported as "interrupted".
+status says "running" but whose process is gone (or whose pid now belongs to a newer process, see
+liveness.py) is reported as "interrupted". Deleting and renaming are its owner's.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import secrets
 import shutil
@@ -19,51 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from cnn_core import classroom
+from cnn_core import classroom, liveness
+from cnn_core.atomic import atomic_write, locked, read_json, write_json  # noqa: F401 - re-exported
 from cnn_core.classroom import owner_tag  # noqa: F401 - re-exported: runs record it
 from cnn_core.errors import StudioError
 from cnn_core.paths import runs_dir
 
 FINAL = ("completed", "stopped", "failed", "interrupted", "paused")
 BATCH_COLUMNS = ("epoch", "step", "x", "loss", "accuracy", "lr")
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write a file so that readers see either the old or the new content, never a part."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, payload: dict) -> None:
-    """Write a JSON object atomically."""
-    atomic_write(path, json.dumps(payload, indent=2, ensure_ascii=False, default=str))
-
-
-def read_json(path: Path) -> dict:
-    """A JSON object from a run file; `StudioError` naming the file when it is missing or damaged."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StudioError(f"{path.name} is missing or damaged ({exc.__class__.__name__})") from None
-    if not isinstance(data, dict):
-        raise StudioError(f"{path.name} is damaged (not a JSON object)")
-    return data
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError, TypeError):
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -125,22 +88,27 @@ class RunStore:
         return path
 
     def set_status(self, path: Path, status: str, message: str = "", session: dict | None = None, **extra) -> None:
-        """Record the run's status with this process's pid (a dead pid later reads as interrupted).
+        """Record the run's status with this process's identity (pid and start time: a process that
+        is gone, or a new one with the same pid, later reads as interrupted).
+
+        Read, changed and written under the run's lock, so another thread's or process's update
+        in between is kept, never lost.
 
         Args:
             session: when a training session starts (a start, resume or fine-tune), what it was;
                 status.json lists them all under "sessions".
             extra: more fields, such as `duration` (training seconds over all sessions).
         """
-        previous = self._status(path)
-        payload = {**previous, "status": status, "message": message, "pid": os.getpid(), "updated": time.time(), **extra}
-        if status == "running" and "started" not in previous:
-            payload["started"] = time.time()
-        if status in FINAL and "duration" not in extra and "started" in payload:
-            payload["duration"] = round(time.time() - payload["started"], 2)  # wall time, when training time is unknown
-        if session is not None:
-            payload["sessions"] = [*previous.get("sessions", []), {**session, "at": time.time(), "pid": os.getpid()}]
-        write_json(path / "status.json", payload)
+        with locked(path):
+            previous = self._status(path)
+            payload = {**previous, "status": status, "message": message, **liveness.identity(), "updated": time.time(), **extra}
+            if status == "running" and "started" not in previous:
+                payload["started"] = time.time()
+            if status in FINAL and "duration" not in extra and "started" in payload:
+                payload["duration"] = round(time.time() - payload["started"], 2)  # wall time, when training time is unknown
+            if session is not None:
+                payload["sessions"] = [*previous.get("sessions", []), {**session, "at": time.time(), "pid": os.getpid()}]
+            write_json(path / "status.json", payload)
 
     def status(self, path: Path) -> dict:
         """status.json as written (empty when missing or damaged); `info` adds "interrupted"."""
@@ -256,7 +224,7 @@ class RunStore:
             return RunInfo(path.name, path, "damaged", str(exc))
         status = self._status(path)
         state = status.get("status", "damaged")
-        if state in ("running", "queued") and not _pid_alive(status.get("pid")):
+        if state in ("running", "queued") and not liveness.alive(status):
             state = "interrupted"
         history = self.read_history(path)
         metrics = {}
@@ -297,12 +265,36 @@ class RunStore:
         folders = [p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
         return sorted((self.info(p) for p in folders), key=lambda r: r.run_id, reverse=True)
 
-    def delete(self, run: str | Path) -> None:
-        """Delete a run folder; refused while it is still training."""
+    def delete(self, run: str | Path, owner: str | None = None) -> None:
+        """Delete a run folder; refused while it is still training.
+
+        Args:
+            owner: the browser session asking; when given, only a session that controls the run
+                (its owner, or the teacher in classroom mode) may delete it. None is the command line.
+        """
         path = self.resolve(run)
-        if self._status(path).get("status") == "running" and _pid_alive(self._status(path).get("pid")):
-            raise StudioError("this run is still training: stop it before deleting it")
+        if owner is not None:
+            self.check_control(path, owner, "delete")
+        status = self._status(path)
+        if status.get("status") in ("running", "queued") and liveness.alive(status):
+            raise StudioError(
+                f"this run is still {'training' if status['status'] == 'running' else 'queued'}: stop it before deleting it"
+            )
         shutil.rmtree(path)
+
+    def rename(self, run: str | Path, owner: str | None, name: str, note: str = "") -> None:
+        """Give a run a name and a note; like `delete`, only for a session that controls it when `owner` is given."""
+        path = self.resolve(run)
+        if owner is not None:
+            self.check_control(path, owner, "rename")
+        update_config(path, name=name.strip(), note=note.strip())
+
+    def check_control(self, path: Path, owner: str, action: str) -> None:
+        """`StudioError` unless the session `owner` may change this run (see `classroom.can_control`)."""
+        info = self.info(path)
+        if not info.controlled_by(owner):
+            whose = "the command line" if info.owner == "cli" else "another session"
+            raise StudioError(f"run {info.run_id} belongs to {whose}: only its owner can {action} it")
 
 
 def _checkpoint_files(path: Path) -> tuple[int, int]:
@@ -319,6 +311,8 @@ def _number(value: str):
 
 
 def update_config(path: Path, **changes) -> None:
-    """Change top-level fields of a run's config.json (its name or note), atomically."""
-    config = read_json(path / "config.json")
-    write_json(path / "config.json", {**config, **changes})
+    """Change top-level fields of a run's config.json (its name or note), atomically and under the
+    run's lock: two updates at once both land."""
+    with locked(path):
+        config = read_json(path / "config.json")
+        write_json(path / "config.json", {**config, **changes})

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -274,3 +275,21 @@ def upload_dir(owner: str) -> Path:
     """Where this browser's uploads go: its own folder in classroom mode, the shared one otherwise."""
     base = paths.data_dir() / "uploads"
     return base / owner_tag(owner) if enabled() and owner else base
+
+
+def check_dataset_id(dataset_id: str, owner: str) -> None:
+    """Refuse, with a `StudioError`, a `folder:` or `zip:` dataset this browser may not read.
+
+    In classroom mode a learner reads only folders under the data roots and their own uploads (a
+    link may name any path); the teacher also reads every learner's uploads. Personal mode and
+    registry ids are never refused.
+    """
+    kind, _, location = dataset_id.partition(":")
+    if not enabled() or kind not in ("folder", "zip") or not location:
+        return
+    location = re.sub(r"@v-[0-9A-Za-z]+$", "", location)  # a dataset version reads the same files
+    resolved = Path(location).expanduser().resolve()
+    uploads = paths.data_dir() / "uploads" if is_teacher(owner) else upload_dir(owner)
+    if any(resolved.is_relative_to(folder.resolve()) for folder in [uploads, *data_roots()]):
+        return
+    raise StudioError(f"{location} is not among your uploads or the folders this class may read: upload your images instead")

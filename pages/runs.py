@@ -1,16 +1,23 @@
-"""Runs: every training run on this machine, to compare, continue, fine-tune, keep, export, import and share."""
+"""Runs: every training run you may see, to compare, continue, fine-tune, keep, export, import and share."""
 
 import streamlit as st
 
-from cnn_core import curves
+from cnn_core import classroom, curves
 from cnn_core.runs import RunStore, read_json, update_config
-from ui import diagnosis_view, halt, runs_view, state
+from ui import diagnosis_view, halt, run_access, run_exports, runs_view, state
 
 st.title("Runs")
-st.caption(
-    f"Every run saved in {RunStore().root}. Select rows to compare them; select one to open, rename, export or delete it. "
-    "TensorBoard can read the same folder: `.venv/bin/tensorboard --logdir runs`."
-)
+if classroom.enabled():
+    st.caption(
+        "Every run of the class: yours, and those you may control as the teacher. Publish one to show it to the class."
+        if classroom.is_teacher(state.owner_id())
+        else "Your runs, and the runs published to the class. Yours stay private until you publish them."
+    )
+else:
+    st.caption(
+        f"Every run saved in {RunStore().root}. Select rows to compare them; select one to open, rename, export or delete it. "
+        "TensorBoard can read the same folder: `.venv/bin/tensorboard --logdir runs`."
+    )
 
 store = RunStore()
 with st.expander("Import a model (.keras) or a run (.zip)", icon=":material/upload:"):
@@ -23,11 +30,16 @@ with st.expander("Import a model (.keras) or a run (.zip)", icon=":material/uplo
         state.put(state.key("runs", "imported"), upload.file_id)
         runs_view.import_upload(upload, store)
 
-runs = store.list_runs()
+runs = run_access.visible_runs(store)
+linked = run_access.follow_link(runs)  # read once: app.py drops `?run=` from the address after this run
+if linked:
+    state.put(state.key("runs", "linked"), linked.run_id)
+opened = run_access.find(state.get(state.key("runs", "linked")) or "", runs)
 if not runs:
     st.info("No runs yet: train a model on the Train page, or import one above.")
     halt()
-table = runs_view.runs_table(runs)
+owners = run_access.owner_labels(runs)
+table = runs_view.runs_table(runs, owners if classroom.enabled() else None)
 selection = st.dataframe(
     table,
     hide_index=True,
@@ -38,6 +50,10 @@ selection = st.dataframe(
     column_config=runs_view.TABLE_COLUMNS,
 )
 chosen = [runs[i] for i in selection.selection.rows]
+if chosen:
+    state.drop(state.key("runs", "linked"))  # a link's run stays open until rows are chosen
+elif opened:
+    chosen = [opened]
 if not chosen:
     st.caption("Select one or more rows (the boxes on the left) to act on them.")
     halt()
@@ -48,16 +64,19 @@ if len(chosen) > 1:
     st.plotly_chart(curves.compare_runs(histories), width="stretch")
     settings = runs_view.settings_table(chosen)
     st.dataframe(settings.style.apply(runs_view.highlight_differences, axis=1), width="stretch")
-    runs_view.report_button([r.path for r in chosen], "-".join(r.run_id for r in chosen))
+    run_exports.report_button([r.path for r in chosen], "-".join(r.run_id for r in chosen))
     halt()
 
 run = chosen[0]
-st.subheader(run.name or run.run_id)
+st.subheader(runs_view.escape(run.name) or run.run_id)
+if owners[run.run_id] not in ("", "you"):
+    st.markdown(f"**Owner:** {runs_view.escape(owners[run.run_id])}")
 if run.status == "damaged":
-    st.error(f"This run folder is damaged ({run.message}). It can only be deleted.")
+    st.error(f"This run folder is damaged ({run.message}).")
 elif run.message:
     st.caption(run.message)
 mine = run.controlled_by(state.owner_id())
+run_access.publish_toggle(run)
 if run.status != "damaged":
     runs_view.lineage(run, runs)
     runs_view.next_steps(run, mine)
@@ -85,6 +104,8 @@ if run.status != "damaged":
     else:
         st.caption(runs_view.not_yours(run))
     runs_view.downloads(run)
-    runs_view.exports(run)
-if mine or run.status == "damaged":
+    run_exports.exports(run)
+if run_access.can_delete(run):
     runs_view.delete_button(run, store)
+elif run.status == "damaged":
+    st.caption("Only its owner" + (" or the teacher" if classroom.enabled() else "") + " can delete it.")

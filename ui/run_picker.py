@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from cnn_core.errors import StudioError
-from cnn_core.runs import RunStore
-from ui import state, widgets
+from ui import run_access, state, widgets
 from ui.memo import Memo
 
 
@@ -48,19 +47,28 @@ def _evaluate(run_path: str, version: float, epoch: int | None, progress):
 
 def pick_run(label: str = "Model") -> str | None:
     """A selectbox of saved runs with a model or a checkpoint, defaulting to (and setting) the current run."""
-    runs = [r for r in RunStore().list_runs() if r.has_model or r.checkpoints]
+    runs = [r for r in run_access.visible_runs() if r.has_model or r.checkpoints]
+    widget = state.key("inspect", "run", label)
+    linked = run_access.follow_link(runs)  # read once: app.py drops `?run=` from the address after this run
+    if linked:
+        state.set_current_run(linked.run_id)
+        state.drop(widget)  # the selectbox starts again on the linked run
     if not runs:
         st.info("No trained model yet: train one on the Train page first.")
         st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
         return None
     ids = [r.run_id for r in runs]
+    owners = run_access.owner_labels(runs)
     names = {
         r.run_id: f"{r.run_id} · {r.architecture} on {r.dataset}"
         + (f" · test accuracy {r.test_accuracy:.1%}" if r.test_accuracy is not None else "")
         + ("" if r.status in ("completed", "stopped") else f" · {r.status} after {r.epochs_done} epochs")
+        + (f" · {owners[r.run_id]}" if owners[r.run_id] not in ("", "you") else "")
         for r in runs
     }
     current = state.current_run()
+    if state.get(widget) not in ids:  # chosen earlier, then deleted or unpublished
+        state.drop(widget)
     if current not in ids:  # the newest finished run; one still training is there to pick, not the default
         current = next((r.run_id for r in runs if r.has_model), ids[0])
     chosen = st.selectbox(
@@ -68,7 +76,7 @@ def pick_run(label: str = "Model") -> str | None:
         ids,
         index=ids.index(current),
         format_func=names.get,
-        key=state.key("inspect", "run", label),
+        key=widget,
     )
     state.set_current_run(chosen)
     return chosen
@@ -76,15 +84,23 @@ def pick_run(label: str = "Model") -> str | None:
 
 def _key(run_id: str) -> tuple[str, float]:
     """The run's folder and a version that changes whenever its model or checkpoints do."""
-    path = RunStore().resolve(run_id)
+    path = _visible_path(run_id)
     stamps = [p.stat().st_mtime for p in (path / "model.keras", path / "checkpoints") if p.exists()]
     return str(path), max(stamps, default=0.0)
+
+
+def _visible_path(run_id: str):
+    """The folder of a run this browser may see; `StudioError` for any other (never its files)."""
+    run = run_access.find(run_id)
+    if run is None:
+        raise StudioError(run_access.refusal(run_id))
+    return run.path
 
 
 def saved_epochs(run_id: str) -> list[int]:
     from cnn_core import checkpoints
 
-    return [c.epoch for c in checkpoints.list_checkpoints(RunStore().resolve(run_id))]
+    return [c.epoch for c in checkpoints.list_checkpoints(_visible_path(run_id))]
 
 
 def load(run_id: str, epoch: int | None = None) -> LoadedRun:
@@ -104,7 +120,7 @@ def evaluation(run_id: str, epoch: int | None = None):
 def pick_epoch(run_id: str, label: str = "Epoch") -> int | None:
     """A slider over the run's saved epochs, ending at its final model; None means the final model."""
     epochs = saved_epochs(run_id)
-    has_final = (RunStore().resolve(run_id) / "model.keras").is_file()
+    has_final = (_visible_path(run_id) / "model.keras").is_file()
     options = [*epochs, None] if has_final else epochs
     if len(options) <= 1:
         return options[0] if options else None

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from cnn_core import import_export, paths
+from cnn_core import classroom, import_export, paths
 from cnn_core.config import ArchChoice, DataConfig, train_config_of
 from cnn_core.errors import StudioError
 from cnn_core.runs import RunInfo, RunStore, read_json
@@ -21,12 +21,14 @@ TABLE_COLUMNS = {
 }
 
 
-def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
+def runs_table(runs: list[RunInfo], owners: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per run; with `owners` (classroom mode), whose each run is and who sees it."""
     return pd.DataFrame(
         [
             {
                 "run": r.run_id,
                 "name": r.name,
+                **({"owner": owners[r.run_id]} if owners is not None else {}),
                 "status": r.status,
                 "created": r.created.replace("T", " "),
                 "dataset": r.dataset,
@@ -133,7 +135,8 @@ def lineage(run: RunInfo, runs: list[RunInfo]) -> None:
     children = [r.run_id for r in runs if r.parent == run.run_id]
     parts = []
     if run.parent:
-        parts.append(f"fine-tuned from run `{run.parent}`")
+        seen = any(r.run_id == run.parent for r in runs)  # another learner's private run is not named
+        parts.append(f"fine-tuned from run `{run.parent}`" if seen else "fine-tuned from a run you cannot see")
     if children:
         parts.append("fine-tuned into " + ", ".join(f"`{c}`" for c in children))
     if parts:
@@ -205,7 +208,14 @@ def not_yours(run: RunInfo) -> str:
         return "This run was started from the command line: you can inspect, compare and download it here, not change it."
     if not run.owner:
         return "This run was saved before runs had owners: you can inspect, compare and download it here, not change it."
+    if classroom.enabled():
+        return "This run was published to the class by its owner: you can inspect, compare and download it, not change it."
     return "This run belongs to another browser session: you can inspect, compare and download it, not change it."
+
+
+def escape(text: str) -> str:
+    """A user's text (a run name, a display name) shown as itself in markdown, never as formatting."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]<>()#+-.!|~$:" else ch for ch in str(text))
 
 
 def delete_button(run: RunInfo, store: RunStore) -> None:
@@ -229,58 +239,3 @@ def delete_button(run: RunInfo, store: RunStore) -> None:
     if no.button("Cancel", key=state.key("runs", "no", run.run_id)):
         state.drop(confirm)
         st.rerun()
-
-
-def exports(run: RunInfo) -> None:
-    """Take the experiment home: a plain Keras script, an HTML report, TFLite and SavedModel files."""
-    from cnn_core import export
-
-    with st.expander("Take it home: a script, a report, a model for a phone", icon=":material/ios_share:"):
-        try:
-            script = export.script(run.path)
-        except StudioError as exc:
-            st.caption(f"No script: {exc}")
-        else:
-            st.download_button("Python script (.py)", script, f"{run.run_id}.py", "text/x-python",
-                               icon=":material/code:", key=state.key("runs", "script", run.run_id),
-                               help="Plain Keras you can read and run without CNN Studio: python FILE.py --epochs 1")  # fmt: skip
-        report_button([run.path], run.run_id)
-        if not run.has_model:
-            return
-        found = state.get(state.key("runs", "deployed", run.run_id))
-        if found is None and st.button("Convert to TFLite and SavedModel, and measure them", key=state.key("runs", "deploy", run.run_id),
-                                       icon=":material/smartphone:"):  # fmt: skip
-            from ui import run_picker
-
-            with st.spinner("Converting, then scoring each file on the test split…"):
-                loaded = run_picker.load(run.run_id)
-                found = export.deployables(loaded.model, loaded.dataset)
-            state.put(state.key("runs", "deployed", run.run_id), found)
-        if found:
-            table = [
-                {"format": r["format"], "size (KB)": round(r["bytes"] / 1024, 1), "test accuracy": r["test_accuracy"]}
-                for r in found
-            ]
-            st.dataframe(table, hide_index=True, column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
-            st.caption("TFLite is scored through its own interpreter, so the table shows what quantizing costs.")
-            files = {"tflite": ("TFLite", ".tflite"), "tflite-quant": ("TFLite, quantized", "-quant.tflite"),
-                     "savedmodel": ("SavedModel (.zip)", "-savedmodel.zip")}  # fmt: skip
-            columns = st.columns(len(files))
-            for column, r in zip(columns, (r for r in found if r["format"] in files)):
-                label, suffix = files[r["format"]]
-                column.download_button(label, r["content"], f"{run.run_id}{suffix}", "application/octet-stream",
-                                       icon=":material/download:", key=state.key("runs", "download", run.run_id, r["format"]))  # fmt: skip
-
-
-def report_button(paths: list[Path], name: str) -> None:
-    """Build the HTML report on request (it evaluates each run), then offer it for download."""
-    key = state.key("runs", "report_file", name)
-    if state.get(key) is None and st.button("Write the HTML report" + (" comparing them" if len(paths) > 1 else ""),
-                                            key=state.key("runs", "report", name), icon=":material/description:"):  # fmt: skip
-        from cnn_core.report import report
-
-        with st.spinner("Writing the report (it evaluates the model on the test split)…"):
-            state.put(key, report(paths))
-    if state.get(key) is not None:
-        st.download_button("Report (.html, opens offline)", state.get(key), f"{name}-report.html", "text/html",
-                           icon=":material/download:", key=state.key("runs", "download", name, "html"))  # fmt: skip

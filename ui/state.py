@@ -37,7 +37,7 @@ PAGE_KEYS = {
                  "robust_curve", "robust_go", "robust_chart"},
     "visualize": {"source", "class", "index", "mistake", "upload"},
     "predict": {"source", "brush", "canvas", "upload", "camera", "closer", "csv"},
-    "runs": {"table", "import", "imported", "confirm", "delete", "yes", "no", "edit", "resume", "more", "continue", "finetune", "variant",
+    "runs": {"publish", "linked", "table", "import", "imported", "confirm", "delete", "yes", "no", "edit", "resume", "more", "continue", "finetune", "variant",
              "script", "report", "report_file", "deploy", "deployed", "download"},
     "learn": {"source", "size", "pick", "image", "kernel", "k", "padding", "stride", "step", "input", "products",
               "partial", "pool", "fmap", "pooled", "flat", "ck", "cin", "cf", "din", "du"},

@@ -1,0 +1,120 @@
+"""Which runs this browser may see and change: the visible list, who a run belongs to, publishing, `?run=` links.
+
+Personal mode shows every run. Classroom mode shows a learner their own runs and the runs
+published to the class (the teacher's as examples); the teacher sees all. Every page that lists
+or opens a run goes through `visible_runs` or `find`, so a run that is not visible is never
+listed, opened or downloaded, and a link naming one gets the same answer as a run that does not
+exist.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from cnn_core import classroom
+from cnn_core.runs import RunInfo, RunStore, update_config
+from ui import state
+
+
+def visible_runs(store: RunStore | None = None) -> list[RunInfo]:
+    """The runs this browser may see, newest first."""
+    owner = state.owner_id()
+    return [r for r in (store or RunStore()).list_runs() if r.visible_to(owner)]
+
+
+def find(run_id: str, runs: list[RunInfo] | None = None) -> RunInfo | None:
+    """The visible run called `run_id` (among `runs`, or in the run store), or None whether it is
+    missing or someone else's."""
+    if runs is None:
+        store = RunStore()
+        # a run id is one folder name: never a path that leads elsewhere
+        if not run_id or Path(run_id).name != run_id or run_id.startswith(".") or not (store.root / run_id).is_dir():
+            return None
+        runs = [store.info(store.root / run_id)]
+    return next((r for r in runs if r.run_id == run_id and r.visible_to(state.owner_id())), None)
+
+
+def refusal(run_id: str) -> str:
+    """What a link to a run that is missing or not visible says: the same words for both."""
+    shown = run_id if len(run_id) <= 60 else run_id[:57] + "..."
+    return f"There is no run `{shown}` that you can see. It may have been deleted, or it belongs to someone else."
+
+
+def linked_run() -> str | None:
+    """The run a link names (`?run=`), if any."""
+    value = st.query_params.get("run")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def follow_link(runs: list[RunInfo]) -> RunInfo | None:
+    """The visible run a `?run=` link names, or None; a link to any other run shows `refusal`."""
+    linked = linked_run()
+    if not linked:
+        return None
+    run = find(linked, runs)
+    if run is None:
+        st.error(refusal(linked), icon=":material/link_off:")
+    return run
+
+
+def mine(run: RunInfo) -> bool:
+    return bool(run.owner) and run.owner == classroom.owner_tag(state.owner_id())
+
+
+def can_delete(run: RunInfo) -> bool:
+    """Its owner and the teacher may delete a run. A damaged folder whose owner cannot be read may be
+    deleted by anyone in personal mode, and only by the teacher in classroom mode."""
+    if run.controlled_by(state.owner_id()):
+        return True
+    return run.status == "damaged" and not run.owner and not classroom.enabled()
+
+
+def owner_label(run: RunInfo, roster: dict[str, classroom.Member] | None = None) -> str:
+    """Whose run this is and who sees it, in classroom mode ("" in personal mode)."""
+    if not classroom.enabled():
+        return ""
+    if mine(run):
+        return "you · published to the class" if run.published else "you"
+    if run.owner == "cli":
+        return "command line"
+    member = (roster if roster is not None else _roster()).get(run.owner)
+    if member is None:
+        return "unknown"
+    teacher = member.role == classroom.TEACHER
+    name = member.name or ("the teacher" if teacher else "a learner")
+    if not run.published:
+        return f"{name} · private"
+    return f"{name} · example from the teacher" if teacher else f"{name} · published to the class"
+
+
+def owner_labels(runs: list[RunInfo]) -> dict[str, str]:
+    """`owner_label` of each run, by run id (the roster read once)."""
+    roster = _roster() if classroom.enabled() else {}
+    return {r.run_id: owner_label(r, roster) for r in runs}
+
+
+def _roster() -> dict[str, classroom.Member]:
+    return {m.tag: m for m in classroom.members()}
+
+
+def publish_toggle(run: RunInfo) -> None:
+    """ "Publish to the class": for the run's owner and the teacher, in classroom mode only."""
+    if not classroom.enabled() or not run.controlled_by(state.owner_id()) or run.status == "damaged":
+        return
+    key = state.key("runs", "publish", run.run_id)
+    state.put(key, run.published)  # the widget follows config.json, which the teacher may change too
+    st.toggle(
+        "Publish to the class",
+        key=key,
+        on_change=_publish,
+        args=(run, key),
+        help="Published runs can be seen, inspected and downloaded by everyone in the class; only you"
+        + (" and the run's owner" if not mine(run) else " and the teacher")
+        + " can change or delete them.",
+    )
+
+
+def _publish(run: RunInfo, key: str) -> None:
+    update_config(run.path, published=bool(state.get(key)))

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cnn_core.errors import StudioError
+from cnn_core.loads import checkpoint
 
 MAX_PIXELS = 50_000_000  # a decoded image above this is refused: 50 MP RGB is 150 MB
 READABLE_FORMATS = {"PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "MPO"}
@@ -88,6 +89,58 @@ def to_array(img: Image.Image, size: tuple[int, int], channels: int) -> np.ndarr
 def load_array(source: ImageSource, size: tuple[int, int], channels: int) -> np.ndarray:
     """Open, convert and resize in one call (see `open_image` and `to_array`)."""
     return to_array(open_image(source, target=(size[1], size[0])), size, channels)
+
+
+def resize_all(images: np.ndarray, side: int, chunk: int = 256) -> np.ndarray:
+    """`uint8` images (n, h, w, c) resized to `side`×`side` into one preallocated array (bilinear).
+
+    Between chunks the shared load running this may be cancelled (`loads.checkpoint`).
+    """
+    n, h, w, c = images.shape
+    if (h, w) == (side, side):
+        return images
+    out = np.empty((n, side, side, c), np.uint8)
+    mode = "L" if c == 1 else "RGB"
+    for start in range(0, n, chunk):
+        checkpoint()
+        for i in range(start, min(n, start + chunk)):
+            im = Image.fromarray(images[i, ..., 0] if c == 1 else images[i], mode)
+            out[i] = np.asarray(im.resize((side, side), Image.Resampling.BILINEAR)).reshape(side, side, c)
+    return out
+
+
+class ImageFiles:
+    """An array-like of image files decoded on access, for folders larger than memory.
+
+    Supports `len`, `shape`, integer and array indexing (which decode), and `take(indices, axis=0)`
+    (which stays lazy), so splits and training pipelines treat it like a `uint8` ndarray.
+    """
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, paths: list[Path], size: tuple[int, int], channels: int):
+        self.paths = list(paths)
+        self.size = size
+        self.channels = channels
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.paths), self.size[0], self.size[1], self.channels)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            return load_array(self.paths[index], self.size, self.channels)
+        chosen = np.arange(len(self.paths))[index]
+        return np.stack([self[int(i)] for i in chosen]) if len(chosen) else np.zeros((0, *self.shape[1:]), np.uint8)
+
+    def take(self, indices, axis: int = 0) -> ImageFiles:
+        if axis != 0:
+            raise ValueError("ImageFiles.take works along the first axis only")
+        return ImageFiles([self.paths[int(i)] for i in indices], self.size, self.channels)
 
 
 def montage(images: np.ndarray, columns: int, scale: int = 1, pad: int = 2) -> np.ndarray:

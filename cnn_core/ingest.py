@@ -1,7 +1,7 @@
 """Image-folder and zip ingestion: one subfolder per class, safe against hostile archives.
 
-A zip is extracted member by member into its own folder (no `../`, absolute paths or links, capped
-in count and size, with a decompression-bomb guard); then the folder is scanned, unreadable files
+A zip is extracted once into its own folder (`archives.extract_zip`: member by member, every size
+checked before it is written); then the folder is scanned, unreadable files
 are skipped and reported, and images are converted to one mode and size. A folder too large for
 the memory budget is not loaded: its images stay on disk and are decoded on access (`ImageFiles`).
 """
@@ -12,183 +12,55 @@ import hashlib
 import json
 import os
 import shutil
-import stat
-import zipfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from cnn_core import budget
 from cnn_core import images as imageio
+from cnn_core.archives import IngestLimits, IngestReport, extract_zip, is_ignored, safe_relative
 from cnn_core.errors import StudioError
+from cnn_core.images import ImageFiles
+from cnn_core.loads import checkpoint
 from cnn_core.progress import Progress, Report
 
-IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini"}
 MAX_DEFAULT_SIDE = 128
 DECODE_THREADS = max(2, min(8, os.cpu_count() or 2))
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-@dataclass(frozen=True)
-class IngestLimits:
-    """Caps that keep an upload from filling the disk or the memory."""
+def extract_upload(zip_path: str | Path, workspace: str | Path, limits: IngestLimits | None = None) -> tuple[Path, IngestReport]:
+    """Extract a zip once into `workspace/<content hash>`, reusing a finished earlier extraction.
 
-    max_members: int = 100_000
-    max_total_bytes: int = 4 * 2**30
-    max_ratio: float = 250.0  # uncompressed / compressed size of one member
-    memory_budget_bytes: int = field(
-        default_factory=lambda: int(float(os.environ.get("CNN_STUDIO_MEMORY_BUDGET_MB", "3072")) * 2**20)
-    )
-
-
-@dataclass
-class IngestReport:
-    """What ingestion found: classes kept, files skipped with a reason, and the format chosen."""
-
-    root: str
-    class_names: list[str] = field(default_factory=list)
-    counts: list[int] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    ignored: int = 0
-    channels: int = 3
-    image_size: tuple[int, int] = (0, 0)
-    streamed: bool = False
-    files: list[str] = field(default_factory=list)  # each image's path under `root`, in the images' order
-
-    def skip(self, path: str | Path, reason: str) -> None:
-        self.skipped.append((str(path), reason))
-
-
-class ImageFiles:
-    """An array-like of image files decoded on access, for folders larger than memory.
-
-    Supports `len`, `shape`, integer and array indexing (which decode), and `take(indices, axis=0)`
-    (which stays lazy), so splits and training pipelines treat it like a `uint8` ndarray.
+    A refused or failed extraction leaves nothing behind; a reused one is touched, so the
+    retention sweep (`storage.sweep`) sees it as recently used.
     """
-
-    dtype = np.dtype(np.uint8)
-    ndim = 4
-
-    def __init__(self, paths: list[Path], size: tuple[int, int], channels: int):
-        self.paths = list(paths)
-        self.size = size
-        self.channels = channels
-
-    @property
-    def shape(self) -> tuple[int, int, int, int]:
-        return (len(self.paths), self.size[0], self.size[1], self.channels)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index):
-        if isinstance(index, (int, np.integer)):
-            return imageio.load_array(self.paths[index], self.size, self.channels)
-        chosen = np.arange(len(self.paths))[index]
-        return np.stack([self[int(i)] for i in chosen]) if len(chosen) else np.zeros((0, *self.shape[1:]), np.uint8)
-
-    def take(self, indices, axis: int = 0) -> ImageFiles:
-        if axis != 0:
-            raise ValueError("ImageFiles.take works along the first axis only")
-        return ImageFiles([self.paths[int(i)] for i in indices], self.size, self.channels)
-
-
-def is_ignored(name: str) -> bool:
-    """Hidden and system files (`.DS_Store`, `__MACOSX`, `Thumbs.db`) are never data."""
-    return name.startswith(".") or name in IGNORED_NAMES
-
-
-def _member_name(info: zipfile.ZipInfo) -> str:
-    """The member's name, recovering UTF-8 names stored without the UTF-8 flag."""
-    name = info.filename
-    if not info.flag_bits & 0x800:
-        try:
-            name = name.encode("cp437").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
-    return name.replace("\\", "/")
-
-
-def _safe_relative(name: str) -> PurePosixPath | None:
-    """The member's path inside the extraction folder, or None when it would escape it."""
-    path = PurePosixPath(name)
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
-        return None
-    return PurePosixPath(*[p for p in path.parts if p not in ("", ".")])
-
-
-def extract_zip(zip_path: str | Path, dest: str | Path, limits: IngestLimits | None = None) -> tuple[Path, IngestReport]:
-    """Extract `zip_path` into `dest`, skipping unsafe members; returns the folder and a report."""
-    limits, dest = limits or IngestLimits(), Path(dest)
-    report = IngestReport(root=str(dest))
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise StudioError(f"{Path(zip_path).name} is not a readable zip file ({exc})") from None
-    with archive:
-        infos = archive.infolist()
-        if len(infos) > limits.max_members:
-            raise StudioError(f"the zip has {len(infos):,} members; the limit is {limits.max_members:,}")
-        declared = sum(i.file_size for i in infos)
-        if declared > limits.max_total_bytes:
-            raise StudioError(
-                f"the zip would unpack to {declared / 2**30:.1f} GB; the limit is {limits.max_total_bytes / 2**30:.1f} GB"
-            )
-        dest.mkdir(parents=True, exist_ok=True)
-        written = 0
-        for info in infos:
-            name = _member_name(info)
-            relative = _safe_relative(name)
-            if relative is None:
-                report.skip(name, "unsafe path (outside the extraction folder): not extracted")
-                continue
-            if any(is_ignored(part) for part in relative.parts) or info.is_dir() or not relative.parts:
-                report.ignored += not info.is_dir()
-                continue
-            if stat.S_ISLNK(info.external_attr >> 16):
-                report.skip(name, "symbolic link: not extracted")
-                continue
-            if info.file_size > 10 * 2**20 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-                report.skip(name, "compression ratio suggests a decompression bomb: not extracted")
-                continue
-            written += _extract_member(archive, info, dest / relative, limits.max_total_bytes - written, report, name)
-    return dest, report
-
-
-def _extract_member(archive, info, target: Path, budget: int, report: IngestReport, name: str) -> int:
-    """Stream one member to disk, stopping if it unpacks to more than it declared or the budget."""
-    cap = min(info.file_size, budget)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    size = 0
-    try:
-        with archive.open(info) as src, open(target, "wb") as out:
-            while chunk := src.read(1 << 20):
-                size += len(chunk)
-                if size > cap:
-                    raise StudioError("unpacks to more than it declares")
-                out.write(chunk)
-    except (StudioError, zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-        target.unlink(missing_ok=True)
-        report.skip(name, f"could not be extracted ({exc})")
-        return 0
-    return size
-
-
-def extract_upload(zip_path: str | Path, workspace: str | Path) -> tuple[Path, IngestReport]:
-    """Extract a zip once into `workspace/<content hash>`, reusing a finished earlier extraction."""
-    digest = hashlib.sha256(Path(zip_path).read_bytes()).hexdigest()[:16]
-    dest = Path(workspace) / digest
+    dest = Path(workspace) / file_digest(zip_path)[:16]
     marker = dest / ".extraction.json"  # hidden, so the scan ignores it
     if marker.exists():
+        marker.touch()
         saved = json.loads(marker.read_text())
         return dest, IngestReport(root=str(dest), skipped=[tuple(s) for s in saved["skipped"]], ignored=saved["ignored"])
     shutil.rmtree(dest, ignore_errors=True)
-    folder, report = extract_zip(zip_path, dest)
+    try:
+        folder, report = extract_zip(zip_path, dest, limits)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
     marker.write_text(json.dumps({"skipped": report.skipped, "ignored": report.ignored}))
     return folder, report
+
+
+def file_digest(path: str | Path) -> str:
+    """The file's SHA-256 (hex), read in 1 MB chunks rather than whole."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def save_folder_upload(files: list[tuple[str, bytes]], workspace: str | Path, limits: IngestLimits | None = None) -> Path:
@@ -212,7 +84,7 @@ def save_folder_upload(files: list[tuple[str, bytes]], workspace: str | Path, li
         return dest
     shutil.rmtree(dest, ignore_errors=True)
     for name, data in files:
-        relative = _safe_relative(name.replace("\\", "/"))
+        relative = safe_relative(name.replace("\\", "/"))
         if relative is None or not relative.parts:
             continue
         target = dest / relative
@@ -320,7 +192,7 @@ def ingest_folder(
 def _decode(kept, root: Path, report: IngestReport, limits: IngestLimits, progress: Progress):
     """Decode every image once (to find truncated files); keep pixels unless over the budget."""
     h, w = report.image_size
-    report.streamed = len(kept) * h * w * report.channels > limits.memory_budget_bytes
+    report.streamed = budget.COPIES * len(kept) * h * w * report.channels > limits.memory_budget_bytes
     pixels = None if report.streamed else np.zeros((len(kept), h, w, report.channels), np.uint8)
     good = np.zeros(len(kept), bool)
 
@@ -332,6 +204,8 @@ def _decode(kept, root: Path, report: IngestReport, limits: IngestLimits, progre
 
     with ThreadPoolExecutor(DECODE_THREADS) as pool:
         for i, (item, array) in enumerate(zip(kept, pool.map(read, kept))):
+            if i % 64 == 0:
+                checkpoint()  # a cancelled shared load stops here; leaving `map` cancels the queued reads
             progress.advance()
             if isinstance(array, StudioError):
                 report.skip(item[1].relative_to(root), str(array))

@@ -7,7 +7,11 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
+from cnn_core.loads import checkpoint
+from cnn_core.progress import Progress, Report
+
 SHAPE_CLASSES = ["circle", "square", "triangle", "cross", "star"]
+CHUNK = 64  # images drawn between cancellation checks
 
 
 def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
@@ -59,11 +63,22 @@ def draw_shape(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(img.resize((size, size), Image.Resampling.BOX), dtype=np.uint8)
 
 
-def make_shapes(count: int = 2000, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """`count` images balanced over the shape classes: (images, labels, class names)."""
+def make_shapes(
+    count: int = 2000, size: int = 32, seed: int = 0, progress: Report | None = None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """`count` images balanced over the shape classes: (images, labels, class names).
+
+    Drawn into one preallocated array; a shared load may be cancelled between chunks, and
+    `progress` hears how many are drawn.
+    """
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % len(SHAPE_CLASSES)
-    images = (
-        np.stack([draw_shape(SHAPE_CLASSES[k], size, rng) for k in labels]) if count else np.zeros((0, size, size, 3), np.uint8)
-    )
+    images = np.empty((count, size, size, 3), np.uint8)
+    drawn = Progress(count, "images drawn", progress)
+    for start in range(0, count, CHUNK):
+        checkpoint()
+        stop = min(count, start + CHUNK)
+        for i in range(start, stop):
+            images[i] = draw_shape(SHAPE_CLASSES[labels[i]], size, rng)
+        drawn.advance(stop - start)
     return images, labels.astype(np.int64), list(SHAPE_CLASSES)

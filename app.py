@@ -1,13 +1,15 @@
-"""CNN Studio: the router. Page config, navigation, the sidebar card of the current selection, the link."""
+"""CNN Studio: the router. Page config, the classroom gate, navigation, the sidebar card of the current
+selection, the link."""
 
 import logging
 
 import streamlit as st
 
-from cnn_core import share
+from cnn_core import classroom, share
 from cnn_core.datasets import get_spec
 from cnn_core.errors import StudioError
-from ui import PageDone, state
+from ui import PageDone, classroom_view, state
+from ui.widgets import code_span
 
 st.set_page_config(page_title="CNN Studio", page_icon=":material/neurology:", layout="wide")
 
@@ -21,11 +23,14 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
     st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
 ]
+TEACHER_PAGE = st.Page("pages/teacher.py", title="Teacher", icon=":material/supervisor_account:")
 
 
 def selection_card(card) -> None:
     config = state.data_config()
     with card:
+        if classroom.enabled():
+            classroom_view.member_line()
         st.markdown("### Current selection")
         try:
             name = get_spec(config.dataset_id).name
@@ -60,7 +65,7 @@ def show_link_notices() -> None:
         with st.container(border=True):
             st.warning(
                 f"The link you opened had {len(notices)} value(s) CNN Studio could not use. "
-                "The rest of its setup was applied:\n\n" + "\n".join(f"- {n}" for n in notices),
+                "The rest of its setup was applied:\n\n" + "\n".join(f"- {code_span(n)}" for n in notices),
                 icon=":material/link_off:",
             )
             if st.button("Dismiss", key=state.key("app", "dismiss")):
@@ -68,7 +73,7 @@ def show_link_notices() -> None:
                 st.rerun()
 
 
-def write_shared_link() -> None:
+def write_shared_link(page) -> None:
     """Keep the address bar equal to the current setup, so copying it shares the experiment."""
     query = share.to_query(state.data_config(), state.arch_choice(), state.train_config())
     if "run" in st.query_params and page.title == "Train":
@@ -77,23 +82,47 @@ def write_shared_link() -> None:
         st.query_params.from_dict(query)
 
 
-apply_shared_link()
-page = st.navigation(PAGES)
-card = st.sidebar.container()
-show_link_notices()
-try:
-    page.run()
-except PageDone:
-    pass
-except Exception as exc:  # last line of defence: a bug shows a message, never a traceback, and is logged
-    logging.getLogger("cnn_studio").exception("unexpected error on page %s", page.title)
-    st.error(
-        f"Unexpected error: {type(exc).__name__}: {exc}. Your data and runs are untouched; the details are in the server log."
-    )
-finally:  # after the page, so the card and the link show what the page just selected
-    selection_card(card)
-    write_shared_link()
+def owner_cookie(place) -> None:
+    """Keep this browser's owner id in its cookie, so a reload is the same person (and class member)."""
     script = state.owner_cookie_script()
     if script:
-        with st.sidebar:
+        with place:
             st.html(script, unsafe_allow_javascript=True)
+
+
+def join_gate() -> bool:
+    """True when this browser may use the app. In classroom mode, one that has not joined gets the
+    join page alone: no navigation, no sidebar card, no link, nothing from the runs or the data."""
+    if not classroom.enabled():
+        return True
+    classroom_view.admit_from_link()
+    if classroom.admitted(state.owner_id()):
+        return True
+    st.navigation([st.Page(classroom_view.join_page, title="Join the class")], position="hidden").run()
+    owner_cookie(st.container())
+    return False
+
+
+def run_app() -> None:
+    apply_shared_link()
+    teacher = [TEACHER_PAGE] if classroom.is_teacher(state.owner_id()) else []
+    page = st.navigation(PAGES + teacher)
+    card = st.sidebar.container()
+    show_link_notices()
+    try:
+        page.run()
+    except PageDone:
+        pass
+    except Exception as exc:  # last line of defence: a bug shows a message, never a traceback, and is logged
+        logging.getLogger("cnn_studio").exception("unexpected error on page %s", page.title)
+        st.error(
+            f"Unexpected error: {type(exc).__name__}: {exc}. Your data and runs are untouched; the details are in the server log."
+        )
+    finally:  # after the page, so the card and the link show what the page just selected
+        selection_card(card)
+        write_shared_link(page)
+        owner_cookie(st.sidebar)
+
+
+if join_gate():
+    run_app()

@@ -229,8 +229,22 @@ class Limits:
 
 def limits() -> Limits:
     """The class limits: the defaults, then the environment, then what the teacher set on the Teacher page."""
+    return _limits(_read("limits.json"))
+
+
+def env_limits() -> Limits:
+    """The class limits the server started with: the defaults, then the environment."""
+    return _limits({})
+
+
+def reset_limits() -> None:
+    """Forget the teacher's limits: the environment's (or the defaults) apply again."""
+    with _lock:
+        (_folder() / "limits.json").unlink(missing_ok=True)
+
+
+def _limits(saved: dict) -> Limits:
     values = {}
-    saved = _read("limits.json")
     for f in fields(Limits):
         raw = saved.get(f.name, os.environ.get(Limits.ENV[f.name], f.default))
         try:

@@ -42,6 +42,8 @@ PAGE_KEYS = {
     "learn": {"source", "size", "pick", "image", "kernel", "k", "padding", "stride", "step", "input", "products",
               "partial", "pool", "fmap", "pooled", "flat", "ck", "cin", "cf", "din", "du"},
     "inspect": {"layer", "kernel", "explain", "camlayer", "run", "epoch", "compare", "robust", "maxim"},
+    "classroom": {"form", "code", "name", "message", "rename"},
+    "teacher": {"limits", "limit", "reset", "stop", "pause", "pick", "published"},
 }  # fmt: skip
 SETTINGS_PAGES = {"data": (DataConfig,), "train": (TrainConfig, DataConfig), "model": (TrainConfig,)}
 

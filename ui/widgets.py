@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -90,3 +91,12 @@ def picture(place, image: np.ndarray, caption: str | None, alt: str, download: s
     if download:
         place.download_button("PNG", png_bytes(np.clip(image, 0, 255).astype(np.uint8)), f"{download}.png", "image/png",
                               icon=":material/download:", key=f"png.{download}", on_click="ignore")  # fmt: skip
+
+
+def code_span(text: str) -> str:
+    """`text` as one markdown code span: shown as typed, never as a link, an image, emphasis or HTML,
+    whatever backticks it holds (the fence is longer than its longest run of them)."""
+    text = " ".join(str(text).splitlines())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -15,8 +15,10 @@ from typing import Any
 
 
 class Memo:
-    def __init__(self, size: int):
-        self.size = size
+    """At most `size` values, and (given `weigh`) at most `capacity` of their total weight."""
+
+    def __init__(self, size: int, weigh: Callable[[Any], int] | None = None, capacity: Callable[[], int] | None = None):
+        self.size, self.weigh, self.capacity = size, weigh, capacity
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -29,6 +31,11 @@ class Memo:
         value = compute()
         with self._lock:
             self._items[key] = value
-            while len(self._items) > self.size:
+            while len(self._items) > self.size or (len(self._items) > 1 and self._over_capacity()):
                 self._items.popitem(last=False)
         return value
+
+    def _over_capacity(self) -> bool:
+        if self.weigh is None or self.capacity is None:
+            return False
+        return sum(self.weigh(v) for v in self._items.values()) > self.capacity()

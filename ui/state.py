@@ -12,8 +12,10 @@ import uuid
 
 import streamlit as st
 
+from cnn_core import budget
 from cnn_core.config import ArchChoice, DataConfig, TrainConfig
 from cnn_core.datasets import Dataset, load_dataset
+from cnn_core.loads import SharedLoads
 from cnn_core.settings import declared
 from ui.memo import Memo
 
@@ -193,11 +195,38 @@ def set_link_notices(notices: list[str]) -> None:
     st.session_state[LINK_NOTICES] = list(notices)
 
 
-_DATASETS = Memo(4)
+def _dataset_bytes(ds: Dataset) -> int:
+    return sum(getattr(s.images, "nbytes", 0) for s in ds.splits.values())
+
+
+_DATASETS = Memo(4, weigh=_dataset_bytes, capacity=budget.memory_budget_bytes)  # kept datasets stay within the budget
+_LOADS = SharedLoads()
 
 
 def current_dataset(config: DataConfig | None = None, progress=None) -> Dataset:
     """The dataset for `config` (default: the current selection), loaded once per process; `progress`
-    (a `cnn_core.progress` report) hears how far reading a folder has got."""
+    (a `cnn_core.progress` report) hears how far reading a folder has got.
+
+    Sessions asking for the same config share one load. While this session waits, its page is
+    touched every tick: a closed or rerun page raises Streamlit's stop there, this session stops
+    waiting, and the load is cancelled when no session waits any more.
+    """
     config = config or data_config()
-    return _DATASETS.get(json.dumps(config.to_dict(), sort_keys=True), lambda: load_dataset(config, progress))
+    key = json.dumps(config.to_dict(), sort_keys=True)
+    return _DATASETS.get(key, lambda: _LOADS.get(key, lambda report: load_dataset(config, report), _waiting(progress)))
+
+
+def _waiting(progress):
+    """Called in the script thread while a load runs: show its progress, or touch an empty placeholder
+    (either one is a Streamlit yield point, where a stopped session's script gets StopException)."""
+    spot = None
+
+    def tick(latest) -> None:
+        nonlocal spot
+        if progress is not None and latest is not None:
+            progress(latest)
+            return
+        spot = spot or st.empty()
+        spot.empty()
+
+    return tick

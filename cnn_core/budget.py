@@ -21,6 +21,7 @@ from cnn_core.errors import StudioError
 MEMORY_ENV = "CNN_STUDIO_MEMORY_BUDGET_MB"
 MACHINE_SHARE = 0.25  # of MemTotal, when the environment does not say
 COPIES = 2  # the full array and the split copies taken from it live at once (measured: tests/core/test_budget.py)
+OVERHEAD_BYTES = 16 * 2**20  # decoders' and drawing buffers, index arrays: a load's cost beyond its pixels
 
 # id: (images, side, channels, official test images) as the loaders read them, before any resizing.
 KNOWN_SIZES = {
@@ -79,7 +80,7 @@ class Estimate:
 
     @property
     def peak_bytes(self) -> int:
-        return COPIES * self.final_bytes + self.source_bytes
+        return COPIES * self.final_bytes + self.source_bytes + OVERHEAD_BYTES
 
 
 def estimate(config: DataConfig) -> Estimate | None:

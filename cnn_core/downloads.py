@@ -16,21 +16,21 @@ whose arrays have the wrong shapes is refused and nothing is placed.
 from __future__ import annotations
 
 import gzip
-import io
+import json
 import os
 import pickle
 import shutil
-import tarfile
 import tempfile
-import zipfile
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from cnn_core import classroom, filechecks
 from cnn_core.errors import StudioError
-from cnn_core.paths import keras_cache_dir, system_datasets_dir
+from cnn_core.paths import data_dir, keras_cache_dir, system_datasets_dir
 
 KERAS_BASE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 FASHION_FILES = [
@@ -81,41 +81,35 @@ DOWNLOADS = {
 
 
 def _read_mnist(paths: list[Path]) -> Arrays:
+    filechecks.check_mnist_npz(paths[0])  # the declared shapes, before np.load allocates them
     with np.load(paths[0], allow_pickle=False) as f:
         return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
 
 
-def _read_idx(path: Path, header: int) -> np.ndarray:
+def _read_idx(path: Path, header: int, most: int) -> np.ndarray:
+    """An IDX file's bytes after its header, read with a cap: a file unpacking to more is refused."""
     with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), np.uint8, offset=header)
+        data = f.read(header + most + 1)
+    if len(data) > header + most:
+        raise ValueError(f"{path.name} unpacks to more than Fashion-MNIST's {most:,} bytes")
+    return np.frombuffer(data, np.uint8, offset=header)
 
 
 def _read_fashion(paths: list[Path]) -> Arrays:
-    y_train, y_test = _read_idx(paths[0], 8), _read_idx(paths[2], 8)
-    x_train = _read_idx(paths[1], 16).reshape(len(y_train), 28, 28)
-    x_test = _read_idx(paths[3], 16).reshape(len(y_test), 28, 28)
+    y_train, y_test = _read_idx(paths[0], 8, 60_000), _read_idx(paths[2], 8, 10_000)
+    x_train = _read_idx(paths[1], 16, 60_000 * 784).reshape(len(y_train), 28, 28)
+    x_test = _read_idx(paths[3], 16, 10_000 * 784).reshape(len(y_test), 28, 28)
     return (x_train, y_train), (x_test, y_test)
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """CIFAR batches are pickles: allow only what rebuilds numpy arrays, never arbitrary code."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
-
-    def find_class(self, module, name):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing {module}.{name} in a dataset file")
+CIFAR_BATCH_BYTES = 32 * 2**20  # each official batch is 31.0 MB: 10,000 images of 3,072 bytes and their labels
 
 
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    if path.stat().st_size > CIFAR_BATCH_BYTES:
+        raise ValueError(f"{path.name} holds {path.stat().st_size:,} bytes; a CIFAR-10 batch has about 31 MB")
     with open(path, "rb") as f:
-        batch = _NumpyOnlyUnpickler(f, encoding="bytes").load()
+        batch = filechecks.NumpyOnlyUnpickler(f, encoding="bytes").load()
     data = np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return data, np.asarray(batch[b"labels"], np.int64)
 
@@ -167,7 +161,7 @@ def load_keras_dataset(dataset_id: str) -> tuple[Arrays, str]:
     if found is not None:
         try:
             arrays = READERS[dataset_id](found.paths)
-        except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError, zlib.error) as exc:
+        except (StudioError, OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError, zlib.error) as exc:
             raise StudioError(
                 f"the copy of {dataset_id} in the {found.origin} is damaged ({exc}); delete it and try again"
             ) from None
@@ -187,87 +181,69 @@ def load_keras_dataset(dataset_id: str) -> tuple[Arrays, str]:
 
 PLACEABLE = {"mnist": "mnist.npz", "cifar10": "cifar-10-python.tar.gz"}
 CIFAR_MEMBERS = {f"cifar-10-batches-py/{f}" for f in CIFAR_FILES}
+PLACEMENT_LOG = "placements.jsonl"  # in the data folder: who placed which file where, and its hash
 
 
-def _check_arrays(name: str, x: np.ndarray, y: np.ndarray, image_shape: tuple[int, ...], classes: int = 10) -> None:
-    if x.ndim != 1 + len(image_shape) or tuple(x.shape[1:]) != image_shape or x.dtype != np.uint8:
+def _check_copy(path: Path, kind: str, slot: str | None, digest: str) -> bool:
+    """Whether `path` is Keras' own file for its kind; refuses the wrong slot, and copies in classroom mode."""
+    if slot is not None and kind != slot:
+        wanted = PLACEABLE.get(slot, slot)
+        raise StudioError(f"this file is {PLACEABLE[kind]}, not {wanted}: nothing was placed")
+    official = digest == filechecks.KERAS_SHA256[kind]
+    if not official and classroom.enabled():
         raise StudioError(
-            f"{name} holds images of shape {tuple(x.shape)} ({x.dtype}); expected (n, {', '.join(map(str, image_shape))}) uint8"
+            f"this is not the official {PLACEABLE[kind]} (its SHA-256 {digest[:12]}… differs from the one Keras pins, "
+            f"{filechecks.KERAS_SHA256[kind][:12]}…): a classroom server places only the official file"
         )
-    if y.shape != (len(x),):
-        raise StudioError(f"{name} holds {len(x)} images but labels of shape {tuple(y.shape)}")
-    if len(y) and (y.min() < 0 or y.max() >= classes):
-        raise StudioError(f"{name} has labels outside 0-{classes - 1}")
+    return official
 
 
-def _check_mnist(path: Path) -> None:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
-            if missing:
-                raise StudioError(f"this .npz file is not MNIST: it lacks {', '.join(sorted(missing))}")
-            for part in ("train", "test"):
-                _check_arrays(f"its {part} split", f[f"x_{part}"], f[f"y_{part}"], (28, 28))
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise StudioError(f"this file is not a readable mnist.npz ({exc})") from None
+def _record(who: str, kind: str, digest: str, official: bool, target: Path) -> None:
+    """Append one line to the placement log: a shared cache changed, by whom, with which file."""
+    entry = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "who": who, "slot": kind, "sha256": digest}
+    entry |= {"official": official, "placed": str(target)}
+    log = data_dir() / PLACEMENT_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
 
 
-def _cifar_batches(path: Path) -> dict[str, bytes]:
-    """The six CIFAR-10 batch files of a `cifar-10-python.tar.gz`, each checked."""
-    batches = {}
-    try:
-        with tarfile.open(path, "r:gz") as archive:
-            for member in archive:
-                if member.name in CIFAR_MEMBERS and member.isfile():
-                    batches[Path(member.name).name] = archive.extractfile(member).read()
-    except (OSError, EOFError, tarfile.TarError, zlib.error) as exc:
-        raise StudioError(f"this file is not a complete cifar-10-python.tar.gz ({exc})") from None
-    missing = sorted(set(CIFAR_FILES) - set(batches))
-    if missing:
-        raise StudioError(f"this archive is not CIFAR-10 (python version): it lacks {', '.join(missing)}")
-    for name, data in batches.items():
-        try:
-            batch = _NumpyOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
-            x = np.asarray(batch[b"data"])
-            y = np.asarray(batch[b"labels"], np.int64)
-        except (pickle.UnpicklingError, KeyError, TypeError, ValueError, EOFError) as exc:
-            raise StudioError(f"{name} in this archive is not a CIFAR-10 batch ({exc})") from None
-        _check_arrays(name, x, y, (3072,))
-    return batches
-
-
-def _kind_of(path: Path) -> str:
-    """'mnist' or 'cifar10', by the file's content (a zip or a gzip), not by its name."""
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if head.startswith(b"PK"):
-        return "mnist"
-    if head.startswith(b"\x1f\x8b"):
-        return "cifar10"
-    raise StudioError("this file is neither mnist.npz nor cifar-10-python.tar.gz")
-
-
-def place_file(path: str | Path) -> tuple[str, Path]:
+def place_file(path: str | Path, slot: str | None = None, who: str = "cli") -> tuple[str, Path]:
     """Check a user's mnist.npz or cifar-10-python.tar.gz and place it in the Keras cache.
 
-    Returns (dataset id, where it was placed). Written to a temporary name and renamed, so a
-    refused or interrupted file leaves nothing behind.
+    Args:
+        path: the file.
+        slot: the dataset it was offered for ("mnist" or "cifar10"); a file of another kind is refused.
+        who: recorded in the placement log (an owner tag, or "cli").
+
+    Returns (dataset id, where it was placed). The file's kind comes from its content; declared
+    sizes are checked before anything is decompressed. Written to a temporary name and renamed,
+    so a refused or interrupted file leaves nothing behind.
     """
     path = Path(path)
     if not path.is_file():
         raise StudioError(f"{path} is not a file")
-    kind = _kind_of(path)
+    kind = filechecks.kind_of(path)
+    digest = filechecks.file_digest(path)
+    official = _check_copy(path, kind, slot, digest)
     cache = keras_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
     if kind == "mnist":
-        _check_mnist(path)
+        filechecks.check_mnist_file(path)
+        cache.mkdir(parents=True, exist_ok=True)
         target = cache / "mnist.npz"
         fd, tmp = tempfile.mkstemp(dir=cache, prefix=".mnist-")
         os.close(fd)
         shutil.copyfile(path, tmp)
         os.replace(tmp, target)
-        return kind, target
-    batches = _cifar_batches(path)
+    else:
+        batches = filechecks.cifar_batches(path, CIFAR_MEMBERS, CIFAR_BATCH_BYTES)
+        target = _place_cifar(batches, cache)
+    _record(who, kind, digest, official, target)
+    return kind, target
+
+
+def _place_cifar(batches: dict[str, bytes], cache: Path) -> Path:
+    cache.mkdir(parents=True, exist_ok=True)
     target = cache / CIFAR_DIR
     staging = Path(tempfile.mkdtemp(dir=cache, prefix=".cifar-"))
     try:
@@ -279,7 +255,7 @@ def place_file(path: str | Path) -> tuple[str, Path]:
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return kind, target
+    return target
 
 
 def _as_images(x: np.ndarray) -> np.ndarray:

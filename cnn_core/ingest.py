@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cnn_core import budget
+from cnn_core import budget, filechecks
 from cnn_core import images as imageio
 from cnn_core.archives import IngestLimits, IngestReport, extract_zip, is_ignored, safe_relative
 from cnn_core.errors import StudioError
@@ -38,7 +38,7 @@ def extract_upload(zip_path: str | Path, workspace: str | Path, limits: IngestLi
     A refused or failed extraction leaves nothing behind; a reused one is touched, so the
     retention sweep (`storage.sweep`) sees it as recently used.
     """
-    dest = Path(workspace) / file_digest(zip_path)[:16]
+    dest = Path(workspace) / filechecks.file_digest(zip_path)[:16]
     marker = dest / ".extraction.json"  # hidden, so the scan ignores it
     if marker.exists():
         marker.touch()
@@ -52,15 +52,6 @@ def extract_upload(zip_path: str | Path, workspace: str | Path, limits: IngestLi
         raise
     marker.write_text(json.dumps({"skipped": report.skipped, "ignored": report.ignored}))
     return folder, report
-
-
-def file_digest(path: str | Path) -> str:
-    """The file's SHA-256 (hex), read in 1 MB chunks rather than whole."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_folder_upload(files: list[tuple[str, bytes]], workspace: str | Path, limits: IngestLimits | None = None) -> Path:

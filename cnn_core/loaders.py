@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_core import downloads, ingest, paths
+from cnn_core import downloads, ingest, storage
 from cnn_core.config import DataConfig
 from cnn_core.errors import StudioError
 from cnn_core.progress import Report
@@ -86,5 +86,6 @@ def folder(path: Path, config: DataConfig, progress: Report | None = None, repor
 def zip_folder(path: Path, config: DataConfig, progress: Report | None = None) -> RawData:
     if not path.is_file():
         raise StudioError(f"{path} is not a file")
-    extracted, report = ingest.extract_upload(path, paths.data_dir() / "datasets")
+    workspace, limits = storage.extraction_place(path)
+    extracted, report = ingest.extract_upload(path, workspace, limits)
     return folder(extracted, config, progress, report)

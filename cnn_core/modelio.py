@@ -11,10 +11,12 @@ import json
 import zipfile
 from pathlib import Path
 
+from cnn_core import budget
 from cnn_core.errors import StudioError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 UNSAFE_LAYERS = {"Lambda", "TFOpLambda"}
+MAX_CONFIG_BYTES = 16 * 2**20  # a big model's config is a few hundred KB
 
 
 def _layer_classes(config) -> set[str]:
@@ -28,6 +30,24 @@ def _layer_classes(config) -> set[str]:
         for value in config:
             found |= _layer_classes(value)
     return found
+
+
+def _read_config(zf: zipfile.ZipFile, name: str) -> bytes:
+    """config.json, read only once its declared size, and the whole file's, are within the caps."""
+    info = zf.getinfo("config.json")
+    unpacked = sum(i.file_size for i in zf.infolist())
+    limit = budget.memory_budget_bytes()
+    if unpacked > limit:
+        raise StudioError(f"{name} would unpack to {budget.size_text(unpacked)}; the limit is {budget.size_text(limit)}")
+    if info.file_size > MAX_CONFIG_BYTES:
+        raise StudioError(
+            f"{name}'s config.json declares {budget.size_text(info.file_size)}; the limit is {budget.size_text(MAX_CONFIG_BYTES)}"
+        )
+    with zf.open(info) as member:
+        data = member.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise StudioError(f"{name}'s config.json is larger than {budget.size_text(MAX_CONFIG_BYTES)}")
+    return data
 
 
 def check_model_file(path: str | Path) -> None:
@@ -46,7 +66,7 @@ def check_model_file(path: str | Path) -> None:
         raise StudioError(f"{path.name} is not a Keras model file (.keras files are zip archives; this one is not)")
     try:
         with zipfile.ZipFile(path) as zf:
-            config = json.loads(zf.read("config.json"))
+            config = json.loads(_read_config(zf, path.name))
     except KeyError:
         raise StudioError(f"{path.name} is a zip but not a Keras model (it has no config.json)") from None
     except (ValueError, zipfile.BadZipFile, OSError) as exc:

@@ -23,6 +23,7 @@ from cnn_core import schedules, shapes
 from cnn_core.config import DataConfig, train_config_of
 from cnn_core.datasets import FASHION, stratified_split
 from cnn_core.errors import StudioError
+from cnn_core.run_schema import check_run_config
 from cnn_core.runs import read_json
 from cnn_core.summary import run_plan
 
@@ -44,21 +45,21 @@ def _layer_code(info) -> str:
         return "layers.Rescaling(1 / 255)"
     if info.type == "Conv2D":
         return (
-            f"layers.Conv2D({c['filters']}, {c['kernel_size']}, strides={c['strides']}, "
+            f"layers.Conv2D({c['filters']!r}, {c['kernel_size']!r}, strides={c['strides']!r}, "
             f"padding={c['padding']!r}, activation={c['activation']!r})"
         )
     if info.type in ("MaxPooling2D", "AveragePooling2D"):
-        return f"layers.{info.type}({c['pool_size']}, strides={c['strides']}, padding={c['padding']!r})"
+        return f"layers.{info.type}({c['pool_size']!r}, strides={c['strides']!r}, padding={c['padding']!r})"
     if info.type == "Dense":
-        return f"layers.Dense({c['units']}, activation={c['activation']!r})"
+        return f"layers.Dense({c['units']!r}, activation={c['activation']!r})"
     if info.type == "Dropout":
-        return f"layers.Dropout({c['rate']})"
+        return f"layers.Dropout({float(c['rate'])!r})"
     if info.type == "Activation":
         return f"layers.Activation({c['activation']!r})"
     if info.type == "BatchNormalization":
         from cnn_core.builder import BN_MOMENTUM
 
-        return f"layers.BatchNormalization(momentum={BN_MOMENTUM})"
+        return f"layers.BatchNormalization(momentum={BN_MOMENTUM!r})"
     return f"layers.{info.type}()"
 
 
@@ -67,11 +68,11 @@ def _augmentation_code(train) -> list[str]:
     if train.flip:
         lines.append('layers.RandomFlip("horizontal", seed=SEED)')
     if train.rotation:
-        lines.append(f"layers.RandomRotation({train.rotation:g} / 360, seed=SEED)")  # Keras counts in turns
+        lines.append(f"layers.RandomRotation({float(train.rotation):g} / 360, seed=SEED)")  # Keras counts in turns
     if train.zoom:
-        lines.append(f"layers.RandomZoom({train.zoom}, seed=SEED)")
+        lines.append(f"layers.RandomZoom({float(train.zoom)!r}, seed=SEED)")
     if train.translation:
-        lines.append(f"layers.RandomTranslation({train.translation}, {train.translation}, seed=SEED)")
+        lines.append(f"layers.RandomTranslation({float(train.translation)!r}, {float(train.translation)!r}, seed=SEED)")
     return lines
 
 
@@ -162,13 +163,19 @@ FOLDER_LOADER = '''def load_data():
 
 
 def _shapes_loader(data: DataConfig) -> str:
-    source = inspect.getsource(shapes).split("SHAPE_CLASSES", 1)[1]
+    """CNN Studio's own drawing functions, copied, and the loop that draws the set from its seed
+    (the app's `make_shapes` also checks for cancellation and reports progress; the script need not)."""
+    drawing = "\n\n".join(inspect.getsource(f) for f in (shapes._polygon, shapes._contrasting_colours, shapes.draw_shape))
     return (
-        "# CNN Studio's generated shapes, copied here so the script needs nothing else.\n"
-        "import math\n\nfrom PIL import Image, ImageDraw\n\nSHAPE_CLASSES" + source + "\n\n"
+        "# CNN Studio's generated shapes, drawn by its own functions (copied), so the script needs nothing else.\n"
+        "from PIL import Image, ImageDraw\n\n"
+        f"SHAPE_CLASSES = {list(shapes.SHAPE_CLASSES)!r}\n\n\n{drawing}\n\n"
         "def load_data():\n"
-        f"    x, y, names = make_shapes(count={data.limit or 2000}, size={data.image_size or 32}, seed={data.seed})\n"
-        "    return x, y, names, None\n"
+        '    """The shapes, drawn in the same order from the same seed as CNN Studio draws them."""\n'
+        f"    count, size, rng = {int(data.limit or 2000)!r}, {int(data.image_size or 32)!r}, np.random.default_rng({int(data.seed)!r})\n"
+        "    labels = np.arange(count) % len(SHAPE_CLASSES)\n"
+        "    x = np.stack([draw_shape(SHAPE_CLASSES[k], size, rng) for k in labels])\n"
+        "    return x, labels.astype(np.int64), list(SHAPE_CLASSES), None\n"
     )
 
 
@@ -176,15 +183,15 @@ def _schedule_code(train) -> str:
     if train.schedule == "constant" and not train.warmup_epochs:
         return "def learning_rate(steps_per_epoch):\n    return LEARNING_RATE\n"
     formula = inspect.getsource(schedules.formula)
-    return f'''ONE_CYCLE_RISE, ONE_CYCLE_START, ONE_CYCLE_END = {schedules.ONE_CYCLE_RISE}, {schedules.ONE_CYCLE_START}, {schedules.ONE_CYCLE_END}
-COSINE_FLOOR = {schedules.COSINE_FLOOR}
+    return f'''ONE_CYCLE_RISE, ONE_CYCLE_START, ONE_CYCLE_END = {schedules.ONE_CYCLE_RISE!r}, {schedules.ONE_CYCLE_START!r}, {schedules.ONE_CYCLE_END!r}
+COSINE_FLOOR = {schedules.COSINE_FLOOR!r}
 
 
 class Settings:
     """The schedule's settings, as the formula below reads them."""
 
     learning_rate, epochs, schedule = LEARNING_RATE, EPOCHS, {train.schedule!r}
-    warmup_epochs, lr_decay, lr_step_epochs = {train.warmup_epochs}, {train.lr_decay}, {train.lr_step_epochs}
+    warmup_epochs, lr_decay, lr_step_epochs = {float(train.warmup_epochs)!r}, {float(train.lr_decay)!r}, {int(train.lr_step_epochs)!r}
 
 
 {formula}
@@ -208,13 +215,13 @@ def learning_rate(steps_per_epoch):
 
 def script(run_dir: Path) -> str:
     """The run as a standalone Python script (plain Keras)."""
-    config = read_json(Path(run_dir) / "config.json")
+    config = check_run_config(read_json(Path(run_dir) / "config.json"))  # every value below is checked
     model_plan = run_plan(config)
     if model_plan is None:
         raise StudioError("an imported model has no recorded architecture and settings to write as a script")
     data, train = DataConfig.from_dict(config["data"]), train_config_of(config)
     dataset = config["dataset"]
-    input_shape = tuple(dataset["input_shape"])
+    input_shape = tuple(int(v) for v in dataset["input_shape"])
     arch_name = config["architecture"].get("name") or config["architecture"]["preset"]
     kind, _, location = data.dataset_id.partition(":")
     if kind in ("folder", "zip") and location:
@@ -226,7 +233,7 @@ def script(run_dir: Path) -> str:
     else:
         raise StudioError(f"no loader for dataset {data.dataset_id!r}")
     layers = "\n".join(
-        f"    x = {_layer_code(info)}(x)" + (f"  # {info.formula}" if info.formula else "")
+        f"    x = {_layer_code(info)}(x)" + (f"  # {_one_line(info.formula)}" if info.formula else "")
         for info in model_plan.layers
         if not info.config.get("output")
     )
@@ -234,9 +241,13 @@ def script(run_dir: Path) -> str:
     optimizer = {
         "adam": "keras.optimizers.Adam(rate)",
         "rmsprop": "keras.optimizers.RMSprop(rate)",
-        "sgd": f"keras.optimizers.SGD(rate, momentum={train.momentum})",
+        "sgd": f"keras.optimizers.SGD(rate, momentum={float(train.momentum)!r})",
     }[train.optimizer]
-    early = f"keras.callbacks.EarlyStopping(patience={train.patience}, restore_best_weights=True)" if train.early_stopping else ""
+    early = (
+        f"keras.callbacks.EarlyStopping(patience={int(train.patience)!r}, restore_best_weights=True)"
+        if train.early_stopping
+        else ""
+    )
     split = inspect.getsource(stratified_split).replace("raise StudioError(", "raise ValueError(")
     resize_block = (
         ""
@@ -244,15 +255,18 @@ def script(run_dir: Path) -> str:
         else "    if IMAGE_SIZE and x.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):\n        x = resize(x, IMAGE_SIZE)\n"
         "        test = (resize(test[0], IMAGE_SIZE), test[1]) if test else None\n"
     )
-    return f'''"""{config.get("name") or Path(run_dir).name}: {arch_name} on {dataset["name"]}, exported from CNN Studio
-on {date.today().isoformat()} as plain Keras. Run it with `python {Path(run_dir).name}.py` (add
-`--epochs 1` for a quick try); it needs numpy, pillow and keras with TensorFlow.
+    title, file = _one_line(config.get("name") or Path(run_dir).name), _one_line(Path(run_dir).name)
+    return f'''"""{title}: {_one_line(arch_name)} on {_one_line(dataset["name"])}, exported from CNN Studio
+on {date.today().isoformat()} as plain Keras. Run it with `python {file}.py` (add `--epochs 1`
+for a quick try, `--limit 500` for fewer images); it needs numpy, pillow and keras, and runs on
+TensorFlow (the default), JAX or PyTorch (set KERAS_BACKEND).
 
 What CNN Studio recorded for this run: {model_plan.total_params:,} parameters, test accuracy {_accuracy_text(run_dir)}.
 Your numbers will differ a little: the order of batches and the random start are not the same.
 """
 
 import argparse
+import math
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -261,16 +275,16 @@ import keras
 import numpy as np
 from keras import layers
 
-EPOCHS = {train.epochs}
-BATCH_SIZE = {train.batch_size}
-LEARNING_RATE = {train.learning_rate}
-SEED = {train.seed}
-SPLIT_SEED = {data.seed}
-VALIDATION_FRACTION = {data.validation_fraction}
-TEST_FRACTION = {data.test_fraction}
-LIMIT = {None if data.dataset_id == "shapes" else data.limit}  # use at most this many images (None: all)
-IMAGE_SIZE = {data.image_size}  # resize to this square side (None: keep)
-INPUT_SHAPE = {input_shape}
+EPOCHS = {int(train.epochs)!r}
+BATCH_SIZE = {int(train.batch_size)!r}
+LEARNING_RATE = {float(train.learning_rate)!r}
+SEED = {int(train.seed)!r}
+SPLIT_SEED = {int(data.seed)!r}
+VALIDATION_FRACTION = {float(data.validation_fraction)!r}
+TEST_FRACTION = {float(data.test_fraction)!r}
+LIMIT = {None if data.dataset_id == "shapes" or data.limit is None else int(data.limit)!r}  # use at most this many images (None: all)
+IMAGE_SIZE = {None if data.image_size is None else int(data.image_size)!r}  # resize to this square side (None: keep)
+INPUT_SHAPE = {input_shape!r}
 
 
 {loader}
@@ -313,10 +327,12 @@ def build_model(num_classes):
 {_schedule_code(train)}
 
 def main():
-    global EPOCHS
+    global EPOCHS, LIMIT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"training epochs (default {{EPOCHS}})")
-    EPOCHS = parser.parse_args().epochs
+    parser.add_argument("--limit", type=int, default=LIMIT, help=f"use at most this many images (default {{LIMIT}})")
+    args = parser.parse_args()
+    EPOCHS, LIMIT = args.epochs, args.limit
     keras.utils.set_random_seed(SEED)
     (x, y), (xv, yv), (xt, yt), names = prepare_data()
     print(f"{{len(y):,}} training, {{len(yv):,}} validation and {{len(yt):,}} test images of {{x.shape[1:]}}")
@@ -335,6 +351,13 @@ def main():
 if __name__ == "__main__":
     main()
 '''
+
+
+def _one_line(text: object) -> str:
+    """Text from a run (its name, a dataset's name) made safe inside the script's docstring or a
+    comment: one line, printable, and no backslash or double quote that could end the string."""
+    line = " ".join(str(text).split())
+    return "".join(c if c.isprintable() else "?" for c in line).replace("\\", "/").replace('"', "'")
 
 
 def _accuracy_text(run_dir: Path) -> str:

@@ -1,9 +1,10 @@
 """Runs and models in and out of the store: export a run as a zip, import a run zip or a `.keras` model.
 
 Imports are checked like dataset uploads: a run zip is extracted with the same guards (no path
-escapes, size caps) and must hold a config.json; a model is loaded with `safe_mode=True` (Lambda
-layers refused) and must fit the chosen dataset. Nothing is written into the runs folder until
-every check has passed.
+escapes, size caps) into a hidden staging folder, and its config.json must satisfy the run schema
+(`run_schema`: the same setting declarations the pages, the CLI and links use); a model is loaded
+with `safe_mode=True` (Lambda layers refused) and must fit the chosen dataset. The run appears in
+the runs folder, under a fresh id, only when every check has passed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import os
 import secrets
 import shutil
+import tempfile
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +22,11 @@ from cnn_core.datasets import Dataset
 from cnn_core.errors import StudioError
 from cnn_core.ingest import extract_zip, is_ignored
 from cnn_core.modelio import check_fits, check_model_file, load_model_file
-from cnn_core.runs import RunStore, owner_tag, read_json, write_json
+from cnn_core.run_schema import CONFIG_MAX_BYTES, MAX_TEXT, check_run_config, number_or_none, shown
+from cnn_core.runs import FINAL, RunStore, owner_tag, read_json, write_json
 
-RUN_FILES = ("config.json", "status.json", "history.csv", "metrics.json", "model.keras")
+JSON_FILES = ("config.json", "status.json", "metrics.json")
+FINDING_TEXT = ("title", "evidence", "severity", "explanation", "suggestion")
 
 
 def export_zip(path: Path) -> bytes:
@@ -46,33 +50,87 @@ def _run_root(folder: Path) -> Path:
     raise StudioError("this zip is not a CNN Studio run (no config.json at its top)")
 
 
+def _check_declared_sizes(zip_path: str | Path) -> None:
+    """Refuse a run zip whose config.json or other JSON files declare more than the cap, before
+    anything is extracted (the JSON is read whole, so its size is checked first)."""
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise StudioError(f"{Path(zip_path).name} is not a readable zip file ({exc})") from None
+    for info in infos:
+        if Path(info.filename).name in JSON_FILES and info.file_size > CONFIG_MAX_BYTES:
+            raise StudioError(
+                f"{Path(info.filename).name} in this zip is {info.file_size:,} bytes; the limit is {CONFIG_MAX_BYTES:,}"
+            )
+
+
+def _read_small_json(path: Path) -> dict:
+    """A run's JSON file, refused when it is larger than the cap (whatever its zip entry declared)."""
+    if path.stat().st_size > CONFIG_MAX_BYTES:
+        raise StudioError(f"{path.name} is {path.stat().st_size:,} bytes; the limit is {CONFIG_MAX_BYTES:,}")
+    return read_json(path)
+
+
+def _imported_status(root: Path) -> dict:
+    """The zip's status, reduced to known fields of the right type; a run that was training is
+    interrupted here (no process of this machine trains it)."""
+    status = _read_small_json(root / "status.json") if (root / "status.json").is_file() else {"status": "completed"}
+    state = status.get("status")
+    state = "interrupted" if state in ("running", "queued") else state if state in FINAL else "completed"
+    kept = {
+        k: number_or_none(status.get(k)) for k in ("duration", "started", "updated") if number_or_none(status.get(k)) is not None
+    }
+    return {"status": state, "message": str(status.get("message") or "")[:MAX_TEXT], **kept, "pid": None}
+
+
+def _check_metrics(root: Path) -> None:
+    """metrics.json, when there is one, holds numbers where numbers belong."""
+    if not (root / "metrics.json").is_file():
+        return
+    metrics = _read_small_json(root / "metrics.json")
+    for key in ("test_accuracy", "test_loss", "test_size"):
+        if key in metrics and number_or_none(metrics[key]) is None:
+            raise StudioError(f"metrics.json: {key} must be a number (got {shown(metrics[key])})")
+    findings = metrics.get("diagnosis", [])
+    if not isinstance(findings, list) or not all(
+        isinstance(f, dict) and all(isinstance(v, str) for k, v in f.items() if k in FINDING_TEXT) for f in findings
+    ):
+        raise StudioError("metrics.json: diagnosis must be a list of findings with text fields")
+
+
 def import_run_zip(zip_path: str | Path, store: RunStore, owner: str = "cli") -> Path:
     """Add an exported run to the store under a fresh id, owned by `owner` (a session id, or "cli").
 
-    Refuses anything that is not a run.
+    Refuses anything that is not a run: its config.json must satisfy `run_schema` (settings in
+    range, known architecture, a dataset record), whatever run id it names is never used, and a
+    refused zip leaves nothing behind. The run is assembled in a hidden staging folder and renamed
+    into place only when every check has passed.
     """
+    _check_declared_sizes(zip_path)
     store.root.mkdir(parents=True, exist_ok=True)
-    staging = store.root / f".import-{secrets.token_hex(4)}"
+    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=store.root))  # hidden: the Runs list skips dot-folders
     try:
-        folder, report = extract_zip(zip_path, staging)
+        folder, _ = extract_zip(zip_path, staging / "zip")
         root = _run_root(folder)
-        config = read_json(root / "config.json")
+        config = _read_small_json(root / "config.json")
+        config.pop("run_id", None)  # never used: the run gets a fresh id below
+        check_run_config(config)
         if (root / "model.keras").exists():
             check_model_file(root / "model.keras")
-        status = read_json(root / "status.json") if (root / "status.json").exists() else {"status": "completed"}
-        if status.get("status") in ("running", "queued"):
-            status["status"] = "interrupted"
-        run_id = f"{config.get('run_id') or root.name}-imported-{secrets.token_hex(2)}"
-        target = store.root / run_id
-        target.mkdir()
-        for name in RUN_FILES:
+        _check_metrics(root)
+        status = _imported_status(root)
+        run_id = f"{datetime.now():%Y%m%d-%H%M%S}-imported-{secrets.token_hex(3)}"  # never the zip's own id
+        built = staging / "run"
+        built.mkdir()
+        for name in ("history.csv", "metrics.json", "model.keras"):
             if (root / name).is_file():
-                shutil.copy2(root / name, target / name)
-        write_json(
-            target / "config.json", {**config, "run_id": run_id, "imported_from": Path(zip_path).name, "owner": owner_tag(owner)}
-        )
-        write_json(target / "status.json", {**status, "pid": None})
-        return target
+                shutil.copy2(root / name, built / name)
+        record = {**config, "run_id": run_id, "imported_from": Path(zip_path).name, "owner": owner_tag(owner), "published": False}
+        write_json(built / "config.json", record)
+        write_json(built / "status.json", status)
+        os.rename(built, store.root / run_id)
+        return store.root / run_id
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -2,7 +2,8 @@
 
 It holds the curves (Plotly, its script embedded once: no CDN), the settings, the architecture
 table with each layer's formula, the confusion matrix, the per-class metrics, the diagnosis and a
-gallery of mistakes (PNG thumbnails inside the file).
+gallery of mistakes (PNG thumbnails inside the file). Every text that comes from a run (its name,
+settings, class names, findings) is HTML-escaped: a run name is user input.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _text(value) -> str:
+    """Any value from a run's files, as HTML text: a run name or a finding is user input."""
+    return html.escape(str(value))
+
+
 def _png(image: np.ndarray) -> str:
     image = np.asarray(image)
     buf = io.BytesIO()
@@ -80,7 +86,7 @@ def _run_section(run_dir: Path, store: RunStore, figure: _Figures) -> str:
     layers = run_plan(config)
     if layers is not None:
         rows = [[i.name, i.type, " × ".join(map(str, i.output_shape)), i.params, i.formula] for i in layers.layers]
-        parts += [f"<h3>Architecture: {html.escape(arch.get('name', ''))} ({layers.total_params:,} parameters)</h3>",
+        parts += [f"<h3>Architecture: {_text(arch.get('name', ''))} ({layers.total_params:,} parameters)</h3>",
                   _table(["layer", "type", "output", "parameters", "formula"], rows)]  # fmt: skip
     history = store.read_history(run_dir)
     if history:
@@ -89,8 +95,8 @@ def _run_section(run_dir: Path, store: RunStore, figure: _Figures) -> str:
     if findings:
         parts.append("<h3>What the curves say</h3>")
         parts += [
-            f'<div class="finding {html.escape(f["severity"])}"><b>{html.escape(f["title"])}.</b> {html.escape(f["evidence"])}. '
-            f"{html.escape(f.get('explanation', ''))} <i>Try:</i> {html.escape(f.get('suggestion', ''))}</div>"
+            f'<div class="finding {_text(f["severity"])}"><b>{_text(f["title"])}.</b> {_text(f["evidence"])}. '
+            f"{_text(f.get('explanation', ''))} <i>Try:</i> {_text(f.get('suggestion', ''))}</div>"
             for f in findings
         ]
     if info.has_model or info.checkpoints:
@@ -135,7 +141,9 @@ def report(run_dirs: list[Path], store: RunStore | None = None) -> str:
             [i.name or i.run_id, i.architecture, i.dataset, f"{i.test_accuracy:.2%}" if i.test_accuracy is not None else "—"]
             for i in infos
         ]
-        histories = {i.name or i.run_id: store.read_history(p) for i, p in zip(infos, run_dirs)}
+        histories = {
+            _text(i.name or i.run_id): store.read_history(p) for i, p in zip(infos, run_dirs)
+        }  # Plotly reads HTML in names
         parts += ["<h2>Comparison</h2>", _table(["run", "architecture", "dataset", "test accuracy"], rows),
                   figure(curves.compare_runs(histories))]  # fmt: skip
     parts += [_run_section(p, store, figure) for p in run_dirs]

@@ -24,6 +24,7 @@ from cnn_core.atomic import atomic_write, locked, read_json, write_json  # noqa:
 from cnn_core.classroom import owner_tag  # noqa: F401 - re-exported: runs record it
 from cnn_core.errors import StudioError
 from cnn_core.paths import runs_dir
+from cnn_core.run_schema import number_or_none, safe_label, shape_problem, shown, valid_run_id
 
 FINAL = ("completed", "stopped", "failed", "interrupted", "paused")
 BATCH_COLUMNS = ("epoch", "step", "x", "loss", "accuracy", "lr")
@@ -80,7 +81,7 @@ class RunStore:
     def new_run(self, config: dict, arch_id: str) -> Path:
         """Create a run folder with its config and a "queued" status; returns its path."""
         self.root.mkdir(parents=True, exist_ok=True)
-        run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{arch_id}-{secrets.token_hex(2)}"
+        run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{safe_label(arch_id)}-{secrets.token_hex(2)}"  # a valid run id
         path = self.root / run_id
         path.mkdir()
         write_json(path / "config.json", {"run_id": run_id, "created": datetime.now().isoformat(timespec="seconds"), **config})
@@ -208,13 +209,21 @@ class RunStore:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def resolve(self, run: str | Path) -> Path:
-        """A run id under this store, or a path to a run folder."""
+    def resolve(self, run: str | Path, allow_path: bool = False) -> Path:
+        """The folder of a run: a run id under this store, or a run folder that is really one.
+
+        A run id (text from a page, a link or a zip) must match `run_schema.RUN_ID`, and text that is
+        a path must lead to a folder directly inside the store: nothing outside `runs/` is reached.
+        A `Path` built by code, or text with `allow_path` (a path typed on the command line), may
+        name a run folder anywhere.
+        """
+        text = str(run)
+        if valid_run_id(text) and (self.root / text / "config.json").is_file() and _in_store(self.root / text, self.root):
+            return self.root / text
         candidate = Path(run)
-        for path in (candidate, self.root / str(run)):
-            if (path / "config.json").is_file():
-                return path
-        raise StudioError(f"no run '{run}' in {self.root}")
+        if (candidate / "config.json").is_file() and (allow_path or isinstance(run, Path) or _in_store(candidate, self.root)):
+            return candidate
+        raise StudioError(f"no run {shown(text)} in {self.root}")
 
     def info(self, path: Path) -> RunInfo:
         """What the Runs list shows; a damaged folder becomes a "damaged" entry, never an error."""
@@ -222,6 +231,9 @@ class RunStore:
             config = read_json(path / "config.json")
         except StudioError as exc:
             return RunInfo(path.name, path, "damaged", str(exc))
+        damage = shape_problem(config)  # a field of the wrong type: listed with the reason, never raised
+        if damage:
+            return RunInfo(path.name, path, "damaged", damage)
         status = self._status(path)
         state = status.get("status", "damaged")
         if state in ("running", "queued") and not liveness.alive(status):
@@ -238,7 +250,7 @@ class RunStore:
             path.name,
             path,
             state,
-            status.get("message", "") or ("status.json is missing or damaged" if not status else ""),
+            str(status.get("message") or "") or ("status.json is missing or damaged" if not status else ""),
             config.get("created", ""),
             config.get("name", ""),
             config.get("note", ""),
@@ -248,9 +260,9 @@ class RunStore:
             config.get("train", {}).get("epochs"),
             len(history),
             max(vals) if vals else None,
-            metrics.get("test_accuracy"),
-            metrics.get("test_loss"),
-            status.get("duration"),
+            number_or_none(metrics.get("test_accuracy")),
+            number_or_none(metrics.get("test_loss")),
+            number_or_none(status.get("duration")),
             (path / "model.keras").is_file(),
             str(config.get("owner", "")),
             str((config.get("parent") or {}).get("run_id", "")),
@@ -295,6 +307,14 @@ class RunStore:
         if not info.controlled_by(owner):
             whose = "the command line" if info.owner == "cli" else "another session"
             raise StudioError(f"run {info.run_id} belongs to {whose}: only its owner can {action} it")
+
+
+def _in_store(path: Path, root: Path) -> bool:
+    """True when `path` is a folder directly inside `root` (symbolic links followed)."""
+    try:
+        return path.resolve().parent == root.resolve()
+    except OSError:
+        return False
 
 
 def _checkpoint_files(path: Path) -> tuple[int, int]:

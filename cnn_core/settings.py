@@ -110,7 +110,9 @@ def problem(s: Setting, value) -> str | None:
     if s.kind == "bool":
         return None if isinstance(value, bool) else "must be true or false"
     if s.kind == "choice":
-        return None if value in s.choices else f"must be {describe_range(s)}"
+        # the value's own type too: a list (unhashable) or True (== 1) from a file is no choice
+        known = any(type(value) is type(c) and value == c for c in s.choices)
+        return None if known else f"must be {describe_range(s)}"
     if s.kind == "text":
         return (s.check(value) if s.check else None) if isinstance(value, str) else "must be text"
     wanted = int if s.kind == "int" else (int, float)

@@ -8,12 +8,19 @@ from cnn_core.cli import data_args, data_config, emit, runs_dir_arg
 from cnn_core.errors import StudioError
 
 
+def _run(args: argparse.Namespace):
+    """The run folder the command line named: a run id, or a path a person typed (allowed here)."""
+    from cnn_core.runs import RunStore
+
+    return RunStore(args.runs_dir).resolve(args.run, allow_path=True)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from cnn_core.evaluation import evaluate_model, load_run
     from cnn_core.progress import to_stderr
     from cnn_core.runs import RunStore
 
-    model, dataset, _ = load_run(args.run, RunStore(args.runs_dir), args.epoch)
+    model, dataset, _ = load_run(_run(args), RunStore(args.runs_dir), args.epoch)
     result = evaluate_model(model, dataset, to_stderr)
     info = {**result.summary(), "epoch": args.epoch}
     lines = [
@@ -38,7 +45,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if bool(args.run) == bool(args.model):
         raise StudioError("give either --run RUN or --model FILE.keras")
     if args.run:
-        path = RunStore(args.runs_dir).resolve(args.run)
+        path = RunStore(args.runs_dir).resolve(args.run, allow_path=True)
         model, dataset = load_model_file(path / "model.keras"), read_json(path / "config.json")["dataset"]
         names, digits = dataset["class_names"], dataset.get("digits_style", False)
     else:
@@ -113,7 +120,7 @@ def cmd_hardest(args: argparse.Namespace) -> int:
     from cnn_core.progress import to_stderr
     from cnn_core.runs import RunStore
 
-    model, dataset, _ = load_run(args.run, RunStore(args.runs_dir), args.epoch)
+    model, dataset, _ = load_run(_run(args), RunStore(args.runs_dir), args.epoch)
     splits = SPLITS if args.split == "all" else (args.split,)
     ranked = rank(model, dataset, splits, to_stderr)
     rows = ranked.table(ranked.order()[: args.top])
@@ -134,7 +141,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from cnn_core.runs import RunStore
 
     store = RunStore(args.runs_dir)
-    run_dir = store.resolve(args.run)
+    run_dir = store.resolve(args.run, allow_path=True)
     out = Path(args.out)
     try:
         _write_export(args, store, run_dir, out)
@@ -162,7 +169,7 @@ def _write_export(args: argparse.Namespace, store, run_dir, out) -> None:
     elif args.format == "html":
         from cnn_core.report import report
 
-        out.write_text(report([run_dir, *(store.resolve(r) for r in args.compare)]), encoding="utf-8")
+        out.write_text(report([run_dir, *(store.resolve(r, allow_path=True) for r in args.compare)]), encoding="utf-8")
     else:
         out.write_text(export.script(run_dir), encoding="utf-8")
 

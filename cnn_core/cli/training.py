@@ -151,7 +151,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         cluster.connect()  # an unreachable cluster is said before the data loads
     dataset = load_dataset(data_config(args, args.dataset), to_stderr)
     store = RunStore(args.runs_dir)
-    parent = parent_of(store.resolve(getattr(args, "from")), dataset.input_shape, args.freeze) if getattr(args, "from") else None
+    parent = (
+        parent_of(store.resolve(getattr(args, "from"), allow_path=True), dataset.input_shape, args.freeze)
+        if getattr(args, "from")
+        else None
+    )
     arch = parent.arch if parent else _arch_choice(args.arch)
     if cluster.address():
         return _cluster_session(args, lambda jobs: jobs.submit(dataset, arch, config, "cli", store, parent))
@@ -165,7 +169,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from cnn_core.runs import RunStore
 
     store = RunStore(args.runs_dir)
-    plan = plan_resume(store, args.run, "cli", args.epochs or 0)
+    plan = plan_resume(store, store.resolve(args.run, allow_path=True), "cli", args.epochs or 0)
     cluster.use_address(args.ray_address)
     if cluster.address():
         cluster.connect()
@@ -208,7 +212,7 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
     from cnn_core import checkpoints
     from cnn_core.runs import RunStore
 
-    run_dir = RunStore(args.runs_dir).resolve(args.run)
+    run_dir = RunStore(args.runs_dir).resolve(args.run, allow_path=True)
     rows = [{**vars(info), "kind": "epoch"} for info in checkpoints.list_checkpoints(run_dir)]
     try:
         point = checkpoints.resume_point(run_dir)

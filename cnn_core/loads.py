@@ -118,7 +118,7 @@ class SharedLoads:
         try:
             flight.result = load(report)
         except BaseException as exc:  # noqa: BLE001 - handed to every caller, whatever it is
-            flight.error = exc
+            flight.error = exc.with_traceback(None)  # the loader's frames (and the arrays they hold) go now
         finally:
             _local.flight = None
             with self._lock:

@@ -50,9 +50,9 @@ class RssWatch:
         return max(mb for t, mb in self.samples if t >= since)
 
 
-@pytest.fixture
-def budget_server(tmp_path):
-    server = Server(tmp_path / "srv", env={"CNN_STUDIO_MEMORY_BUDGET_MB": str(BUDGET_MB)}).start()
+@pytest.fixture(scope="module")
+def budget_server(tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("srv"), env={"CNN_STUDIO_MEMORY_BUDGET_MB": str(BUDGET_MB)}).start()
     yield server
     server.stop()
 
@@ -90,3 +90,25 @@ def test_the_memory_link_is_refused_while_another_session_trains(browser, budget
     finally:
         trainer.close()
         visitor.close()
+
+
+def test_a_closed_page_stops_its_load_and_the_memory_is_given_back(browser, budget_server):
+    """100,000 shapes of 48×48 fit the budget (1.4 GB at the peak) and take the server a while: the
+    visitor leaves after the first few hundred MB, and the load stops and lets them go."""
+    pid = budget_server.proc.pid
+    context = browser.new_context()
+    page = context.new_page()
+    before = rss_mb(pid)
+    page.goto(budget_server.url + "/?data=shapes&limit=100000&size=48")
+    page.get_by_text("images drawn").first.wait_for(timeout=60_000)
+    deadline = time.monotonic() + 60
+    while rss_mb(pid) < before + 150 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    loading = rss_mb(pid)
+    context.close()  # the browser goes away mid-load
+    deadline = time.monotonic() + 30
+    while rss_mb(pid) > before + 80 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    after = rss_mb(pid)
+    print(f"\nserver RSS {before:.0f} MB before, {loading:.0f} MB while loading, {after:.0f} MB after the page closed")
+    assert loading >= before + 150 and after <= before + 80, (before, loading, after)

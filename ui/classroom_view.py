@@ -56,6 +56,11 @@ def admit_from_link() -> None:
 
 def join_page() -> None:
     """The only page a browser sees before it joins: one sentence, the code and a display name."""
+    with st.columns([1, 2, 1])[1]:
+        _join_form()
+
+
+def _join_form() -> None:
     st.title("Join the class")
     st.markdown(JOIN_SENTENCE)
     message = state.get(state.key("classroom", "message"))
@@ -181,17 +186,20 @@ def limits_form() -> None:
     values = {}
     with st.form(state.key("teacher", "limits")):
         for f in fields(classroom.Limits):
+            minutes = f.name == "run_minutes"  # may be a fraction of a minute
+            kind = float if minutes else int
             values[f.name] = st.number_input(
-                classroom.Limits.LABELS[f.name].capitalize(),
-                min_value=0 if f.name == "queued_runs" else 1,
-                value=int(getattr(current, f.name)),
-                step=1,
+                classroom.Limits.LABELS[f.name][:1].upper() + classroom.Limits.LABELS[f.name][1:],
+                min_value=kind(0 if f.name == "queued_runs" else 0.05 if minutes else 1),
+                value=kind(getattr(current, f.name)),
+                step=kind(1),
+                format="%g" if minutes else "%d",
                 key=state.key("teacher", "limit", f.name),
                 help=f"At start: {getattr(started, f.name)} (${classroom.Limits.ENV[f.name]}, or the default)",
             )
         saved = st.form_submit_button("Save the limits", type="primary")
     if saved:
-        classroom.set_limits(classroom.Limits(**{k: int(v) for k, v in values.items()}))
+        classroom.set_limits(classroom.Limits(**values))
         st.success("Saved: they apply from each learner's next run on. Nothing already saved is deleted.")
     if st.button("Back to the server's limits", key=state.key("teacher", "reset"), disabled=classroom.limits() == started):
         classroom.reset_limits()

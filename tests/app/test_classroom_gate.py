@@ -55,7 +55,9 @@ def test_without_a_code_only_the_join_page_is_drawn(class_mode, workspace):
     assert [t.value for t in at.title] == ["Join the class"]
     assert [t.label for t in at.text_input] == ["Code", "Your name"]
     # one sentence, the form, and the cookie script that keeps this browser's identity: nothing else
-    assert kinds(at.main) == ["Title", "Markdown", "form", "TextInput", "TextInput", "Button", "flex_container", "Html"]
+    assert [k for k in kinds(at.main) if k not in ("horizontal", "vertical", "column", "flex_container")] == [
+        "Title", "Markdown", "form", "TextInput", "TextInput", "Button", "Html"
+    ]  # fmt: skip
     assert not at.sidebar.children
     assert "owner" in at.session_state and at.session_state["owner"] in at.get("html")[0].proto.body
     assert run.name not in str(at._tree) and "mnist" not in str(at._tree).lower()

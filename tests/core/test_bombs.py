@@ -12,10 +12,9 @@ import time
 import tracemalloc
 import zipfile
 
-import numpy as np
 import pytest
-from numpy.lib import format as npy
 
+from bench.hostile import huge_mnist_npz
 from cnn_core import downloads, filechecks, ingest, modelio, storage
 from cnn_core.archives import IngestLimits
 from cnn_core.config import DataConfig
@@ -39,24 +38,6 @@ def refused_cheaply(call, match: str) -> str:
     assert peak < SMALL_PEAK, f"the refusal allocated {peak:,} bytes"
     assert "\n" not in str(refusal.value)
     return str(refusal.value)
-
-
-def huge_mnist_npz(path, images: int, honest: bool = True):
-    """An mnist.npz whose x_train declares `images` images: zeros that compress to almost nothing,
-    or (not honest) a header alone, with no pixels behind it."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("x_train.npy", "w", force_zip64=True) as member:
-            npy.write_array_header_1_0(member, {"descr": "|u1", "fortran_order": False, "shape": (images, 28, 28)})
-            if honest:
-                zeros = bytes(28 * 28 * 10_000)
-                for _ in range(images // 10_000):
-                    member.write(zeros)
-        for name, array in [("y_train", np.zeros(images, np.uint8)), ("x_test", np.zeros((10, 28, 28), np.uint8))]:
-            with archive.open(f"{name}.npy", "w") as member:
-                npy.write_array(member, array)
-        with archive.open("y_test.npy", "w") as member:
-            npy.write_array(member, np.zeros(10, np.uint8))
-    return path
 
 
 def nothing_placed():

@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import checkpoints, cluster, fashion, hostile, inference, live, memory, startup, training, why
+from bench import checkpoints, classroom, cluster, fashion, hostile, inference, live, memory, startup, training, why
 
 BENCHMARKS = {
     "training": training.run,
@@ -14,6 +14,7 @@ BENCHMARKS = {
     "fashion": fashion.run,
     "why": why.run,
     "cluster": cluster.run,
+    "classroom": classroom.run,
     "hostile": hostile.run,
 }
 

@@ -209,7 +209,7 @@ class Limits:
     queued_runs: int = 2  # waiting for a slot
     saved_runs: int = 20
     disk_mb: int = 500  # runs and uploads together
-    run_minutes: int = 30  # a longer run is stopped and saved
+    run_minutes: int | float = 30  # a longer run is stopped and saved (a fraction is allowed)
 
     ENV = {
         "active_runs": "CNN_STUDIO_LEARNER_ACTIVE_RUNS",
@@ -248,16 +248,24 @@ def _limits(saved: dict) -> Limits:
     for f in fields(Limits):
         raw = saved.get(f.name, os.environ.get(Limits.ENV[f.name], f.default))
         try:
-            values[f.name] = max(0 if f.name == "queued_runs" else 1, int(raw))
+            values[f.name] = _minutes(raw) if f.name == "run_minutes" else max(0 if f.name == "queued_runs" else 1, int(raw))
         except (TypeError, ValueError):
             values[f.name] = f.default
     return Limits(**values)
 
 
+def _minutes(raw) -> int | float:
+    """Run minutes may be a fraction (0.05, three seconds, in tests); whole numbers stay ints."""
+    minutes = max(0.05, float(raw))
+    return int(minutes) if minutes == int(minutes) else minutes
+
+
 def set_limits(new: Limits) -> None:
     """Keep the teacher's limits (they apply from the next submit on; nothing saved is deleted)."""
     with _lock:
-        _write("limits.json", {f.name: int(getattr(new, f.name)) for f in fields(Limits)})
+        _write(
+            "limits.json", {f.name: (_minutes if f.name == "run_minutes" else int)(getattr(new, f.name)) for f in fields(Limits)}
+        )
 
 
 def data_roots() -> list[Path]:

@@ -31,6 +31,7 @@ class Control:
 
     stop: threading.Event = field(default_factory=threading.Event)
     pause: threading.Event = field(default_factory=threading.Event)
+    reason: str = ""  # why a stop came from no one's click (a time limit): the run's message says it
 
     @property
     def requested(self) -> bool:

@@ -300,7 +300,7 @@ def _save(model, dataset, config, run_dir, store, record, control, early) -> Tra
     if early and early.stopped_epoch:
         message = f"early stopping: no better validation loss for {config.patience} epochs; kept epoch {early.best_epoch + 1}"
     else:
-        message = "stopped by request; the model keeps what it learned" if stopped else ""
+        message = (control.reason or "stopped by request; the model keeps what it learned") if stopped else ""
     return _outcome(store, run_dir, record, "stopped" if stopped else "completed", message, metrics)
 
 

@@ -7,7 +7,6 @@ import streamlit as st
 
 from cnn_core import cluster
 from cnn_core.errors import StudioError
-from cnn_core.jobs import JOBS
 from cnn_core.runs import RunStore
 from cnn_core.summary import plan
 from cnn_core.transfer import parent_of
@@ -108,15 +107,11 @@ elif submitted:
         except StudioError as exc:
             st.error(str(exc))
             halt()
-    try:
-        with st.spinner("Starting (the first run loads TensorFlow, about 8 s)…"):
-            job = JOBS.submit(ds, arch, settings, state.owner_id(), parent=parent)
-    except StudioError as exc:
-        st.error(str(exc))
+    job = training.submit(ds, arch, settings, parent)
+    if job is None:
         halt()
     state.set_fine_tune_parent(None)
     state.drop(state.key("train", "variant"))
-    training.watch(job)
 
 if job is not None:
     st.subheader(f"Run {job.run_id}")

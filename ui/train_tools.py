@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnn_core import curves, schedules
+from cnn_core import classroom, curves, schedules
 from cnn_core.config import TrainConfig
 from cnn_core.errors import StudioError
 from cnn_core.jobs import JOBS
@@ -55,7 +55,7 @@ def lr_finder(dataset, arch, settings) -> None:
     if st.button("Find a learning rate", icon=":material/search:", key=state.key("train", "find")):
         bar = st.progress(0.0, text="Sweeping the learning rate…")
         try:
-            with JOBS.slots:  # it trains: it waits for a free slot like any job
+            with JOBS.slot():  # it trains: it waits for a free slot like any job
                 result = find_learning_rate(dataset, arch, settings, report=lambda done, steps: bar.progress(done / steps))
         except StudioError as exc:
             st.error(f"The sweep could not run: {exc}")
@@ -75,19 +75,25 @@ def lr_finder(dataset, arch, settings) -> None:
 
 
 @st.cache_data(ttl=15, show_spinner=False)
-def _finished_runs(root: str) -> dict[str, tuple[str, str]]:
-    """Run id → (label, folder) of runs with at least one epoch (read at most every 15 s: the live view polls)."""
+def _finished_runs(root: str) -> dict[str, tuple[str, str, str, bool]]:
+    """Run id → (label, folder, owner tag, published) of runs with at least one epoch (read at most
+    every 15 s: the live view polls)."""
     runs = RunStore(root).list_runs()
-    return {r.run_id: (f"{r.name or r.run_id} · {r.architecture} on {r.dataset}", str(r.path)) for r in runs if r.epochs_done}
+    return {
+        r.run_id: (f"{r.name or r.run_id} · {r.architecture} on {r.dataset}", str(r.path), r.owner, r.published)
+        for r in runs
+        if r.epochs_done
+    }
 
 
 def ghost_runs(current: str | None) -> dict[str, list[dict]]:
-    """Earlier runs to draw beside the live curves, chosen by the learner; by label, their histories."""
-    store = RunStore()
-    runs = {k: v for k, v in _finished_runs(str(store.root)).items() if k != current}
+    """Earlier runs this browser may see, to draw beside the live curves; by label, their histories."""
+    store, owner = RunStore(), state.owner_id()
+    found = _finished_runs(str(store.root)).items()
+    runs = {k: v for k, v in found if k != current and classroom.can_view(v[2], v[3], owner)}
     if not runs:
         return {}
-    labels = {k: label for k, (label, _) in runs.items()}
+    labels = {k: v[0] for k, v in runs.items()}
     chosen = st.multiselect(
         "Compare with earlier runs", list(labels), format_func=labels.get, key=state.key("train", "ghosts"),
         help="Their loss and accuracy per epoch are drawn faintly on the same axes as the live run.",

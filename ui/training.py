@@ -1,27 +1,68 @@
 """The Train page's live view: a polling fragment over a background job, its controls and its result.
 
-Only the session that started a job gets its controls (stop, pause, resume). Any other session
-that opens the job's `run=` address sees the same live view, marked as started elsewhere.
+Only the session that started a job gets its controls (cancel, stop, pause, resume). Any other
+session that may see the run (every one in personal mode; the teacher, or everyone once it is
+published, in classroom mode) and opens the job's `run=` address sees the same live view, marked as
+started elsewhere. A second Train press while this session's run is queued or training shows that run.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core import curves
+from cnn_core import classroom, curves
 from cnn_core.config import DataConfig
 from cnn_core.errors import StudioError
 from cnn_core.jobs import ACTIVE, JOBS, TrainingJob
-from cnn_core.runs import RunStore, read_json
+from cnn_core.runs import RunStore, owner_tag, read_json
 from ui import diagnosis_view, state, train_tools, widgets
 
 
 def attached_job() -> TrainingJob | None:
-    """The job the address names (`?run=`), which may be someone else's, or this session's latest."""
+    """The job the address names (`?run=`), which may be someone else's, or this session's latest.
+
+    Without either (a rerun cut short before it recorded the job it had just started), this
+    browser's newest queued or training job: a run of its own is never lost from view.
+    """
+    owner = state.owner_id()
     run_id = st.query_params.get("run") or state.session_job_id()
     job = JOBS.get(run_id) if run_id else None
-    if job is not None and job.controlled_by(state.owner_id()):
+    if job is None and JOBS.active_for(owner):
+        job = JOBS.active_for(owner)[-1]
+    if job is not None and not _visible(job, owner):
+        return None
+    if job is not None and job.controlled_by(owner):
         state.set_session_job_id(job.run_id)  # a reloaded tab of the owner re-attaches with control
+    return job
+
+
+def _visible(job: TrainingJob, owner: str) -> bool:
+    if not classroom.enabled():
+        return True
+    try:
+        published = bool(read_json(job.run_dir / "config.json").get("published"))
+    except StudioError:
+        published = False
+    return classroom.can_view(owner_tag(job.owner), published, owner)
+
+
+def submit(dataset, arch, settings, parent) -> TrainingJob | None:
+    """Start a run, or show the one this browser already has on its way; None when nothing is shown."""
+    owner = state.owner_id()
+    before = {j.run_id for j in JOBS.active_for(owner)}
+    try:
+        with st.spinner("Starting (the first run loads TensorFlow, about 8 s)…"):
+            job = JOBS.submit(dataset, arch, settings, owner, parent=parent)
+    except StudioError as exc:
+        st.error(str(exc))
+        mine = JOBS.active_for(owner)
+        if not mine:
+            return None
+        job = mine[-1]  # the message, then the run that is in the way
+    else:
+        if job.run_id in before:
+            st.info(f"Run {job.run_id} with these settings is already {job.status}: here it is.", icon=":material/info:")
+    watch(job)
     return job
 
 
@@ -117,6 +158,12 @@ def curves_view(job: TrainingJob, ghosts: dict[str, list[dict]] | None = None) -
 
 
 def _controls(job: TrainingJob) -> None:
+    if job.status == "queued" and is_mine(job):
+        if st.button("Cancel", icon=":material/cancel:", key=state.key("train", "cancel", job.run_id),
+                     help="Take this run out of the queue; nothing has trained yet."):  # fmt: skip
+            _act(job.cancel, "Cancelled: the run left the queue.")
+            st.rerun()
+        return
     if not is_mine(job):
         st.info(
             "This run was started in another browser session. You are watching it read-only: only that session "
@@ -150,13 +197,13 @@ def _live(run_id: str) -> None:
     job = JOBS.get(run_id)
     if job is None or job.status not in ACTIVE:
         st.rerun()  # one full rerun when the job ends: the page then shows its result and stops polling
+    _controls(job)  # in the fragment: a queued run's Cancel becomes Pause and Stop once it trains
     progress_line(job)  # one line: cheaper to redraw than the four figures of the result view
     curves_view(job, train_tools.ghost_runs(run_id))
 
 
 def live_view(job: TrainingJob) -> None:
     """The running job: its controls, then its progress and curves, redrawn every three seconds."""
-    _controls(job)
     _live(job.run_id)
 
 

@@ -1,0 +1,141 @@
+"""The job registry's rules: a repeated Train press, cancelling a queued run, and the class limits."""
+
+import time
+
+import pytest
+
+from cnn_core import classroom
+from cnn_core.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.datasets import load_dataset
+from cnn_core.errors import StudioError
+from cnn_core.jobs import JobRegistry
+from cnn_core.runs import RunStore, owner_tag, read_json
+
+pytestmark = pytest.mark.slow
+ARCH = ArchChoice("tutorial-minimal")
+LONG = TrainConfig(epochs=500, batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_dataset(DataConfig("shapes", limit=200, image_size=16))
+
+
+@pytest.fixture
+def registry():
+    made = JobRegistry(1)
+    yield made
+    for job in list(made.jobs.values()):  # leave no thread training into the next test
+        job.control.stop.set()
+    made.wake()
+    for job in list(made.jobs.values()):
+        job.thread.join(120)
+
+
+@pytest.fixture
+def classroom_mode(monkeypatch):
+    monkeypatch.setenv(classroom.CLASSROOM_ENV, "1")
+    monkeypatch.setenv(classroom.CLASS_CODE_ENV, "class-code-1")
+    monkeypatch.setenv(classroom.TEACHER_CODE_ENV, "teacher-code-1")
+    for var in classroom.Limits.ENV.values():
+        monkeypatch.delenv(var, raising=False)
+    for owner in ("alice", "bob"):
+        classroom.join(owner, classroom.LEARNER, owner)
+    classroom.join("teacher", classroom.TEACHER, "Ms T")
+    return monkeypatch
+
+
+def wait(predicate, timeout=120.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_the_same_request_twice_returns_the_run_already_on_its_way(tiny, registry):
+    store = RunStore()
+    first = registry.submit(tiny, ARCH, LONG, "alice", store)
+    again = registry.submit(tiny, ARCH, LONG, "alice", store)
+    assert again is first and len(store.list_runs()) == 1
+    with pytest.raises(StudioError, match=f"run {first.run_id} is still (queued|running): stop it or wait"):
+        registry.submit(tiny, ARCH, TrainConfig(epochs=3, batch_size=8), "alice", store)
+    assert registry.active_for("alice") == [first]
+
+
+def test_a_queued_run_is_cancelled_at_once_by_its_owner_only(tiny, registry):
+    store = RunStore()
+    first = registry.submit(tiny, ARCH, LONG, "alice", store)
+    wait(lambda: first.status == "running")
+    queued = registry.submit(tiny, ARCH, LONG, "bob", store)
+    assert queued.status == "queued" and registry.queue_position(queued) == 1
+    with pytest.raises(StudioError, match="only that session can cancel"):
+        queued.cancel("alice")
+    queued.cancel("bob")
+    assert queued.status == "stopped" and registry.queue_position(queued) == 0  # at once: its place is free
+    info = store.info(queued.run_dir)
+    assert (info.status, info.message) == ("stopped", "cancelled before it started")
+    queued.thread.join(10)
+    assert not queued.thread.is_alive() and not (queued.run_dir / "model.keras").exists()
+    with pytest.raises(StudioError, match="has started training: stop it instead"):
+        first.cancel("alice")
+
+
+def test_over_the_queue_limit_a_learner_is_told_the_limit(tiny, registry, classroom_mode):
+    classroom_mode.setenv("CNN_STUDIO_LEARNER_QUEUED_RUNS", "2")
+    store = RunStore()
+    jobs = [registry.submit(tiny, ARCH, TrainConfig(epochs=500 + i, batch_size=8), "alice", store) for i in range(3)]
+    wait(lambda: jobs[0].status == "running")
+    assert [j.status for j in jobs[1:]] == ["queued", "queued"]
+    with pytest.raises(StudioError, match=r"you already have 2 runs waiting \(the class limit is 2\): wait or cancel one"):
+        registry.submit(tiny, ARCH, TrainConfig(epochs=9, batch_size=8), "alice", store)
+    assert len(store.list_runs()) == 3  # the refused one made no folder
+    teacher = registry.submit(tiny, ARCH, TrainConfig(epochs=9, batch_size=8), "teacher", store)
+    extra = registry.submit(tiny, ARCH, TrainConfig(epochs=8, batch_size=8), "teacher", store)
+    assert teacher.active and extra.active  # the teacher has no limits
+
+
+def test_a_learner_trains_one_run_at_a_time_while_others_take_free_slots(tiny, classroom_mode):
+    registry, store = JobRegistry(2), RunStore()
+    try:
+        a1 = registry.submit(tiny, ARCH, LONG, "alice", store)
+        a2 = registry.submit(tiny, ARCH, TrainConfig(epochs=501, batch_size=8), "alice", store)
+        bob = registry.submit(tiny, ARCH, LONG, "bob", store)
+        wait(lambda: a1.status == "running" and bob.status == "running")
+        time.sleep(0.6)
+        assert a2.status == "queued"  # a slot is free, but alice already trains her one run
+        a1.stop("alice")
+        wait(lambda: a2.status == "running")
+    finally:
+        for job in registry.jobs.values():
+            job.control.stop.set()
+        for job in registry.jobs.values():
+            job.thread.join(120)
+
+
+def test_saved_runs_and_disk_limits_refuse_before_anything_is_made(tiny, registry, classroom_mode):
+    store = RunStore()
+    classroom_mode.setenv("CNN_STUDIO_LEARNER_SAVED_RUNS", "1")
+    old = store.new_run({"owner": owner_tag("alice")}, "old")
+    with pytest.raises(StudioError, match=r"you already have 1 saved runs \(the class limit is 1\)"):
+        registry.submit(tiny, ARCH, LONG, "alice", store)
+    classroom_mode.setenv("CNN_STUDIO_LEARNER_SAVED_RUNS", "5")
+    classroom_mode.setenv("CNN_STUDIO_LEARNER_DISK_MB", "1")
+    uploads = classroom.upload_dir("alice")
+    uploads.mkdir(parents=True)
+    (uploads / "big.zip").write_bytes(b"\0" * 2 * 2**20)
+    with pytest.raises(StudioError, match=r"your runs and uploads take 2 MB \(the class limit is 1 MB\)"):
+        registry.submit(tiny, ARCH, LONG, "alice", store)
+    assert [p.name for p in store.root.iterdir() if not p.name.startswith(".")] == [old.name] and old.exists()
+
+
+def test_a_run_past_the_time_limit_is_stopped_and_saved(tiny, registry, classroom_mode):
+    classroom_mode.setenv("CNN_STUDIO_LEARNER_RUN_MINUTES", "0.05")  # three seconds
+    store = RunStore()
+    job = registry.submit(tiny, ARCH, LONG, "alice", store)
+    job.thread.join(180)
+    info = store.info(job.run_dir)
+    assert info.status == "stopped" and "class limit of 0.05 minutes" in info.message
+    assert info.has_model and info.test_accuracy is not None and info.epochs_done < 500
+    assert "test_accuracy" in read_json(job.run_dir / "metrics.json")

@@ -25,7 +25,8 @@ JOIN_SENTENCE = "This CNN Studio belongs to a class: enter the code your teacher
 
 def client_address() -> str:
     """The address wrong codes are counted against (Streamlit gives none for this machine itself).
-    Behind a reverse proxy every browser has the proxy's address: the class then shares one count."""
+    Behind a reverse proxy on this machine, Streamlit's server (uvicorn) reads it from the proxy's
+    X-Forwarded-For; a proxy that does not send one makes the whole class share one count."""
     address = st.context.ip_address
     return address if isinstance(address, str) and address else "unknown"  # AppTest gives a stand-in object
 

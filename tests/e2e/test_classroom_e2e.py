@@ -76,3 +76,32 @@ def test_a_learner_joins_by_link_and_stays_joined_after_a_reload(page, server):
     assert page.locator("[data-testid=stSidebar]").get_by_text("Ada").count() >= 1
     assert page.locator("[data-testid=stSidebarNav] a").filter(has_text="Teacher").count() == 0
     assert_no_exception(page)
+
+
+def test_wrong_codes_are_limited_per_client_address_as_a_proxy_on_this_machine_reports_it(browser, server):
+    def browser_at(address: str):
+        context = browser.new_context(extra_http_headers={"X-Forwarded-For": address})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(server.url)
+        wait_ready(page, "enter the code your teacher gave you")
+        return page
+
+    def try_code(page, code: str) -> None:
+        page.get_by_label("Code").fill(code)
+        page.get_by_role("button", name="Join").click()
+        wait_ready(page)
+
+    guesser, neighbour = browser_at("10.9.8.7"), browser_at("10.9.8.8")
+    try:
+        for i in range(5):
+            try_code(guesser, f"guess-{i}")
+            guesser.get_by_text("That is not this class's code").wait_for()
+        try_code(guesser, CLASS_CODE)  # even the right code waits now
+        guesser.get_by_text("Too many wrong codes from your address").wait_for()
+        assert guesser.get_by_text("Current selection").count() == 0
+        try_code(neighbour, CLASS_CODE)  # another address is not held back
+        neighbour.get_by_text("Current selection").wait_for()
+    finally:
+        guesser.context.close()
+        neighbour.context.close()

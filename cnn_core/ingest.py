@@ -72,6 +72,7 @@ def save_folder_upload(files: list[tuple[str, bytes]], workspace: str | Path, li
     dest = Path(workspace) / ("folder-" + digest.hexdigest()[:16])
     marker = dest / ".complete"
     if marker.exists():
+        marker.touch()  # used again: the retention sweep counts from now
         return dest
     shutil.rmtree(dest, ignore_errors=True)
     for name, data in files:
@@ -240,7 +241,9 @@ def save_upload(data: bytes, filename: str, workspace: str | Path) -> Path:
     folder = Path(workspace) / hashlib.sha256(data).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
-    if not target.exists():
+    if target.exists():
+        target.touch()  # uploaded again: the retention sweep counts from now
+    else:
         tmp = folder / (".partial-" + name)
         tmp.write_bytes(data)
         tmp.replace(target)

@@ -197,3 +197,18 @@ def test_an_uploaded_zip_is_extracted_beside_itself_so_the_sweep_takes_both(tmp_
     assert ds.report.root.startswith(str(saved.parent)) and not (data_dir() / "datasets").exists()
     aged(saved.parent, 30)
     assert storage.sweep() == [saved.parent] and not saved.parent.exists()
+
+
+def test_cached_files_larger_than_their_dataset_are_refused_before_they_are_read(workspace):
+    from tests.core.test_datasets import write_fashion_idx
+
+    write_fashion_idx(workspace / "system" / "fashion-mnist", train=60_001)
+    refused_cheaply(
+        lambda: load_dataset(DataConfig("fashion-mnist")), "damaged .*unpacks to more than Fashion-MNIST's 60,000 bytes"
+    )
+    folder = keras_cache_dir() / downloads.CIFAR_DIR
+    folder.mkdir(parents=True)
+    for name in downloads.CIFAR_FILES:
+        with open(folder / name, "wb") as f:
+            f.truncate(40 * 2**20)  # sparse: 40 MB declared, nothing written
+    refused_cheaply(lambda: load_dataset(DataConfig("cifar10")), "damaged .*data_batch_1 holds 41,943,040 bytes")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -105,8 +106,9 @@ def _rename(field: str) -> None:
 
 def class_link() -> str:
     """The class link for the teacher to pass on (this page's address with the class code)."""
-    base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] or ""
-    return f"{base}/?code={classroom.ensure_codes()[0]}"
+    url = st.context.url if isinstance(st.context.url, str) else ""
+    base = url.split("?")[0].removesuffix("/teacher").rstrip("/")
+    return f"{base}/?{urlencode({'code': classroom.ensure_codes()[0]})}"
 
 
 def _current_job(tag: str):

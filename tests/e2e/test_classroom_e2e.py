@@ -105,3 +105,13 @@ def test_wrong_codes_are_limited_per_client_address_as_a_proxy_on_this_machine_r
     finally:
         guesser.context.close()
         neighbour.context.close()
+
+
+def test_the_teacher_page_shows_the_class_link_and_never_the_teacher_code(page, server):
+    page.goto(f"{server.url}/?code={TEACHER_CODE}")
+    wait_ready(page, "Current selection")
+    page.locator("[data-testid=stSidebarNav] a").filter(has_text="Teacher").first.click()
+    wait_ready(page, "Limits for each learner")
+    assert f"{server.url}/?code={CLASS_CODE}" in page.locator("[data-testid=stCode]").first.inner_text()
+    assert TEACHER_CODE not in page.content() and "code=" not in page.url
+    assert_no_exception(page)

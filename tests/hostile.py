@@ -1,8 +1,10 @@
-"""A corpus of hostile and odd inputs, made by the tests: dataset zips, uploads for Predict, model files."""
+"""A corpus of hostile and odd inputs, made by the tests: dataset zips, uploads for Predict, model
+files, run zips and run names."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -111,6 +113,40 @@ def model_files(folder: Path, good_model: Path) -> dict[str, tuple[Path, str]]:
         "garbage": (folder / "garbage.keras", "not a Keras model"),
         "text-h5": (folder / "text.h5", "not an HDF5"),
         "good": (good_model, "ok"),
+    }
+
+
+# A run name that closed the exported script's docstring and ran code at import (issue 24).
+HOSTILE_RUN_NAME = 'x"""\nimport os; os.system("touch PWNED")\n"""'
+
+
+def run_zips(folder: Path, good_run: Path) -> dict[str, tuple[Path, str]]:
+    """Run zips made from a real run folder: name → (zip path, "ok" if it imports, or the words of
+    its one-line refusal)."""
+    from cnn_core.run_schema import CONFIG_MAX_BYTES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = json.loads((good_run / "config.json").read_text())
+    files = {f"run/{f}": (good_run / f).read_bytes() for f in ("status.json", "history.csv", "metrics.json")}
+
+    def zipped(name: str, changes: dict | None = None, raw: bytes | None = None, extra: dict | None = None) -> Path:
+        content = raw if raw is not None else json.dumps({**config, **(changes or {})}).encode()
+        return _zip(folder / f"{name}.zip", {**files, "run/config.json": content, **(extra or {})}, raw_names=True)
+
+    train = config["train"]
+    return {
+        "escaping-run-id": (zipped("escape", {"run_id": "../../x"}), "ok"),
+        "escaping-member": (zipped("member", extra={"../../evil.txt": b"x", "/abs/evil.txt": b"x"}), "ok"),
+        "hostile-name": (zipped("name", {"name": HOSTILE_RUN_NAME, "note": HOSTILE_RUN_NAME}), "ok"),
+        "dataset-is-a-number": (zipped("dataset", {"dataset": 1}), "config.json: dataset must be an object (got 1)"),
+        "epochs-as-text": (zipped("epochs", {"train": {**train, "epochs": "5"}}), "train.epochs must be a whole number"),
+        "code-as-a-rate": (
+            zipped("rate", {"train": {**train, "learning_rate": "1e-3\nimport os"}}),
+            "train.learning_rate must be a number",
+        ),
+        "unknown-architecture": (zipped("arch", {"architecture": {"preset": "evil"}}), "architecture.preset must be one of"),
+        "huge-config": (zipped("huge", raw=b" " * (CONFIG_MAX_BYTES + 1)), f"the limit is {CONFIG_MAX_BYTES:,}"),
+        "config-is-a-list": (zipped("list", raw=b"[1, 2]"), "config.json is damaged (not a JSON object)"),
     }
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.app.helpers import open_page
 from tests.conftest import ROOT
-from tests.hostile import dataset_zips, model_files, predict_uploads, snapshot
+from tests.hostile import HOSTILE_RUN_NAME, dataset_zips, model_files, predict_uploads, run_zips, snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -107,3 +107,48 @@ def test_model_files_through_the_cli(corpus, trained_runs, tmp_path):
             assert_clear_refusal(out, reason)
     assert len(list((tmp_path / "runs").iterdir())) == 1  # only the good model became a run
     assert run_hashes(trained_runs) == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "escaping-run-id",
+        "escaping-member",
+        "hostile-name",
+        "dataset-is-a-number",
+        "epochs-as-text",
+        "code-as-a-rate",
+        "unknown-architecture",
+        "huge-config",
+        "config-is-a-list",
+    ],
+)
+def test_run_zip_through_the_cli(name, corpus, trained_runs, tmp_path_factory, tmp_path):
+    """A refused run zip says why in one line and leaves nothing in runs/; an accepted one becomes one
+    run under a fresh id inside runs/. Either way nothing is written anywhere else: the test's
+    workspace and every temporary folder of this test session are compared before and after."""
+    good = next(p for p in trained_runs.iterdir() if p.is_dir())
+    path, expected = run_zips(corpus["folder"] / "run-zips", good)[name]
+    runs, base = tmp_path / "runs", tmp_path_factory.getbasetemp()
+    app_folders = [runs, tmp_path / "workspace" / "keras"]  # Keras writes its keras.json in its own home
+    before = snapshot(base, skip=app_folders)
+    out = cli("import", str(path), "--runs-dir", str(runs), "--json")
+    if expected != "ok":
+        assert_clear_refusal(out, expected)
+        assert not runs.exists() or list(runs.iterdir()) == []  # no run, no staging folder
+    else:
+        assert out.returncode == 0, out.stderr[-1500:]
+        (run,) = runs.iterdir()
+        assert json.loads(out.stdout)["run_dir"] == str(run) and "imported" in run.name
+        assert json.loads((run / "config.json").read_text())["run_id"] == run.name
+    assert snapshot(base, skip=app_folders) == before
+    assert not list(base.rglob("x-imported*")) and not list(base.rglob("evil.txt")) and not Path("/abs").exists()
+    if name == "hostile-name":  # its exported script is the template's, and --help runs nothing
+        script = tmp_path / "out" / "train.py"
+        script.parent.mkdir()
+        done = cli("export", run.name, "--format", "script", "--out", str(script), "--runs-dir", str(runs))
+        assert done.returncode == 0, done.stderr[-1500:]
+        assert HOSTILE_RUN_NAME not in script.read_text()
+        helped = subprocess.run([sys.executable, str(script), "--help"], cwd=script.parent, capture_output=True, timeout=300)
+        assert helped.returncode == 0 and sorted(p.name for p in script.parent.iterdir()) == ["train.py"]
+        assert not list(base.rglob("PWNED")) and not (ROOT / "PWNED").exists()

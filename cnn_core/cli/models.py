@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cnn_core.cli import data_args, data_config, emit, runs_dir_arg
+from cnn_core.cli import data_args, data_config, emit, quiet_tensorflow_import, runs_dir_arg
 from cnn_core.errors import StudioError
 
 
@@ -104,6 +104,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if path.suffix.lower() == ".zip":
         run_dir = import_export.import_run_zip(path, store)
     else:
+        quiet_tensorflow_import()
         run_dir = import_export.import_model(path, load_dataset(data_config(args, args.dataset)), store)
     info = store.info(run_dir)
     emit(
@@ -142,6 +143,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     store = RunStore(args.runs_dir)
     run_dir = store.resolve(args.run, allow_path=True)
+    if args.format != "script":
+        quiet_tensorflow_import()
     out = Path(args.out)
     try:
         _write_export(args, store, run_dir, out)
@@ -192,7 +195,7 @@ def register(commands) -> None:
     p.add_argument("file")
     p.add_argument("--dataset", default="mnist-5k", help="the dataset a model must fit (default mnist-5k)")
     data_args(p)
-    p.set_defaults(func=cmd_import, tensorflow=True)
+    p.set_defaults(func=cmd_import, tensorflow=False)  # a run zip needs no TensorFlow: a model imports it
     p = commands.add_parser("hardest", help="the images with the highest loss (often mislabelled or confusing), hardest first")
     p.add_argument("run", help="run id or run folder")
     p.add_argument(
@@ -207,6 +210,6 @@ def register(commands) -> None:
                    help="script: plain Keras .py; html: a report that opens offline; tflite(-quant): for phones; savedmodel: a folder")  # fmt: skip
     p.add_argument("--out", required=True, help="the file (or, for savedmodel, the new folder) to write")
     p.add_argument("--compare", nargs="*", default=[], metavar="RUN", help="html only: more runs to compare in the report")
-    p.set_defaults(func=cmd_export, tensorflow=True)
+    p.set_defaults(func=cmd_export, tensorflow=False)  # a script needs no TensorFlow: the other formats import it
     for name in ("evaluate", "predict", "import", "export", "hardest"):
         runs_dir_arg(commands.choices[name])

@@ -1,0 +1,51 @@
+"""Chromium: a run waiting in the queue shows a Cancel button to its owner; Cancel frees its place at once."""
+
+import json
+
+import pytest
+
+from tests.e2e.conftest import Server
+from tests.e2e.helpers import assert_no_exception, wait_ready
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("server"), env={"CNN_STUDIO_MAX_JOBS": "1"}).start()
+    yield srv
+    srv.stop()
+
+
+def train(page, server, epochs: str) -> None:
+    page.goto(f"{server.url}/train")
+    wait_ready(page, "Keras MNIST convnet")
+    page.get_by_label("Epochs", exact=True).fill(epochs)
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def test_a_queued_run_is_cancelled_by_its_owner(browser, server):
+    first, second = (browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(2))
+    try:
+        alice, bob = first.new_page(), second.new_page()
+        train(alice, server, "40")
+        alice.get_by_role("button", name="Stop training").wait_for(timeout=120_000)
+        train(bob, server, "3")
+        bob.get_by_text("number 1 in the queue").wait_for(timeout=60_000)
+        assert bob.get_by_role("button", name="Stop training").count() == 0
+        bob.get_by_role("button", name="Cancel", exact=True).click()
+        bob.get_by_text("cancelled before it started").wait_for(timeout=30_000)
+        assert_no_exception(bob)
+        runs = {
+            p.name: json.loads((p / "status.json").read_text())
+            for p in (server.workdir / "runs").iterdir()
+            if p.is_dir() and not p.name.startswith(".")
+        }
+        assert sorted(s["status"] for s in runs.values()) == ["running", "stopped"]
+        assert [s["message"] for s in runs.values() if s["status"] == "stopped"] == ["cancelled before it started"]
+        alice.get_by_role("button", name="Stop training").click()
+        alice.get_by_text("Training stopped").wait_for(timeout=120_000)
+        assert_no_exception(alice)
+    finally:
+        first.close()
+        second.close()

@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from cnn_core import charts, classroom, downloads, ingest
+from cnn_core import charts, classroom
 from cnn_core.config import DataConfig
 from cnn_core.datasets import REGISTRY
 from cnn_core.errors import StudioError
 from cnn_core.images import montage
 from cnn_core.settings import declared
-from ui import halt, settings_form, state, widgets
+from ui import data_sources, halt, settings_form, state, widgets
 
 OWN = "own"
 DATASET_HELP = next(d.setting.help for d in declared(DataConfig) if d.name == "dataset_id")
@@ -28,7 +28,6 @@ st.caption(
 )
 
 config = state.data_config()
-uploads = classroom.upload_dir(state.owner_id())  # in classroom mode, each browser's own folder
 choice_key = state.setting_key("data", "dataset_id")
 state.seed_widget(choice_key, config.dataset_id if config.dataset_id in REGISTRY else OWN)
 choice = st.selectbox(
@@ -41,66 +40,10 @@ choice = st.selectbox(
 
 dataset_id = choice
 if choice == OWN:
-    st.markdown("One subfolder per class, e.g. `cats/…`, `dogs/…`, with or without one folder around them.")
-    sources = ["A zip file", "A folder from this computer"] + (
-        ["A folder path on the server"] if classroom.server_folders_allowed() else []
-    )
-    how = st.radio("Bring them as", sources, horizontal=True, key=state.key("data", "own_source"))
-    if how == "A zip file":
-        uploaded = st.file_uploader("Upload a zip", type=["zip"], key=state.key("data", "upload"))
-        if uploaded is not None:
-            dataset_id = f"zip:{ingest.save_upload(uploaded.getvalue(), uploaded.name, uploads)}"
-    elif how == "A folder from this computer":
-        files = st.file_uploader(
-            "Choose the folder", accept_multiple_files="directory", key=state.key("data", "upload_folder"),
-            help="Your browser sends every file in the folder; they are kept in this app's data folder.",
-        )  # fmt: skip
-        if files:
-            try:
-                saved = ingest.save_folder_upload([(f.name, f.getvalue()) for f in files], uploads)
-            except StudioError as exc:
-                st.error(str(exc))
-                halt()
-            dataset_id = f"folder:{saved}"
-    else:
-        roots = classroom.data_roots() if classroom.enabled() else []
-        folder = st.text_input(
-            "A folder on this machine", key=state.key("data", "folder"), placeholder=str(roots[0] / "images") if roots else "/path/to/images",
-            help=f"A folder under {', '.join(map(str, roots))}: the folders this class may read." if roots else None,
-        )  # fmt: skip
-        if folder.strip():
-            try:
-                dataset_id = f"folder:{classroom.check_server_path(folder.strip())}"
-            except StudioError as exc:
-                st.error(str(exc))
-                halt()
-    if dataset_id == OWN and config.dataset_id.startswith(("zip:", "folder:")):
-        dataset_id = config.dataset_id
-    elif dataset_id == OWN:
-        st.info("Upload a zip or a folder, or give a folder path, to load your images.")
-        halt()
+    dataset_id = data_sources.own_images(config)
 elif not REGISTRY[choice].offline:
     st.warning(f"{REGISTRY[choice].name} is not on this machine yet: it will be downloaded, which needs the internet once.")
-    if choice in downloads.PLACEABLE and classroom.enabled() and not classroom.is_teacher(state.owner_id()):
-        st.caption(f"Offline? The teacher can place a copy of {downloads.PLACEABLE[choice]} on this server for the class.")
-    elif choice in downloads.PLACEABLE:
-        placed = st.file_uploader(
-            f"Offline? Upload a copy of {downloads.PLACEABLE[choice]}", key=state.key("data", "place", choice),
-            help="E.g. from a USB stick: it is checked, then put where Keras looks for it.",
-        )  # fmt: skip
-        if placed is not None:
-            try:
-                upload = ingest.save_upload(placed.getvalue(), placed.name, uploads)
-                placed_id, target = downloads.place_file(upload)
-            except StudioError as exc:
-                st.error(f"{placed.name} was not placed: {exc}")
-                halt()
-            if placed_id != choice:
-                st.error(
-                    f"{placed.name} is {placed_id}, not {REGISTRY[choice].name}: it was placed, choose {placed_id} to use it."
-                )
-                halt()
-            st.success(f"Placed in {target}.")
+    data_sources.place_keras_file(choice)
 
 with st.expander("Splits and image format"):
     values = settings_form.form_section(config, "data", "Splits", columns=3)

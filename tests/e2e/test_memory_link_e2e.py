@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 BUDGET_MB = 1500
 SERVER_MB = 1200  # the margin: the server itself (TensorFlow ~700 MB, Streamlit, a small run's data) outside the budget
 LINK = "/?data=shapes&limit=1000000&size=512"
+GROWN_MB = 60  # drawn while the visitor waits, even on a busy machine
 
 
 def rss_mb(pid: int) -> float:
@@ -94,21 +95,22 @@ def test_the_memory_link_is_refused_while_another_session_trains(browser, budget
 
 def test_a_closed_page_stops_its_load_and_the_memory_is_given_back(browser, budget_server):
     """100,000 shapes of 48×48 fit the budget (1.4 GB at the peak) and take the server a while: the
-    visitor leaves after the first few hundred MB, and the load stops and lets them go."""
+    visitor leaves once the load has taken GROWN_MB, and the load stops and gives (most of) it back."""
     pid = budget_server.proc.pid
     context = browser.new_context()
     page = context.new_page()
     before = rss_mb(pid)
     page.goto(budget_server.url + "/?data=shapes&limit=100000&size=48")
     page.get_by_text("images drawn").first.wait_for(timeout=60_000)
-    deadline = time.monotonic() + 60
-    while rss_mb(pid) < before + 150 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 120
+    while rss_mb(pid) < before + GROWN_MB and time.monotonic() < deadline:
         time.sleep(0.1)
     loading = rss_mb(pid)
     context.close()  # the browser goes away mid-load
+    given_back = lambda: rss_mb(pid) <= before + 0.25 * (loading - before) + 10  # noqa: E731
     deadline = time.monotonic() + 30
-    while rss_mb(pid) > before + 80 and time.monotonic() < deadline:
+    while not given_back() and time.monotonic() < deadline:
         time.sleep(0.2)
     after = rss_mb(pid)
     print(f"\nserver RSS {before:.0f} MB before, {loading:.0f} MB while loading, {after:.0f} MB after the page closed")
-    assert loading >= before + 150 and after <= before + 80, (before, loading, after)
+    assert loading >= before + GROWN_MB and given_back(), (before, loading, after)  # a load going on would only grow

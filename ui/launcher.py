@@ -177,7 +177,7 @@ def serve(streamlit_args: list[str]) -> int:
     """Run the app's Streamlit server until it is stopped."""
     from streamlit.web import cli
 
-    from cnn_core import classroom
+    from cnn_core import classroom, storage
     from cnn_core.errors import StudioError
     from ui.runtime import configure_streamlit
 
@@ -194,6 +194,7 @@ def serve(streamlit_args: list[str]) -> int:
     sys.path.insert(0, str(root))  # pages import `ui` and `cnn_core` from here in a source checkout
     configure_streamlit()
     warm_up()
+    storage.start_sweeper()  # uploads and temporary folders no run uses, after their retention
     sys.argv = ["streamlit", "run", str(root / "app.py"), *config_flags(root), *streamlit_args]
     return cli.main()
 

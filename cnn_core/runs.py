@@ -232,8 +232,9 @@ class RunStore:
         except StudioError as exc:
             return RunInfo(path.name, path, "damaged", str(exc))
         damage = shape_problem(config)  # a field of the wrong type: listed with the reason, never raised
-        if damage:
-            return RunInfo(path.name, path, "damaged", damage)
+        if damage:  # whose it is still counts, when that much can be read: its owner may delete it
+            owner = config["owner"] if isinstance(config.get("owner"), str) else ""
+            return RunInfo(path.name, path, "damaged", damage, owner=owner)
         status = self._status(path)
         state = status.get("status", "damaged")
         if state in ("running", "queued") and not liveness.alive(status):

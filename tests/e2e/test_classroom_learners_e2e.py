@@ -85,7 +85,8 @@ def test_learners_see_only_their_own_runs_until_one_is_published_and_the_teacher
         assert run_a not in bo.get_by_role("combobox", name="Model").first.input_value()
         bo.goto(f"{server.url}/train?run={run_a}")
         wait_ready(bo, "Train")
-        assert bo.get_by_role("button", name="Stop training").count() == 0  # never Ada's controls
+        assert bo.get_by_role("button", name="Stop training").count() == 0  # never Ada's controls, nor her live view
+        assert run_a not in bo.locator("[data-testid=stMain]").inner_text()
 
         seen_by_teacher = runs_page_text(teacher, server)
         assert run_a in seen_by_teacher and run_b in seen_by_teacher

@@ -9,7 +9,7 @@ from ui import diagnosis_view, halt, run_access, run_exports, runs_view, state
 st.title("Runs")
 if classroom.enabled():
     st.caption(
-        "Every run of the class: yours, and those you may control as the teacher. Publish one to show it to the class."
+        "Every run of the class, with its owner's name. Select one to publish it to the class or delete it; stop runs on the Teacher page."
         if classroom.is_teacher(state.owner_id())
         else "Your runs, and the runs published to the class. Yours stay private until you publish them."
     )

@@ -16,6 +16,7 @@ import streamlit as st
 from cnn_core import classroom
 from cnn_core.runs import RunInfo, RunStore, update_config
 from ui import state
+from ui.widgets import code_span
 
 
 def visible_runs(store: RunStore | None = None) -> list[RunInfo]:
@@ -38,8 +39,8 @@ def find(run_id: str, runs: list[RunInfo] | None = None) -> RunInfo | None:
 
 def refusal(run_id: str) -> str:
     """What a link to a run that is missing or not visible says: the same words for both."""
-    shown = run_id if len(run_id) <= 60 else run_id[:57] + "..."
-    return f"There is no run `{shown}` that you can see. It may have been deleted, or it belongs to someone else."
+    shown = code_span(run_id if len(run_id) <= 60 else run_id[:57] + "...")  # a link's text, never markdown
+    return f"There is no run {shown} that you can see. It may have been deleted, or it belongs to someone else."
 
 
 def linked_run() -> str | None:

@@ -139,6 +139,8 @@ def test_a_link_to_a_run_that_is_not_visible_says_so_and_shows_nothing_of_it(cla
     assert own.subheader[0].value == RUN_B and not own.error
     missing = open_as(BO, "runs", query={"run": "no-such-run"})
     assert "no run `no-such-run` that you can see" in missing.error[0].value  # the same words as someone else's
+    hostile = open_as(BO, "runs", query={"run": "x` [link](http://a.example) `"})
+    assert "`` x` [link](http://a.example) ` ``" in hostile.error[0].value  # a link's text stays text
 
 
 def test_the_run_picker_offers_only_visible_runs_and_refuses_a_link(class_runs):

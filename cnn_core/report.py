@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from cnn_core import charts, curves
+from cnn_core.run_schema import check_run_config
 from cnn_core.runs import RunStore, read_json
 from cnn_core.summary import run_plan
 
@@ -75,7 +76,7 @@ class _Figures:
 def _run_section(run_dir: Path, store: RunStore, figure: _Figures) -> str:
     from cnn_core.evaluation import evaluate_model, load_run
 
-    config, info = read_json(run_dir / "config.json"), store.info(run_dir)
+    config, info = check_run_config(read_json(run_dir / "config.json")), store.info(run_dir)  # a clear refusal, not a crash
     title = html.escape(info.name or info.run_id)
     parts = [f"<h2>{title}</h2>", f'<p class="muted">{html.escape(info.run_id)} · {html.escape(info.status)}</p>']
     arch = config.get("architecture", {})

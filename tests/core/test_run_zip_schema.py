@@ -214,3 +214,15 @@ class TestResolve:
     def test_new_run_ids_are_valid_whatever_the_label(self):
         run = self.store.new_run(run_record(), "../../evil name\n")
         assert run.parent == self.store.root and valid_run_id(run.name)
+
+
+def test_the_script_and_the_report_refuse_a_damaged_run_by_its_field(tmp_path):
+    from cnn_core import export
+    from cnn_core.report import report
+
+    store = RunStore(tmp_path / "runs")
+    layers = [{"type": "Conv2D", "filters": "3); import os; ("}]
+    run = store.new_run(run_record(architecture={"preset": "custom", "name": "x", "layers": layers}), "custom")
+    for make in (export.script, lambda r: report([r], store)):
+        with pytest.raises(StudioError, match=r"architecture.layers row 1: Conv2D: filters must be a whole number"):
+            make(run)

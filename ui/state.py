@@ -12,7 +12,7 @@ import uuid
 
 import streamlit as st
 
-from cnn_core import budget
+from cnn_core import budget, classroom
 from cnn_core.config import ArchChoice, DataConfig, TrainConfig
 from cnn_core.datasets import Dataset, load_dataset
 from cnn_core.loads import SharedLoads
@@ -212,6 +212,7 @@ def current_dataset(config: DataConfig | None = None, progress=None) -> Dataset:
     waiting, and the load is cancelled when no session waits any more.
     """
     config = config or data_config()
+    classroom.check_dataset_id(config.dataset_id, owner_id())  # a link or a run may name another learner's upload
     key = json.dumps(config.to_dict(), sort_keys=True)
     return _DATASETS.get(key, lambda: _LOADS.get(key, lambda report: load_dataset(config, report), _waiting(progress)))
 

@@ -219,3 +219,15 @@ def test_only_the_teacher_may_place_a_dataset_file(classroom_mode):
     teacher = open_as(TEACHER, "data")
     teacher.selectbox(key="data.dataset_id").set_value("mnist").run()
     assert teacher.get("file_uploader")
+
+
+@pytest.mark.parametrize("page", ["train", "model"])
+def test_a_link_straight_to_a_model_page_cannot_read_another_learners_upload(class_runs, page):
+    """The upload check holds wherever the link lands, not only on the Data page."""
+    folder = make_class_folder(classroom.upload_dir(ADA) / "pets", {"cats": 4, "dogs": 4})
+    at = open_as(BO, page, query={"data": f"folder:{folder}"})
+    assert any("not among your uploads" in e.value for e in at.error), page_text(at)
+    assert "cats" not in page_text(at)
+    own = open_as(ADA, page, query={"data": f"folder:{folder}"})
+    assert not any("not among your uploads" in e.value for e in own.error)
+    assert "**Dataset:** pets" in page_text(own)  # the owner's own upload loads

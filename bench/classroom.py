@@ -114,7 +114,7 @@ def _report(f: dict) -> None:
     rows = [
         ("completed, saved", f"{f['completed']}/{LEARNERS} completed, {f['saved']}/{LEARNERS} saved with model and metrics"),
         ("saved to their owners", f"{f['owners_right']}/{LEARNERS}"),
-        ("cross-visible runs", f"{f['cross_visible']} (over {LEARNERS}x{LEARNERS} learner-run pairs; own runs seen: {f['own_visible']})"),
+        ("cross-visible runs", f"{f['cross_visible']} (every learner against every run; own runs seen: {f['own_visible']})"),
         ("the teacher sees", f"{f['teacher_sees']} runs"),
         ("queue wait", f"median {f['wait_median_s']} s, longest {f['wait_max_s']} s ({f['max_running']} run(s) train at once)"),
         ("all 30 runs", f"{f['total_s']} s in all; training {f['training_median_s']} s a run"),

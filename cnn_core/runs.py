@@ -283,10 +283,13 @@ class RunStore:
 
         Args:
             owner: the browser session asking; when given, only a session that controls the run
-                (its owner, or the teacher in classroom mode) may delete it. None is the command line.
+                (its owner, or the teacher in classroom mode) may delete it, or anyone a damaged
+                folder whose owner cannot be read, in personal mode. None is the command line.
         """
         path = self.resolve(run)
-        if owner is not None:
+        info = self.info(path)
+        orphan = info.status == "damaged" and not info.owner and not classroom.enabled()  # no owner to ask
+        if owner is not None and not orphan:
             self.check_control(path, owner, "delete")
         status = self._status(path)
         if status.get("status") in ("running", "queued") and liveness.alive(status):

@@ -112,3 +112,12 @@ def test_only_the_owner_deletes_or_renames_when_the_page_says_who_asks(tmp_path)
         store.delete(cli_run, owner="alice")
     store.delete(cli_run)  # the command line itself passes no owner
     assert not cli_run.exists()
+
+
+def test_a_damaged_folder_without_an_owner_may_be_deleted_in_personal_mode(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    run = store.new_run({}, "a")
+    store.set_status(run, "failed")
+    (run / "config.json").write_text('{"run_id": "x", "crea')  # damaged: its owner cannot be read
+    store.delete(run, owner="bob")
+    assert not run.exists()

@@ -99,13 +99,14 @@ def _check_metrics(root: Path) -> None:
         raise StudioError("metrics.json: diagnosis must be a list of findings with text fields")
 
 
-def import_run_zip(zip_path: str | Path, store: RunStore, owner: str = "cli") -> Path:
+def import_run_zip(zip_path: str | Path, store: RunStore, owner: str = "cli", filename: str | None = None) -> Path:
     """Add an exported run to the store under a fresh id, owned by `owner` (a session id, or "cli").
 
     Refuses anything that is not a run: its config.json must satisfy `run_schema` (settings in
     range, known architecture, a dataset record), whatever run id it names is never used, and a
     refused zip leaves nothing behind. The run is assembled in a hidden staging folder and renamed
-    into place only when every check has passed.
+    into place only when every check has passed. `filename` is the name the user gave the zip
+    (an upload is saved under a temporary one), recorded as "imported_from".
     """
     _check_declared_sizes(zip_path)
     store.root.mkdir(parents=True, exist_ok=True)
@@ -126,7 +127,13 @@ def import_run_zip(zip_path: str | Path, store: RunStore, owner: str = "cli") ->
         for name in ("history.csv", "metrics.json", "model.keras"):
             if (root / name).is_file():
                 shutil.copy2(root / name, built / name)
-        record = {**config, "run_id": run_id, "imported_from": Path(zip_path).name, "owner": owner_tag(owner), "published": False}
+        record = {
+            **config,
+            "run_id": run_id,
+            "imported_from": Path(filename or zip_path).name,
+            "owner": owner_tag(owner),
+            "published": False,
+        }
         write_json(built / "config.json", record)
         write_json(built / "status.json", status)
         os.rename(built, store.root / run_id)

@@ -77,7 +77,7 @@ def import_upload(upload, store: RunStore) -> None:
     temp = import_export.save_upload(upload.getvalue(), suffix, paths.data_dir() / "imports")
     try:
         if suffix == ".zip":
-            run_dir = import_export.import_run_zip(temp, store, state.owner_id())
+            run_dir = import_export.import_run_zip(temp, store, state.owner_id(), filename=upload.name)
         else:
             with st.spinner("Loading the model and evaluating it on the current dataset's test split…"):
                 run_dir = import_export.import_model(

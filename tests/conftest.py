@@ -87,12 +87,47 @@ def train_tiny_run(runs_dir: Path, dataset_id: str = "shapes", arch: str = "tuto
     return run_training(dataset, choice, config, run_dir, store).run_dir
 
 
+# Trained once per session and shared (tests/trained.py says why): read them, or copy before changing.
+
+
 @pytest.fixture(scope="session")
 def trained_runs(tmp_path_factory):
-    """A runs folder with one completed tiny run, shared read-only by the tests that need a model."""
+    """A runs folder with one completed tiny run (shapes, 16x16, minimal CNN, 2 epochs)."""
     runs = tmp_path_factory.mktemp("trained") / "runs"
     train_tiny_run(runs)
     return runs
+
+
+@pytest.fixture(scope="session")
+def digits_runs(tmp_path_factory):
+    """A runs folder with one completed digits run (28x28, minimal CNN, 3 epochs): the Predict canvas takes it."""
+    runs = tmp_path_factory.mktemp("digits") / "runs"
+    train_tiny_run(runs, "digits", "tutorial-minimal", epochs=3, image_size=28)
+    return runs
+
+
+@pytest.fixture(scope="session")
+def diagnosed(tmp_path_factory):
+    """Every diagnosis scenario's real short run: finding kind -> (title, TrainResult)."""
+    from tests.trained import train_diagnosed
+
+    return train_diagnosed(tmp_path_factory.mktemp("diagnosed"))
+
+
+@pytest.fixture(scope="session")
+def corner_model():
+    """A small convnet trained to tell a square in the top-left corner from one in the bottom-right."""
+    from tests.trained import corner_model
+
+    return corner_model()
+
+
+@pytest.fixture(scope="session")
+def corner_embedding_model():
+    """The same with a Dense layer of 16 units before the output: features for an embedding map."""
+    from tests.trained import corner_model
+
+    return corner_model(dense_units=16)
 
 
 @pytest.fixture

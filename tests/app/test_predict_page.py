@@ -7,16 +7,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.app.helpers import open_page
-from tests.conftest import train_tiny_run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def digit_runs(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("digits") / "runs"
-    train_tiny_run(runs, "digits", "tutorial-minimal", epochs=3, image_size=28)
-    return runs
 
 
 def canvas_state(strokes: bool = True) -> dict:
@@ -30,8 +22,8 @@ def canvas_state(strokes: bool = True) -> dict:
     return {"drawing": {"raw": {"objects": objects, "background": "#FFFFFF"}, "data": url}, "backgroundFit": None}
 
 
-def test_a_drawing_gets_a_prediction_and_the_model_input_preview(digit_runs, monkeypatch):
-    monkeypatch.setenv("CNN_STUDIO_RUNS_DIR", str(digit_runs))
+def test_a_drawing_gets_a_prediction_and_the_model_input_preview(digits_runs, monkeypatch):
+    monkeypatch.setenv("CNN_STUDIO_RUNS_DIR", str(digits_runs))
     at = open_page("predict", timeout=120)
     assert "Draw a digit" in at.info[0].value
     at.session_state["predict.canvas"] = canvas_state()
@@ -43,8 +35,8 @@ def test_a_drawing_gets_a_prediction_and_the_model_input_preview(digit_runs, mon
     assert any("what the model sees (28×28×1)" in str(c) for c in captions)
 
 
-def test_an_empty_canvas_asks_for_a_drawing(digit_runs, monkeypatch):
-    monkeypatch.setenv("CNN_STUDIO_RUNS_DIR", str(digit_runs))
+def test_an_empty_canvas_asks_for_a_drawing(digits_runs, monkeypatch):
+    monkeypatch.setenv("CNN_STUDIO_RUNS_DIR", str(digits_runs))
     at = open_page("predict", timeout=120, session={"predict.canvas": canvas_state(strokes=False)})
     assert not at.exception and "Draw a digit" in at.info[0].value
 

@@ -5,12 +5,7 @@ import math
 
 import pytest
 
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.datasets import load_dataset
 from cnn_core.diagnosis import Context, diagnose
-from cnn_core.runs import RunStore
-from cnn_core.training import run_config, run_training
-from tests.conftest import make_class_folder
 
 TEN = Context(num_classes=10, learning_rate=0.001, class_counts=[100] * 10)
 
@@ -87,30 +82,19 @@ def test_every_finding_explains_itself_in_a_sentence():
 
 
 @pytest.mark.slow
-def test_real_runs_show_their_patterns(tmp_path):
-    store = RunStore(tmp_path / "runs")
+def test_real_runs_show_their_patterns(diagnosed):
+    """Each scenario of tests/trained.py, a real short run built to show one pattern, is diagnosed so."""
 
-    def run(data, arch, **settings):
-        dataset, config, choice = load_dataset(data), TrainConfig(**settings), ArchChoice(arch)
-        result = run_training(dataset, choice, config, store.new_run(run_config(dataset, choice, config), arch), store)
+    def run(kind):
+        _, result = diagnosed[kind]
         saved = json.loads((result.run_dir / "metrics.json").read_text())["diagnosis"]
         assert saved == result.diagnosis
-        return kinds_of(result.diagnosis)
+        return [f["kind"] for f in result.diagnosis]
 
-    def kinds_of(found):
-        return [f["kind"] for f in found]
-
-    assert run(DataConfig("shapes", limit=200, image_size=16), "lenet-dropout", epochs=3, batch_size=16, learning_rate=1.0) == [
-        "diverging"
-    ]
-    assert run(DataConfig("mnist-5k", limit=2000), "keras-mnist", epochs=3, learning_rate=1e-5) == ["not-learning"]
-    assert run(DataConfig("mnist-5k"), "keras-mnist", epochs=5, learning_rate=2e-5) == ["lr-too-low"]
-    assert run(DataConfig("mnist-5k", limit=400), "keras-mnist", epochs=25, batch_size=32) == ["overfitting"]
-    early = run(DataConfig("mnist-5k", limit=400), "keras-mnist", epochs=25, batch_size=32, early_stopping=True, patience=2)
-    assert early == ["early-stopping"]
-    assert run(DataConfig("shapes", limit=1000, image_size=32), "tutorial-minimal", epochs=8, batch_size=32) == [
-        "underfitting",
-        "plateau",
-    ]
-    folder = make_class_folder(tmp_path / "pets", {"cat": 60, "dog": 12})
-    assert "imbalance" in run(DataConfig(f"folder:{folder}"), "tutorial-minimal", epochs=1, batch_size=16)
+    assert run("diverging") == ["diverging"]  # shapes, LeNet with dropout, learning rate 1
+    assert run("not-learning") == ["not-learning"]  # 2,000 digits at a learning rate of 1e-5
+    assert run("lr-too-low") == ["lr-too-low"]  # all of mnist-5k for 5 epochs at 2e-5
+    assert run("overfitting") == ["overfitting"]  # 400 digits for 25 epochs
+    assert run("early-stopping") == ["early-stopping"]  # the same with early stopping, patience 2
+    assert run("underfitting") == ["underfitting", "plateau"]  # the minimal CNN on 1,000 shapes at 32x32
+    assert "imbalance" in run("imbalance")  # a folder of 60 cats and 12 dogs

@@ -5,7 +5,7 @@ import pytest
 
 from cnn_core.embedding import embed, pca
 from cnn_core.errors import StudioError
-from tests.core.test_inspection import corner_data
+from tests.trained import corner_data
 
 pytestmark = pytest.mark.slow
 SILHOUETTE = 0.5  # well-separated clusters score near 1; overlapping ones near 0
@@ -22,20 +22,10 @@ def test_pca_matches_numpys_covariance_eigenvectors():
 
 
 @pytest.mark.parametrize("method", ["pca", "tsne"])
-def test_a_model_that_separates_two_classes_gives_a_map_that_separates_them(method):
-    import keras
+def test_a_model_that_separates_two_classes_gives_a_map_that_separates_them(method, corner_embedding_model):
     from sklearn.metrics import silhouette_score
 
-    from cnn_core.architectures import ArchitectureSpec
-    from cnn_core.builder import build_model
-
-    keras.utils.set_random_seed(0)
-    conv = {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"}
-    spec = ArchitectureSpec("t", "t", [conv, conv, {"type": "GlobalAveragePooling2D"}, {"type": "Dense", "units": 16}])
-    model = build_model(spec, (16, 16, 1), 2)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    x, y = corner_data()
-    model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    model = corner_embedding_model
     test_x, test_y = corner_data(120, seed=1)
     heard = []
     found = embed(model, test_x, test_y, method, progress=lambda p: heard.append(p.done))

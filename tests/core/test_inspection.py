@@ -7,6 +7,7 @@ from cnn_core.architectures import PRESETS
 from cnn_core.builder import build_model
 from cnn_core.inspection import Inspector, filter_images, kernel_slices, normalise_maps, overlay
 from cnn_core.summary import plan
+from tests.trained import corner_data
 
 pytestmark = pytest.mark.slow
 
@@ -36,36 +37,9 @@ def test_filter_and_map_pictures():
     assert overlay(np.zeros((5, 5, 1), np.uint8), np.ones((5, 5))).shape == (5, 5, 3)
 
 
-def corner_data(n=400, size=16, seed=0):
-    """Class 1: a bright square in the top-left corner; class 0: the same square in the bottom-right."""
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 30, (n, size, size, 1)).astype(np.uint8)
-    y = np.arange(n) % 2
-    for i, label in enumerate(y):
-        r, c = (rng.integers(0, 3), rng.integers(0, 3)) if label else (rng.integers(9, 12), rng.integers(9, 12))
-        x[i, r : r + 4, c : c + 4] = 255
-    return x, y
-
-
-def test_grad_cam_peaks_on_the_object_that_decides_the_class():
-    import keras
-
-    from cnn_core.architectures import ArchitectureSpec
-
-    keras.utils.set_random_seed(0)
-    spec = ArchitectureSpec(
-        "t",
-        "t",
-        [
-            {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
-            {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
-            {"type": "GlobalAveragePooling2D"},
-        ],
-    )
-    model = build_model(spec, (16, 16, 1), 2)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+def test_grad_cam_peaks_on_the_object_that_decides_the_class(corner_model):
+    model = corner_model
     x, y = corner_data()
-    model.fit(x, y, epochs=15, batch_size=32, verbose=0)
     assert model.evaluate(x, y, verbose=0)[1] > 0.95
     inspector = Inspector(model)
     test_x, test_y = corner_data(20, seed=1)

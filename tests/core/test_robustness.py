@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnn_core.robustness import Change, fill_value, occlusion_map, robustness_curve
-from tests.core.test_inspection import corner_data
+from tests.trained import corner_data
 
 
 def test_the_identity_change_keeps_the_image_and_each_change_does_its_part():
@@ -28,20 +28,9 @@ def test_the_identity_change_keeps_the_image_and_each_change_does_its_part():
 
 
 @pytest.mark.slow
-def test_the_occlusion_map_peaks_on_the_square_that_decides_the_class():
-    import keras
-
-    from cnn_core.architectures import ArchitectureSpec
-    from cnn_core.builder import build_model
-
-    keras.utils.set_random_seed(0)
-    spec = ArchitectureSpec("t", "t", [{"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
-                                       {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
-                                       {"type": "GlobalAveragePooling2D"}])  # fmt: skip
-    model = build_model(spec, (16, 16, 1), 2)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+def test_the_occlusion_map_peaks_on_the_square_that_decides_the_class(corner_model):
+    model = corner_model
     x, y = corner_data()
-    model.fit(x, y, epochs=15, batch_size=32, verbose=0)
     assert model.evaluate(x, y, verbose=0)[1] > 0.95
     test_x, test_y = corner_data(12, seed=1)
     peaks = []
@@ -73,20 +62,11 @@ def test_png_bytes_round_trip_grey_and_colour():
 
 
 @pytest.mark.slow
-def test_activation_maximisation_draws_each_class_where_its_square_is():
-    import keras
-
-    from cnn_core.architectures import ArchitectureSpec
-    from cnn_core.builder import build_model
+def test_activation_maximisation_draws_each_class_where_its_square_is(corner_model):
     from cnn_core.errors import StudioError
     from cnn_core.maximise import maximise
 
-    keras.utils.set_random_seed(0)
-    conv = {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"}
-    model = build_model(ArchitectureSpec("t", "t", [conv, conv, {"type": "GlobalAveragePooling2D"}]), (16, 16, 1), 2)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    x, y = corner_data()
-    model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    model = corner_model
     heard = []
     classes = maximise(model, None, steps=60, progress=heard.append)
     assert classes.shape == (2, 16, 16, 1) and classes.dtype == np.uint8 and heard[-1].finished

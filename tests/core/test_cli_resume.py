@@ -10,6 +10,7 @@ import time
 import pytest
 
 from cnn_core.runs import RunStore
+from tests.cli import cli as run_cli
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -17,10 +18,9 @@ TRAIN = ["train", "--dataset", "shapes", "--limit", "300", "--image-size", "16",
 
 
 def cli(*args, runs):
-    out = subprocess.run(
-        [sys.executable, "-m", "cnn_core", *args, "--runs-dir", str(runs)], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
-    return out
+    """A command on the runs folder `runs`, in this process (tests/cli.py): only the training that
+    is killed or interrupted needs a process of its own."""
+    return run_cli(*args, "--runs-dir", runs)
 
 
 def start_training(runs, epochs):
@@ -76,8 +76,7 @@ def test_ctrl_c_pauses_with_a_resume_point_and_resume_continues(tmp_path):
 
 def test_evaluate_an_earlier_epoch_and_refusals(tmp_path):
     runs = tmp_path / "runs"
-    proc = start_training(runs, 2)
-    proc.communicate(timeout=300)
+    assert cli(*TRAIN, "--epochs", "2", "--json", runs=runs).returncode == 0
     run_dir = next(runs.iterdir())
     first = json.loads(cli("evaluate", run_dir.name, "--epoch", "1", "--json", runs=runs).stdout)
     final = json.loads(cli("evaluate", run_dir.name, "--json", runs=runs).stdout)

@@ -2,8 +2,6 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,7 +11,8 @@ from cnn_core.errors import StudioError
 from cnn_core.evaluation import load_run
 from cnn_core.hardest import rank
 from cnn_core.runs import RunStore
-from tests.conftest import ROOT, make_class_folder, train_tiny_run
+from tests.cli import cli
+from tests.conftest import make_class_folder, train_tiny_run
 
 pytestmark = pytest.mark.slow
 
@@ -46,10 +45,7 @@ def test_mislabelled_folder_images_rank_at_the_top_with_their_paths(tmp_path):
     run = train_tiny_run(
         tmp_path / "runs", f"folder:{root}", "tutorial-minimal", epochs=12, validation_fraction=0.0, test_fraction=0.1
     )
-    out = subprocess.run(
-        [sys.executable, "-m", "cnn_core", "hardest", str(run), "--split", "train", "--top", "8", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    out = cli("hardest", run, "--split", "train", "--top", "8", "--json")
     assert out.returncode == 0, out.stderr[-2000:]
     top = json.loads(out.stdout)
     assert len(top) == 8 and [r["loss"] for r in top] == sorted((r["loss"] for r in top), reverse=True)

@@ -17,6 +17,7 @@ from cnn_core.errors import StudioError
 from cnn_core.jobs import JobRegistry
 from cnn_core.runs import RunStore
 from cnn_core.training import choose_strategy, new_record, run_config, run_training
+from tests.cli import cli
 from tests.conftest import ROOT, make_class_folder
 
 pytestmark = pytest.mark.slow
@@ -174,13 +175,14 @@ def test_record_shape_matches_the_data(tiny):
     assert record.steps_per_epoch == -(-len(tiny.train) // 64)
 
 
-def cli(*args, cwd=ROOT):
+def cli_process(*args, cwd=ROOT):
+    """The CLI in a new Python process (tests/cli.py's `cli` runs it in this one)."""
     return subprocess.run([sys.executable, "-m", "cnn_core", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 def test_cli_train_evaluate_predict_on_a_tiny_dataset(tmp_path):
     runs = tmp_path / "runs"
-    out = cli(
+    out = cli_process(  # a real `python -m cnn_core`; the commands after it run in this process
         "train",
         "--dataset",
         "shapes",

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from cnn_core import cluster
+from cnn_core import classroom, cluster
 from cnn_core.errors import StudioError
 from cnn_core.runs import RunStore
 from cnn_core.summary import plan
@@ -74,7 +74,8 @@ if variant:
             icon=":material/compare_arrows:")  # fmt: skip
 
 job = training.attached_job()
-busy = job is not None and job.active and training.is_mine(job)
+# one run at a time in personal mode; a learner may queue more, up to the class limits
+busy = job is not None and job.active and training.is_mine(job) and not classroom.enabled()
 if not busy:
     training.resumable_runs()
     train_tools.recommended_settings(spec, settings)

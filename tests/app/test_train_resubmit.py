@@ -1,5 +1,7 @@
 """AppTest: a second Train press while this browser's run is queued or training shows that run."""
 
+import time
+
 import pytest
 
 from cnn_core.jobs import JOBS
@@ -30,3 +32,36 @@ def test_a_page_that_lost_track_of_its_run_shows_it_again_on_train():
         job.stop(job.owner)
         job.wait(120)
     assert job.status == "stopped"
+
+
+def test_a_learner_queues_up_to_the_class_limit_then_is_told_it(monkeypatch):
+    from cnn_core import classroom
+
+    learner = "d" * 32
+    monkeypatch.setenv(classroom.CLASSROOM_ENV, "1")
+    monkeypatch.setenv(classroom.CLASS_CODE_ENV, "class-code-for-tests")
+    monkeypatch.setenv(classroom.TEACHER_CODE_ENV, "teacher-code-for-tests")
+    monkeypatch.setenv("CNN_STUDIO_LEARNER_QUEUED_RUNS", "1")
+    classroom.join(learner, classroom.LEARNER, "Di")
+    at = open_page("train", session={**TINY, "owner": learner})
+    jobs = []
+    try:
+        for epochs in (300, 301):
+            at.number_input(key="train.epochs").set_value(epochs)
+            next(b for b in at.button if b.label == "Train").click().run(timeout=120)
+            assert not at.exception and not at.error
+            jobs.append(JOBS.get(at.session_state["train_job"]))
+        deadline = time.time() + 120
+        while jobs[0].status != "running" and time.time() < deadline:
+            time.sleep(0.1)
+        assert [j.status for j in JOBS.active_for(learner)] == ["running", "queued"]
+        at.number_input(key="train.epochs").set_value(302)
+        next(b for b in at.button if b.label == "Train").click().run(timeout=120)
+        assert "you already have 1 run waiting (the class limit is 1): wait or cancel one" in at.error[0].value
+        assert any(h.value == f"Run {jobs[1].run_id}" for h in at.subheader)  # the message, then the run in the way
+        assert len(JOBS.active_for(learner)) == 2
+    finally:
+        for job in jobs:
+            job.stop(learner)
+        for job in jobs:
+            job.wait(120)

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from cnn_core import classroom, curves
-from cnn_core.runs import RunStore, read_json, update_config
+from cnn_core.errors import StudioError
+from cnn_core.runs import RunStore, read_json
 from ui import diagnosis_view, halt, run_access, run_exports, runs_view, state
 
 st.title("Runs")
@@ -99,8 +100,11 @@ if run.status != "damaged":
             name = st.text_input("Name", value=run.name, max_chars=80)
             note = st.text_area("Note", value=run.note, max_chars=2000)
             if st.form_submit_button("Save name and note"):
-                update_config(run.path, name=name.strip(), note=note.strip())
-                st.rerun()
+                try:
+                    store.rename(run.path, state.owner_id(), name, note)
+                    st.rerun()
+                except StudioError as exc:
+                    st.error(str(exc))
     else:
         st.caption(runs_view.not_yours(run))
     runs_view.downloads(run)

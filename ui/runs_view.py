@@ -229,7 +229,7 @@ def delete_button(run: RunInfo, store: RunStore) -> None:
     yes, no = st.columns(2)
     if yes.button("Yes, delete it", type="primary", key=state.key("runs", "yes", run.run_id)):
         try:
-            store.delete(run.path)
+            store.delete(run.path, owner=state.owner_id())
             if state.current_run() == run.run_id:
                 state.set_current_run(None)
             state.drop(confirm)

@@ -216,6 +216,7 @@ class TrainingJob:
     def _run(self) -> None:
         if not self.registry.acquire(self, lambda: self.control.requested):
             self._cancel()
+            self._end()  # a cancelled job lets go of its images too
             return
         try:
             if not self._begin():

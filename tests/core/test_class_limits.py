@@ -78,6 +78,7 @@ def test_a_queued_run_is_cancelled_at_once_by_its_owner_only(tiny, registry):
     assert (info.status, info.message) == ("stopped", "cancelled before it started")
     queued.thread.join(10)
     assert not queued.thread.is_alive() and not (queued.run_dir / "model.keras").exists()
+    assert queued.request.dataset is None  # a cancelled job holds no images for the server's life
     with pytest.raises(StudioError, match="has started training: stop it instead"):
         first.cancel("alice")
 

@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import re
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cnn_core import paths
+from cnn_core import class_files, paths
+from cnn_core.class_files import Limits, env_limits, limits, reset_limits, set_limits  # noqa: F401 - re-exported
 from cnn_core.errors import StudioError
 
 CLASSROOM_ENV = "CNN_STUDIO_CLASSROOM"
 CLASS_CODE_ENV, TEACHER_CODE_ENV = "CNN_STUDIO_CLASS_CODE", "CNN_STUDIO_TEACHER_CODE"
 DATA_ROOTS_ENV = "CNN_STUDIO_DATA_ROOTS"
 LEARNER, TEACHER = "learner", "teacher"
-_lock = threading.Lock()
 
 
 def owner_tag(owner: str) -> str:
@@ -91,26 +90,6 @@ class AttemptLimiter:
 ATTEMPTS = AttemptLimiter()
 
 
-def _folder() -> Path:
-    return paths.runs_dir() / ".classroom"
-
-
-def _read(name: str) -> dict:
-    try:
-        data = json.loads((_folder() / name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write(name: str, payload: dict) -> None:
-    folder = _folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, folder / name)
-
-
 @dataclass(frozen=True)
 class Member:
     """A browser that joined the class: its owner tag, the name it chose and its role."""
@@ -122,17 +101,33 @@ class Member:
 
 
 def join(owner: str, role: str, name: str = "") -> Member:
-    """Record that the browser `owner` joined with `role` (a later join may raise a learner to teacher)."""
+    """Record that the browser `owner` joined with `role` (a later join may raise a learner to teacher).
+
+    The entry keeps a digest of the code it joined with: once that code changes (a new class, or a
+    leaked teacher link), the browser is a stranger again and must join anew.
+    """
     if role not in (LEARNER, TEACHER):
         raise StudioError(f"unknown role {role!r}")
-    with _lock:
-        roster = _read("members.json")
+    with class_files.lock:
+        roster = class_files.read("members.json")
         old = roster.get(owner_tag(owner), {})
-        kept_role = TEACHER if TEACHER in (role, old.get("role")) else LEARNER
+        was_teacher = isinstance(old, dict) and old.get("role") == TEACHER and _current(old)
+        kept_role = TEACHER if role == TEACHER or was_teacher else LEARNER
         member = Member(owner_tag(owner), clean_name(name) or old.get("name", ""), kept_role, old.get("joined") or time.time())
-        roster[member.tag] = asdict(member)
-        _write("members.json", roster)
+        roster[member.tag] = {**asdict(member), "code": _code_digest(kept_role)}
+        class_files.write("members.json", roster)
     return member
+
+
+def _code_digest(role: str) -> str:
+    class_code, teacher_code = ensure_codes()
+    return hashlib.sha256((teacher_code if role == TEACHER else class_code).encode()).hexdigest()[:16]
+
+
+def _current(entry: dict) -> bool:
+    """Did this roster entry join with the code its role has now?"""
+    expected = _code_digest(TEACHER if entry.get("role") == TEACHER else LEARNER)
+    return hmac.compare_digest(str(entry.get("code", "")), expected)
 
 
 def clean_name(name: str) -> str:
@@ -144,16 +139,16 @@ def rename(owner: str, name: str) -> None:
     member = member_of(owner)
     if member is None:
         raise StudioError("join the class before choosing a name")
-    with _lock:
-        roster = _read("members.json")
+    with class_files.lock:
+        roster = class_files.read("members.json")
         roster[member.tag] = {**roster.get(member.tag, asdict(member)), "name": clean_name(name)}
-        _write("members.json", roster)
+        class_files.write("members.json", roster)
 
 
 def member_of(owner: str) -> Member | None:
-    """The member this browser is, or None before it joined."""
-    entry = _read("members.json").get(owner_tag(owner)) if owner else None
-    if not isinstance(entry, dict):
+    """The member this browser is, or None before it joined (or after its role's code changed)."""
+    entry = class_files.read("members.json").get(owner_tag(owner)) if owner and enabled() else None
+    if not isinstance(entry, dict) or not _current(entry):
         return None
     return Member(owner_tag(owner), str(entry.get("name", "")), TEACHER if entry.get("role") == TEACHER else LEARNER,
                   float(entry.get("joined") or 0))  # fmt: skip
@@ -162,7 +157,7 @@ def member_of(owner: str) -> Member | None:
 def members() -> list[Member]:
     """Every member, by the time they joined."""
     found = []
-    for tag, entry in _read("members.json").items():
+    for tag, entry in class_files.read("members.json").items():
         if isinstance(entry, dict):
             role = TEACHER if entry.get("role") == TEACHER else LEARNER
             found.append(Member(tag, str(entry.get("name", "")), role, float(entry.get("joined") or 0)))
@@ -171,7 +166,7 @@ def members() -> list[Member]:
 
 def name_of(tag: str) -> str:
     """The display name of the member with this owner tag ("" when unknown)."""
-    entry = _read("members.json").get(tag)
+    entry = class_files.read("members.json").get(tag)
     return str(entry.get("name", "")) if isinstance(entry, dict) else ""
 
 
@@ -199,73 +194,6 @@ def can_view(run_owner_tag: str, published: bool, owner: str) -> bool:
     if not enabled():
         return True
     return published or can_control(run_owner_tag, owner)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one learner may use in classroom mode (the teacher is not limited)."""
-
-    active_runs: int = 1  # training at once
-    queued_runs: int = 2  # waiting for a slot
-    saved_runs: int = 20
-    disk_mb: int = 500  # runs and uploads together
-    run_minutes: int | float = 30  # a longer run is stopped and saved (a fraction is allowed)
-
-    ENV = {
-        "active_runs": "CNN_STUDIO_LEARNER_ACTIVE_RUNS",
-        "queued_runs": "CNN_STUDIO_LEARNER_QUEUED_RUNS",
-        "saved_runs": "CNN_STUDIO_LEARNER_SAVED_RUNS",
-        "disk_mb": "CNN_STUDIO_LEARNER_DISK_MB",
-        "run_minutes": "CNN_STUDIO_LEARNER_RUN_MINUTES",
-    }
-    LABELS = {
-        "active_runs": "runs training at once",
-        "queued_runs": "runs waiting in the queue",
-        "saved_runs": "saved runs",
-        "disk_mb": "disk for runs and uploads (MB)",
-        "run_minutes": "minutes a run may train",
-    }
-
-
-def limits() -> Limits:
-    """The class limits: the defaults, then the environment, then what the teacher set on the Teacher page."""
-    return _limits(_read("limits.json"))
-
-
-def env_limits() -> Limits:
-    """The class limits the server started with: the defaults, then the environment."""
-    return _limits({})
-
-
-def reset_limits() -> None:
-    """Forget the teacher's limits: the environment's (or the defaults) apply again."""
-    with _lock:
-        (_folder() / "limits.json").unlink(missing_ok=True)
-
-
-def _limits(saved: dict) -> Limits:
-    values = {}
-    for f in fields(Limits):
-        raw = saved.get(f.name, os.environ.get(Limits.ENV[f.name], f.default))
-        try:
-            values[f.name] = _minutes(raw) if f.name == "run_minutes" else max(0 if f.name == "queued_runs" else 1, int(raw))
-        except (TypeError, ValueError):
-            values[f.name] = f.default
-    return Limits(**values)
-
-
-def _minutes(raw) -> int | float:
-    """Run minutes may be a fraction (0.05, three seconds, in tests); whole numbers stay ints."""
-    minutes = max(0.05, float(raw))
-    return int(minutes) if minutes == int(minutes) else minutes
-
-
-def set_limits(new: Limits) -> None:
-    """Keep the teacher's limits (they apply from the next submit on; nothing saved is deleted)."""
-    with _lock:
-        _write(
-            "limits.json", {f.name: (_minutes if f.name == "run_minutes" else int)(getattr(new, f.name)) for f in fields(Limits)}
-        )
 
 
 def data_roots() -> list[Path]:

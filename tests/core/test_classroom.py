@@ -103,3 +103,16 @@ def test_class_limits_come_from_defaults_then_environment_then_the_teacher(class
     classroom.reset_limits()
     assert classroom.limits() == classroom.env_limits()
     classroom.reset_limits()  # nothing to forget is fine
+
+
+def test_a_new_code_turns_old_members_into_strangers(class_env):
+    """Members joined with a code: once it changes (a new class, a leaked link), they must join again."""
+    classroom.join("a" * 32, classroom.LEARNER, "Ada")
+    classroom.join("b" * 32, classroom.TEACHER, "Ms T")
+    class_env.setenv(classroom.TEACHER_CODE_ENV, "a-new-teacher-code")
+    assert not classroom.admitted("b" * 32) and not classroom.is_teacher("b" * 32)
+    assert classroom.admitted("a" * 32)  # the class code did not change
+    classroom.join("b" * 32, classroom.LEARNER)  # a stale teacher who comes back by the class link is a learner
+    assert classroom.admitted("b" * 32) and not classroom.is_teacher("b" * 32)
+    class_env.setenv(classroom.CLASS_CODE_ENV, "a-new-class-code")
+    assert not classroom.admitted("a" * 32) and not classroom.admitted("b" * 32)

@@ -9,7 +9,7 @@ from cnn_core import classroom, share
 from cnn_core.datasets import get_spec
 from cnn_core.errors import StudioError
 from ui import PageDone, classroom_view, state
-from ui.widgets import code_span
+from ui.widgets import code_span, plain_text
 
 st.set_page_config(page_title="CNN Studio", page_icon=":material/neurology:", layout="wide")
 
@@ -36,13 +36,13 @@ def selection_card(card) -> None:
             name = get_spec(config.dataset_id).name
         except StudioError:
             name = config.dataset_id
-        st.markdown(f"**Dataset:** {name}  \n`{config.dataset_id}`")
+        st.markdown(f"**Dataset:** {plain_text(name)}  \n{code_span(config.dataset_id)}")
         try:
-            st.markdown(f"**Architecture:** {state.arch_choice().spec().name}")
+            st.markdown(f"**Architecture:** {plain_text(state.arch_choice().spec().name)}")
         except StudioError:
             st.markdown("**Architecture:** (custom stack with errors)")
         if state.current_run():
-            st.markdown(f"**Current model:** run `{state.current_run()}`")
+            st.markdown(f"**Current model:** run {code_span(state.current_run())}")
 
 
 def apply_shared_link() -> None:

@@ -100,3 +100,10 @@ def code_span(text: str) -> str:
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text[:1] == "`" or text[-1:] == "`" else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def plain_text(text: str) -> str:
+    """`text` for a markdown string, shown as typed: markdown's punctuation backslash-escaped and HTML's
+    angle brackets as entities, so a folder or run name never becomes a link, an image or a tag."""
+    text = " ".join(str(text).splitlines())
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~:])", r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")

@@ -1,4 +1,4 @@
-"""The class limits, applied to one learner's submit or resume (classroom mode only).
+"""The class limits, applied to one learner's submit, resume or import (classroom mode only).
 
 `classroom.limits()` says what a learner may use: runs training at once, runs waiting, saved runs,
 disk for runs and uploads, and minutes a run may train. The teacher, the command line and
@@ -90,6 +90,34 @@ def check(owner: str, active: list, store: RunStore, new_run: bool) -> float | N
             "delete a run or an upload first"
         )
     return limits.run_minutes * 60
+
+
+def check_import(owner: str, store: RunStore, incoming: int = 0) -> int | None:
+    """Refuse an import (a run zip or a model) over the saved-runs or disk limit, as a submit is refused.
+
+    Args:
+        incoming: the bytes the upload itself brings (it is checked against the room left).
+
+    Returns:
+        The bytes this learner may still add (the cap for extracting the import), or None when no
+        limits apply.
+    """
+    limits = limited(owner)
+    if limits is None:
+        return None
+    saved = len(owned_runs(store, owner_tag(owner)))
+    if saved >= limits.saved_runs:
+        raise StudioError(
+            f"you already have {saved} saved runs (the class limit is {limits.saved_runs}): delete one on the Runs page first"
+        )
+    used = disk_used(store, owner)
+    room = limits.disk_mb * MB - used
+    if room <= 0 or incoming > room:
+        raise StudioError(
+            f"your runs and uploads take {used / MB:,.0f} MB and this import {incoming / MB:,.1f} MB "
+            f"(the class limit is {limits.disk_mb} MB): delete a run or an upload first"
+        )
+    return room
 
 
 def _runs(count: int) -> str:

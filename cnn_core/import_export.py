@@ -15,18 +15,22 @@ import secrets
 import shutil
 import tempfile
 import zipfile
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from cnn_core import class_limits, classroom, run_history
+from cnn_core.archives import IngestLimits
 from cnn_core.datasets import Dataset
 from cnn_core.errors import StudioError
 from cnn_core.ingest import extract_zip, is_ignored
 from cnn_core.modelio import check_fits, check_model_file, load_model_file
-from cnn_core.run_schema import CONFIG_MAX_BYTES, MAX_TEXT, check_run_config, number_or_none, shown
+from cnn_core.run_history import HISTORY_MAX_BYTES
+from cnn_core.run_schema import CONFIG_MAX_BYTES, MAX_TEXT, check_run_config, clean_findings, number_or_none, shown
 from cnn_core.runs import FINAL, RunStore, owner_tag, read_json, write_json
 
 JSON_FILES = ("config.json", "status.json", "metrics.json")
-FINDING_TEXT = ("title", "evidence", "severity", "explanation", "suggestion")
+CSV_FILES = ("history.csv", "batches.csv")
 
 
 def export_zip(path: Path) -> bytes:
@@ -51,18 +55,18 @@ def _run_root(folder: Path) -> Path:
 
 
 def _check_declared_sizes(zip_path: str | Path) -> None:
-    """Refuse a run zip whose config.json or other JSON files declare more than the cap, before
-    anything is extracted (the JSON is read whole, so its size is checked first)."""
+    """Refuse a run zip whose JSON files or histories declare more than their cap, before anything is
+    extracted (they are read whole, so their sizes are checked first)."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
         raise StudioError(f"{Path(zip_path).name} is not a readable zip file ({exc})") from None
     for info in infos:
-        if Path(info.filename).name in JSON_FILES and info.file_size > CONFIG_MAX_BYTES:
-            raise StudioError(
-                f"{Path(info.filename).name} in this zip is {info.file_size:,} bytes; the limit is {CONFIG_MAX_BYTES:,}"
-            )
+        name = Path(info.filename).name
+        cap = CONFIG_MAX_BYTES if name in JSON_FILES else HISTORY_MAX_BYTES if name in CSV_FILES else None
+        if cap is not None and info.file_size > cap:
+            raise StudioError(f"{name} in this zip is {info.file_size:,} bytes; the limit is {cap:,}")
 
 
 def _read_small_json(path: Path) -> dict:
@@ -84,19 +88,27 @@ def _imported_status(root: Path) -> dict:
     return {"status": state, "message": str(status.get("message") or "")[:MAX_TEXT], **kept, "pid": None}
 
 
-def _check_metrics(root: Path) -> None:
-    """metrics.json, when there is one, holds numbers where numbers belong."""
+def _checked_metrics(root: Path) -> dict | None:
+    """metrics.json, when there is one, with numbers where numbers belong; findings that break
+    `run_schema.finding_problem` (unknown severity, text too long, a setting value out of range) are dropped."""
     if not (root / "metrics.json").is_file():
-        return
+        return None
     metrics = _read_small_json(root / "metrics.json")
+    if not isinstance(metrics, dict):
+        raise StudioError(f"metrics.json must be a JSON object (got {shown(metrics)})")
     for key in ("test_accuracy", "test_loss", "test_size"):
         if key in metrics and number_or_none(metrics[key]) is None:
             raise StudioError(f"metrics.json: {key} must be a number (got {shown(metrics[key])})")
-    findings = metrics.get("diagnosis", [])
-    if not isinstance(findings, list) or not all(
-        isinstance(f, dict) and all(isinstance(v, str) for k, v in f.items() if k in FINDING_TEXT) for f in findings
-    ):
-        raise StudioError("metrics.json: diagnosis must be a list of findings with text fields")
+    if "diagnosis" in metrics:
+        metrics["diagnosis"] = clean_findings(metrics["diagnosis"])
+    return metrics
+
+
+def _check_dataset_access(config: dict, owner: str) -> None:
+    """In classroom mode, a learner may not import a run whose dataset is a server folder or an
+    upload they could not open themselves (loading the run would show its images)."""
+    if owner != "cli":
+        classroom.check_dataset_id(str(config["data"]["dataset_id"]), owner)
 
 
 def import_run_zip(zip_path: str | Path, store: RunStore, owner: str = "cli", filename: str | None = None) -> Path:
@@ -109,24 +121,32 @@ def import_run_zip(zip_path: str | Path, store: RunStore, owner: str = "cli", fi
     (an upload is saved under a temporary one), recorded as "imported_from".
     """
     _check_declared_sizes(zip_path)
+    room = class_limits.check_import(owner, store, Path(zip_path).stat().st_size)
+    limits = (
+        IngestLimits() if room is None else replace(IngestLimits(), max_total_bytes=min(IngestLimits().max_total_bytes, room))
+    )
     store.root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=store.root))  # hidden: the Runs list skips dot-folders
     try:
-        folder, _ = extract_zip(zip_path, staging / "zip")
+        folder, _ = extract_zip(zip_path, staging / "zip", limits)
         root = _run_root(folder)
         config = _read_small_json(root / "config.json")
         config.pop("run_id", None)  # never used: the run gets a fresh id below
         check_run_config(config)
+        _check_dataset_access(config, owner)
         if (root / "model.keras").exists():
             check_model_file(root / "model.keras")
-        _check_metrics(root)
+        metrics = _checked_metrics(root)
+        run_history.rows(root / "history.csv")  # a history every listing can read: numbers, whole epochs
         status = _imported_status(root)
         run_id = f"{datetime.now():%Y%m%d-%H%M%S}-imported-{secrets.token_hex(3)}"  # never the zip's own id
         built = staging / "run"
         built.mkdir()
-        for name in ("history.csv", "metrics.json", "model.keras"):
+        for name in ("history.csv", "model.keras"):
             if (root / name).is_file():
                 shutil.copy2(root / name, built / name)
+        if metrics is not None:
+            write_json(built / "metrics.json", metrics)
         record = {
             **config,
             "run_id": run_id,
@@ -154,6 +174,7 @@ def import_model(
     from cnn_core.evaluation import evaluate_model
 
     name = filename or Path(model_path).name
+    class_limits.check_import(owner, store, Path(model_path).stat().st_size)
     try:
         model = load_model_file(model_path)
     except StudioError as exc:

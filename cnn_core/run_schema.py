@@ -165,3 +165,49 @@ def check_run_config(config: object) -> dict:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise StudioError(f"config.json: {found[0]}{more}")
     return config
+
+
+SEVERITIES = ("error", "warning", "info")
+FINDING_PAGES = ("train", "model", "data")
+FINDING_MAX_TEXT = 2000  # a finding's title or explanation is a sentence or two
+
+
+def finding_problem(finding: object) -> str | None:
+    """Why a saved finding (metrics.json "diagnosis") cannot be shown, or None when it can.
+
+    Pages show its text and offer its suggestion as a button that changes the train settings, so
+    the severity must be a known one, the text fields text of bounded length, and a suggested
+    setting a declared train setting with a value its declaration allows.
+    """
+    from cnn_core.config import TrainConfig
+
+    if not isinstance(finding, dict):
+        return f"a finding must be an object (got {shown(finding)})"
+    if finding.get("severity") not in SEVERITIES:
+        return f"severity must be one of {', '.join(SEVERITIES)} (got {shown(finding.get('severity'))})"
+    for key in ("title", "evidence", "explanation", "suggestion", "kind"):
+        value = finding.get(key)
+        if value is None and key not in ("title", "evidence"):
+            continue
+        if not isinstance(value, str) or not value.strip() or len(value) > FINDING_MAX_TEXT:
+            return f"{key} must be text of 1 to {FINDING_MAX_TEXT:,} characters (got {shown(value)})"
+    if finding.get("page", "train") not in FINDING_PAGES:
+        return f"page must be one of {', '.join(FINDING_PAGES)} (got {shown(finding.get('page'))})"
+    for key in ("start", "end"):
+        if finding.get(key) is not None and number_or_none(finding[key]) is None:
+            return f"{key} must be a number (got {shown(finding[key])})"
+    setting = finding.get("setting")
+    if setting is None:
+        return None
+    declared = {d.name: d.setting for d in settings.declared(TrainConfig)}
+    if not isinstance(setting, str) or setting not in declared:
+        return f"setting must be a train setting (got {shown(setting)})"
+    if finding.get("value") is None:
+        return None  # a suggestion in words only: nothing to apply
+    why = settings.problem(declared[setting], finding["value"])
+    return f"value {why} (got {shown(finding.get('value'))})" if why else None
+
+
+def clean_findings(found: object) -> list[dict]:
+    """The findings of a run file that pass `finding_problem` (the others are dropped)."""
+    return [f for f in found if finding_problem(f) is None] if isinstance(found, list) else []

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from cnn_core import classroom, liveness
+from cnn_core import classroom, liveness, run_history
 from cnn_core.atomic import atomic_write, locked, read_json, write_json  # noqa: F401 - re-exported
 from cnn_core.classroom import owner_tag  # noqa: F401 - re-exported: runs record it
 from cnn_core.errors import StudioError
 from cnn_core.paths import runs_dir
-from cnn_core.run_schema import number_or_none, safe_label, shape_problem, shown, valid_run_id
+from cnn_core.run_schema import clean_findings, number_or_none, safe_label, shape_problem, shown, valid_run_id
 
 FINAL = ("completed", "stopped", "failed", "interrupted", "paused")
 BATCH_COLUMNS = ("epoch", "step", "x", "loss", "accuracy", "lr")
@@ -131,12 +131,10 @@ class RunStore:
         atomic_write(path / "history.csv", buf.getvalue())
 
     def read_history(self, path: Path) -> list[dict]:
-        """The per-epoch history; empty when there is none or it cannot be read."""
+        """The per-epoch history; empty when there is none or it cannot be read (see `run_history`)."""
         try:
-            with open(path / "history.csv", newline="", encoding="utf-8") as f:
-                rows = [{k: _number(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
-            return [{**row, "epoch": int(row["epoch"])} if isinstance(row.get("epoch"), float) else row for row in rows]
-        except (OSError, csv.Error):
+            return run_history.rows(path / "history.csv")
+        except StudioError:
             return []
 
     def append_batches(self, path: Path, points: list[dict]) -> None:
@@ -183,12 +181,12 @@ class RunStore:
         return len(self.read_batches(path))
 
     def read_diagnosis(self, path: Path) -> list[dict]:
-        """The findings saved with the run (metrics.json "diagnosis"); empty when there are none."""
+        """The findings saved with the run (metrics.json "diagnosis"), without any that break `run_schema.finding_problem`."""
         try:
-            found = read_json(path / "metrics.json").get("diagnosis", [])
+            metrics = read_json(path / "metrics.json")
         except StudioError:
             return []
-        return [f for f in found if isinstance(f, dict) and {"title", "evidence", "severity"} <= set(f)]
+        return clean_findings(metrics.get("diagnosis") if isinstance(metrics, dict) else None)
 
     def write_metrics(self, path: Path, metrics: dict) -> None:
         write_json(path / "metrics.json", metrics)
@@ -239,14 +237,15 @@ class RunStore:
         state = status.get("status", "damaged")
         if state in ("running", "queued") and not liveness.alive(status):
             state = "interrupted"
-        history = self.read_history(path)
+        epochs_done, best_val, damage = run_history.summary(path / "history.csv")  # read once per file version
+        if damage:
+            return RunInfo(path.name, path, "damaged", damage, owner=str(config.get("owner", "")))
         metrics = {}
         if (path / "metrics.json").exists():
             try:
                 metrics = read_json(path / "metrics.json")
             except StudioError:
                 state = "damaged"
-        vals = [row["val_accuracy"] for row in history if isinstance(row.get("val_accuracy"), float)]
         return RunInfo(
             path.name,
             path,
@@ -259,8 +258,8 @@ class RunStore:
             config.get("architecture", {}).get("name", ""),
             config.get("architecture", {}).get("params"),
             config.get("train", {}).get("epochs"),
-            len(history),
-            max(vals) if vals else None,
+            epochs_done,
+            best_val,
             number_or_none(metrics.get("test_accuracy")),
             number_or_none(metrics.get("test_loss")),
             number_or_none(status.get("duration")),

@@ -2,7 +2,7 @@
 
 Uploads live under `<data>/uploads/` (in classroom mode, one folder per browser, `classroom.upload_dir`);
 an uploaded zip is extracted beside itself, so one upload is one folder. A learner's uploads count
-towards the class disk limit (`classroom.Limits.disk_mb`). Upload and extraction folders that no
+towards the class disk limit (`classroom.Limits.disk_mb`) together with their runs. Upload and extraction folders that no
 run's `config.json` points into are deleted once untouched for `CNN_STUDIO_UPLOAD_RETENTION_HOURS`
 (24 by default), and so are the temporary files a killed server left in `runs/`.
 """
@@ -18,9 +18,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from cnn_core import budget, classroom, paths
+from cnn_core import budget, class_limits, classroom, paths
 from cnn_core.archives import IngestLimits
 from cnn_core.errors import StudioError
+from cnn_core.runs import RunStore
 
 RETENTION_ENV = "CNN_STUDIO_UPLOAD_RETENTION_HOURS"
 DEFAULT_RETENTION_HOURS = 24.0
@@ -47,20 +48,21 @@ def upload_usage(owner: str) -> int:
 
 
 def upload_room(owner: str) -> int | None:
-    """Bytes this browser may still upload in classroom mode; None when it is not limited."""
-    if not classroom.enabled() or classroom.is_teacher(owner):
+    """Bytes this browser may still upload in classroom mode (its runs and uploads count together,
+    as `class_limits.disk_used` counts them); None when it is not limited."""
+    if class_limits.limited(owner) is None:
         return None
-    return max(0, classroom.limits().disk_mb * 2**20 - upload_usage(owner))
+    return max(0, classroom.limits().disk_mb * 2**20 - class_limits.disk_used(RunStore(), owner))
 
 
 def check_upload(owner: str, incoming: int) -> None:
-    """Refuse an upload of `incoming` bytes that would pass this learner's disk limit."""
+    """Refuse an upload of `incoming` bytes that would pass this learner's disk limit (runs and uploads)."""
     room = upload_room(owner)
     if room is not None and incoming > room:
-        used, limit = upload_usage(owner), classroom.limits().disk_mb * 2**20
+        used, limit = class_limits.disk_used(RunStore(), owner), classroom.limits().disk_mb * 2**20
         raise StudioError(
             f"this upload ({budget.size_text(incoming)}) would bring your uploads to {budget.size_text(used + incoming)}; "
-            f"the class limit is {budget.size_text(limit)}: delete runs or ask the teacher"
+            f"the class limit is {budget.size_text(limit)} for your runs and uploads together: delete runs or ask the teacher"
         )
 
 
@@ -76,7 +78,9 @@ def extraction_place(zip_path: Path) -> tuple[Path, IngestLimits]:
     if classroom.enabled():
         owner_folder = uploads / resolved.relative_to(uploads).parts[0]
         if owner_folder != resolved.parent:
-            left = max(0, classroom.limits().disk_mb * 2**20 - folder_bytes(owner_folder))
+            runs = class_limits.owned_runs(RunStore(), owner_folder.name)  # the folder is named by the owner tag
+            used = folder_bytes(owner_folder) + sum(folder_bytes(r) for r in runs)
+            left = max(0, classroom.limits().disk_mb * 2**20 - used)
             limits = replace(limits, max_total_bytes=min(limits.max_total_bytes, left))
     return resolved.parent, limits
 

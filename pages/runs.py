@@ -1,11 +1,14 @@
 """Runs: every training run you may see, to compare, continue, fine-tune, keep, export, import and share."""
 
+import html
+
 import streamlit as st
 
 from cnn_core import classroom, curves
 from cnn_core.errors import StudioError
 from cnn_core.runs import RunStore, read_json
 from ui import diagnosis_view, halt, run_access, run_exports, runs_view, state
+from ui.widgets import plain_text
 
 st.title("Runs")
 if classroom.enabled():
@@ -61,11 +64,16 @@ if not chosen:
 
 if len(chosen) > 1:
     st.subheader(f"Comparing {len(chosen)} runs")
-    histories = {r.name or r.run_id: store.read_history(r.path) for r in chosen}
+    # names become Plotly trace names, which render a subset of HTML: escaped, as the report does
+    histories = {html.escape(r.name or r.run_id): store.read_history(r.path) for r in chosen}
     st.plotly_chart(curves.compare_runs(histories), width="stretch")
     settings = runs_view.settings_table(chosen)
     st.dataframe(settings.style.apply(runs_view.highlight_differences, axis=1), width="stretch")
-    run_exports.report_button([r.path for r in chosen], "-".join(r.run_id for r in chosen))
+    refusals = [why for why in map(run_access.dataset_refusal, (r.path for r in chosen)) if why]
+    if refusals:  # the report loads each run's images
+        st.caption(f"No report: one of these runs cannot be loaded here ({plain_text(refusals[0])}).")
+    else:
+        run_exports.report_button([r.path for r in chosen], "-".join(r.run_id for r in chosen))
     halt()
 
 run = chosen[0]
@@ -73,9 +81,9 @@ st.subheader(runs_view.escape(run.name) or run.run_id)
 if owners[run.run_id] not in ("", "you"):
     st.markdown(f"**Owner:** {runs_view.escape(owners[run.run_id])}")
 if run.status == "damaged":
-    st.error(f"This run folder is damaged ({run.message}).")
+    st.error(f"This run folder is damaged ({plain_text(run.message)}).")
 elif run.message:
-    st.caption(run.message)
+    st.caption(plain_text(run.message))  # status.json's words, maybe from an imported zip: never a link or an image
 mine = run.controlled_by(state.owner_id())
 run_access.publish_toggle(run)
 if run.status != "damaged":

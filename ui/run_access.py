@@ -13,8 +13,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnn_core import classroom
-from cnn_core.runs import RunInfo, RunStore, update_config
+from cnn_core import classroom, paths
+from cnn_core.errors import StudioError
+from cnn_core.runs import RunInfo, RunStore, read_json, update_config
 from ui import state
 from ui.widgets import code_span
 
@@ -119,3 +120,28 @@ def publish_toggle(run: RunInfo) -> None:
 
 def _publish(run: RunInfo, key: str) -> None:
     update_config(run.path, published=bool(state.get(key)))
+
+
+def dataset_refusal(path: Path) -> str | None:
+    """Why this browser may not load the images a run was trained on, or None when it may.
+
+    A run's config.json names its dataset, and that name may come from an imported zip (any server
+    folder) or from another learner (their private upload): the run's model pages, report and
+    conversions load those images, so each asks here first (`classroom.check_dataset_id`).
+    """
+    try:
+        dataset_id = str(read_json(path / "config.json")["data"]["dataset_id"])
+    except (StudioError, KeyError, TypeError):
+        return None  # no dataset to load: loading the run says what is wrong
+    try:
+        classroom.check_dataset_id(dataset_id, state.owner_id())
+    except StudioError as exc:
+        location = dataset_id.partition(":")[2].split("@v-")[0]
+        uploads = (paths.data_dir() / "uploads").resolve()
+        if Path(location).expanduser().resolve().is_relative_to(uploads):
+            return (
+                "it was trained on another learner's upload, and its images stay private to its owner; "
+                "the run's curves and metrics still show on Runs"
+            )
+        return f"{exc}; the run's curves and metrics still show on Runs"
+    return None

@@ -8,7 +8,8 @@ import streamlit as st
 
 from cnn_core.errors import StudioError
 from cnn_core.runs import RunInfo
-from ui import state
+from ui import run_access, state
+from ui.widgets import plain_text
 
 
 def exports(run: RunInfo) -> None:
@@ -24,6 +25,10 @@ def exports(run: RunInfo) -> None:
             st.download_button("Python script (.py)", script, f"{run.run_id}.py", "text/x-python",
                                icon=":material/code:", key=state.key("runs", "script", run.run_id),
                                help="Plain Keras you can read and run without CNN Studio: python FILE.py --epochs 1")  # fmt: skip
+        refusal = run_access.dataset_refusal(run.path)  # the report and the conversions load its images
+        if refusal:
+            st.caption(f"No report or phone model here: {plain_text(refusal)}")
+            return
         report_button([run.path], run.run_id)
         if not run.has_model:
             return

@@ -83,8 +83,12 @@ def pick_run(label: str = "Model") -> str | None:
 
 
 def _key(run_id: str) -> tuple[str, float]:
-    """The run's folder and a version that changes whenever its model or checkpoints do."""
+    """The run's folder and a version that changes whenever its model or checkpoints do; `StudioError`
+    when this browser may not load the run's dataset (`run_access.dataset_refusal`)."""
     path = _visible_path(run_id)
+    refusal = run_access.dataset_refusal(path)  # its images are loaded with it: the classroom check first
+    if refusal:
+        raise StudioError(refusal)
     stamps = [p.stat().st_mtime for p in (path / "model.keras", path / "checkpoints") if p.exists()]
     return str(path), max(stamps, default=0.0)
 
@@ -143,5 +147,5 @@ def require(label: str = "Model", epochs: bool = False) -> LoadedRun:
         with st.spinner("Loading the model…"):
             return load(run_id, epoch)
     except StudioError as exc:
-        st.error(f"This run cannot be loaded: {exc}")
+        st.error(f"This run cannot be loaded: {widgets.plain_text(str(exc))}")
         halt()

@@ -12,6 +12,7 @@ from cnn_core.config import ArchChoice, DataConfig, train_config_of
 from cnn_core.errors import StudioError
 from cnn_core.runs import RunInfo, RunStore, read_json
 from ui import state
+from ui.widgets import plain_text
 
 TABLE_COLUMNS = {
     "best val. accuracy": st.column_config.NumberColumn(format="percent"),
@@ -72,8 +73,12 @@ def highlight_differences(row: pd.Series) -> list[str]:
 
 
 def import_upload(upload, store: RunStore) -> None:
-    """Import an uploaded model or run zip, reporting the result or the refusal."""
-    suffix = Path(upload.name).suffix.lower()
+    """Import an uploaded model or run zip, reporting the result or the refusal.
+
+    In classroom mode a learner's import counts like a submitted run: the core refuses it over the
+    saved-runs or disk limit (`class_limits.check_import`) and extracts at most the room left.
+    """
+    suffix, shown_name = Path(upload.name).suffix.lower(), plain_text(upload.name)
     temp = import_export.save_upload(upload.getvalue(), suffix, paths.data_dir() / "imports")
     try:
         if suffix == ".zip":
@@ -83,11 +88,11 @@ def import_upload(upload, store: RunStore) -> None:
                 run_dir = import_export.import_model(
                     temp, state.current_dataset(), store, filename=upload.name, owner=state.owner_id()
                 )
-        st.success(f"Imported {upload.name} as run {run_dir.name}.")
+        st.success(f"Imported {shown_name} as run {run_dir.name}.")
         if (run_dir / "model.keras").is_file():
             state.set_current_run(run_dir.name)
     except StudioError as exc:
-        st.error(f"{upload.name} was not imported: {exc}")
+        st.error(f"{shown_name} was not imported: {plain_text(str(exc))}")
     finally:
         temp.unlink(missing_ok=True)
 

@@ -3,6 +3,7 @@ learning-rate finder, a preset's recommended settings, and earlier runs to draw 
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import streamlit as st
@@ -98,4 +99,5 @@ def ghost_runs(current: str | None) -> dict[str, list[dict]]:
         "Compare with earlier runs", list(labels), format_func=labels.get, key=state.key("train", "ghosts"),
         help="Their loss and accuracy per epoch are drawn faintly on the same axes as the live run.",
     )  # fmt: skip
-    return {labels[k].split(" · ")[0]: store.read_history(Path(runs[k][1])) for k in chosen if k in runs}
+    # a run's name becomes a Plotly trace name, which renders a subset of HTML: escaped
+    return {html.escape(labels[k].split(" · ")[0]): store.read_history(Path(runs[k][1])) for k in chosen if k in runs}

@@ -1,38 +1,15 @@
-"""Turn a plan (see `summary.plan`) into a Keras model. The only module here that builds layers."""
+"""Turn a plan (see `summary.plan`) into a Keras model, with the recipe's layers (`recipe.keras_layer`)."""
 
 from __future__ import annotations
 
+from cnn_core import recipe
 from cnn_core.architectures import ArchitectureSpec
 from cnn_core.errors import StudioError
 from cnn_core.summary import Plan, machine_memory_bytes, plan
 
 MAX_PARAMS = 250_000_000  # 1 GB of float32 weights: beyond this, refuse before allocating anything
 
-BN_MOMENTUM = 0.9
-
-
-def _keras_layer(info, keras):
-    c, L = info.config, keras.layers
-    kind = info.type
-    if kind == "Rescaling":
-        return L.Rescaling(c["scale"], name=info.name)
-    if kind == "Conv2D":
-        return L.Conv2D(
-            c["filters"], c["kernel_size"], strides=c["strides"], padding=c["padding"], activation=c["activation"], name=info.name
-        )
-    if kind in ("MaxPooling2D", "AveragePooling2D"):
-        return getattr(L, kind)(c["pool_size"], strides=c["strides"], padding=c["padding"], name=info.name)
-    if kind == "Dense":
-        return L.Dense(c["units"], activation=c["activation"], name=info.name)
-    if kind == "Dropout":
-        return L.Dropout(c["rate"], name=info.name)
-    if kind == "Activation":
-        return L.Activation(c["activation"], name=info.name)
-    if kind == "BatchNormalization":
-        # momentum 0.9 (Keras' default is 0.99): the averages used at test time catch up within tens of
-        # batches, so a small dataset or a short run is not judged with stale statistics
-        return L.BatchNormalization(momentum=BN_MOMENTUM, name=info.name)
-    return getattr(L, kind)(name=info.name)  # Flatten, GlobalAveragePooling2D
+BN_MOMENTUM = recipe.BN_MOMENTUM
 
 
 def check_size(model_plan: Plan, batch_size: int = 32) -> None:
@@ -58,14 +35,7 @@ def build_model(
     `augmentation` is a list of Keras preprocessing layers placed right after the input; Keras
     runs them only while training.
     """
-    import keras
-
     model_plan = plan(spec, tuple(input_shape), num_classes, dropout)
     check_size(model_plan, batch_size)
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = inputs
-    for layer in augmentation or []:
-        x = layer(x)
-    for info in model_plan.layers:
-        x = _keras_layer(info, keras)(x)
-    return keras.Model(inputs, x, name=spec.id.replace(" ", "_"))
+    layer_specs = [(info.type, info.config, info.name) for info in model_plan.layers]
+    return recipe.build_model(layer_specs, input_shape, augmentation or [], name=spec.id.replace(" ", "_"))

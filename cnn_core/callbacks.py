@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import keras
 
-from cnn_core import checkpoints
+from cnn_core import checkpoints, recipe
 from cnn_core.live import Control, LiveRecord
 from cnn_core.runs import RunStore
 
@@ -129,7 +129,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """
 
     def __init__(self, patience: int, state: dict | None = None):
-        super().__init__("val_loss", patience=patience, restore_best_weights=True)
+        super().__init__(**recipe.early_stopping_args(patience))  # the recipe's, as in the exported script
         self.saved = state
 
     def on_train_begin(self, logs=None):

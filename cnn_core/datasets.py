@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_core import budget, downloads, ingest, loaders
+from cnn_core import budget, downloads, ingest, loaders, recipe
 from cnn_core.config import DataConfig
 from cnn_core.errors import StudioError
 from cnn_core.images import resize_all
@@ -193,22 +193,11 @@ def get_spec(dataset_id: str) -> DatasetSpec:
 
 
 def stratified_split(labels: np.ndarray, fractions: list[float], seed: int) -> list[np.ndarray]:
-    """Shuffled index arrays, one per fraction plus the rest first, each class divided alike."""
-    rng = np.random.default_rng(seed)
-    parts: list[list[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
-    for k in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == k))
-        sizes = [max(1, round(f * len(idx))) if f > 0 else 0 for f in fractions]
-        if len(idx) - sum(sizes) < 1:
-            raise StudioError(
-                f"class {k} has only {len(idx)} image(s): too few to split into training"
-                f"{', validation' if fractions[0] else ''}{' and test' if fractions[-1] else ''} sets; "
-                f"add images or lower the fractions"
-            )
-        bounds = np.cumsum([len(idx) - sum(sizes), *sizes])
-        for part, chunk in zip(parts, np.split(idx, bounds[:-1])):
-            part.append(chunk)
-    return [rng.permutation(np.concatenate(p)) for p in parts]
+    """Shuffled index arrays, one per fraction plus the rest first, each class divided alike (the recipe's)."""
+    try:
+        return recipe.stratified_split(labels, fractions, seed)
+    except ValueError as exc:  # a class too small to split: the user's to fix
+        raise StudioError(str(exc)) from None
 
 
 def _pick(files: np.ndarray | None, indices: np.ndarray) -> np.ndarray | None:
@@ -234,12 +223,12 @@ def _subsample_and_resize(spec: DatasetSpec, config: DataConfig, raw: RawData) -
     """Keep `config.limit` images (the same ones whatever the size), then resize only those."""
     images, labels = raw.images, raw.labels
     files = np.array(raw.report.files, dtype=object) if raw.report is not None and raw.report.files else None
-    if config.limit and config.limit < len(labels) and spec.id != "shapes":
-        keep = np.sort(np.random.default_rng(config.seed).permutation(len(labels))[: config.limit])
+    keep = recipe.subsample_indices(len(labels), config.limit, config.seed) if spec.id != "shapes" else None
+    if keep is not None:
         images, labels = images.take(keep, axis=0), labels[keep]
         files = files[keep] if files is not None else None
         if raw.test is not None:
-            raw.test = tuple(part[: max(1, config.limit // 5)] for part in raw.test)
+            raw.test = tuple(part[: recipe.limited_test_size(config.limit)] for part in raw.test)
     if config.image_size and isinstance(images, np.ndarray) and spec.kind not in ("folder", "zip"):
         images = resize_all(images, config.image_size)
         if raw.test is not None:
@@ -252,10 +241,15 @@ def _split(spec: DatasetSpec, config: DataConfig, raw: RawData) -> Dataset:
     images, labels, files = raw.images, raw.labels, raw.files
     if len(np.unique(labels)) < 2:
         raise StudioError("a dataset needs at least 2 classes")
-    if raw.test is not None:
-        (train, val), test_split = stratified_split(labels, [config.validation_fraction], config.seed), Split(*raw.test)
+    try:
+        train, val, test_idx = recipe.split_indices(
+            labels, config.validation_fraction, config.test_fraction, config.seed, raw.test is not None
+        )
+    except ValueError as exc:  # a class too small to split: the user's to fix
+        raise StudioError(str(exc)) from None
+    if test_idx is None:
+        test_split = Split(*raw.test)
     else:
-        train, val, test_idx = stratified_split(labels, [config.validation_fraction, config.test_fraction], config.seed)
         test_split = Split(images.take(test_idx, axis=0), labels[test_idx], _pick(files, test_idx))
     return Dataset(
         spec,

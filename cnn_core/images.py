@@ -15,6 +15,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from cnn_core import recipe
 from cnn_core.errors import StudioError
 from cnn_core.loads import checkpoint
 
@@ -92,21 +93,10 @@ def load_array(source: ImageSource, size: tuple[int, int], channels: int) -> np.
 
 
 def resize_all(images: np.ndarray, side: int, chunk: int = 256) -> np.ndarray:
-    """`uint8` images (n, h, w, c) resized to `side`×`side` into one preallocated array (bilinear).
-
-    Between chunks the shared load running this may be cancelled (`loads.checkpoint`).
-    """
-    n, h, w, c = images.shape
-    if (h, w) == (side, side):
-        return images
-    out = np.empty((n, side, side, c), np.uint8)
-    mode = "L" if c == 1 else "RGB"
-    for start in range(0, n, chunk):
-        checkpoint()
-        for i in range(start, min(n, start + chunk)):
-            im = Image.fromarray(images[i, ..., 0] if c == 1 else images[i], mode)
-            out[i] = np.asarray(im.resize((side, side), Image.Resampling.BILINEAR)).reshape(side, side, c)
-    return out
+    """`uint8` images (n, h, w, c) resized to `side`×`side` into one preallocated array (bilinear):
+    the recipe's `resize_all`. Between chunks the shared load running this may be cancelled
+    (`loads.checkpoint`)."""
+    return recipe.resize_all(images, side, chunk, checkpoint)
 
 
 class ImageFiles:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from cnn_core import recipe
 from cnn_core.config import ArchChoice, TrainConfig
 from cnn_core.datasets import Dataset
 from cnn_core.errors import StudioError
@@ -72,7 +73,7 @@ def find_learning_rate(
     keras.utils.set_random_seed(config.seed)
     constant = replace(config, schedule="constant", warmup_epochs=0.0, learning_rate=start)
     model = build_run_model(arch, dataset.input_shape, dataset.num_classes, constant)
-    model.compile(optimizer=make_optimizer(constant, 1), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=make_optimizer(constant, 1), loss=recipe.LOSS)  # the recipe's loss, without metrics
     sweep = LearningRateSweep(start, end, steps, EXPLODE, report)
     model.fit(
         training_batches(dataset.train, config.batch_size, config.seed), epochs=1, steps_per_epoch=steps,

@@ -22,63 +22,15 @@ from cnn_core.live import Control, LiveRecord
 from cnn_core.pipeline import evaluation_batches, steps_per_epoch, training_batches
 from cnn_core.runs import RunStore, read_json, update_config
 from cnn_core.summary import plan
+from cnn_core.training_model import (  # noqa: F401 - re-exported: callers build models through training
+    augmentation_layers,
+    build_run_model,
+    choose_strategy,
+    compiled_model,
+    make_optimizer,
+    prepare_tensorflow,
+)
 from cnn_core.transfer import Parent
-
-
-def prepare_tensorflow() -> None:
-    """Import TensorFlow, Keras and the training modules in the calling thread.
-
-    A module imported for the first time inside a worker thread while another thread imports it
-    can fail as "partially initialized", so the script thread does it before starting a job.
-    """
-    import keras  # noqa: F401
-    import tensorflow  # noqa: F401
-
-    import cnn_core.builder  # noqa: F401
-    import cnn_core.callbacks  # noqa: F401
-
-
-def choose_strategy():
-    """MirroredStrategy over several GPUs; otherwise TensorFlow's default strategy."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_logical_devices("GPU")
-    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
-
-
-def make_optimizer(config: TrainConfig, steps: int):
-    """The configured Keras optimizer, its learning rate following the configured schedule."""
-    import keras
-
-    rate = schedules.keras_schedule(config, steps)
-    if config.optimizer == "sgd":
-        return keras.optimizers.SGD(rate, momentum=config.momentum)
-    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}[config.optimizer](rate)
-
-
-def augmentation_layers(config: TrainConfig) -> list:
-    """Keras preprocessing layers, active only while training (Keras skips them in inference)."""
-    import keras
-
-    L, seed = keras.layers, config.seed
-    layers = [L.RandomFlip("horizontal", seed=seed)] if config.flip else []
-    if config.rotation:
-        layers.append(L.RandomRotation(config.rotation / 360, seed=seed))  # Keras counts in turns
-    if config.zoom:
-        layers.append(L.RandomZoom(config.zoom, seed=seed))
-    if config.translation:
-        layers.append(L.RandomTranslation(config.translation, config.translation, seed=seed))
-    return layers
-
-
-def build_run_model(arch: ArchChoice, input_shape, num_classes: int, config: TrainConfig, freeze: bool = False):
-    """The run's Keras model (augmentation first), uncompiled; frozen convolutions when `freeze`."""
-    from cnn_core.builder import build_model
-    from cnn_core.transfer import freeze as freeze_layers
-
-    model = build_model(arch.spec(), input_shape, num_classes, config.dropout, augmentation_layers(config), config.batch_size)
-    freeze_layers(model, freeze)
-    return model
 
 
 def versions() -> dict:
@@ -151,17 +103,6 @@ def default_max_jobs() -> int:
     return int(os.environ.get("CNN_STUDIO_MAX_JOBS", max(1, (os.cpu_count() or 2) // 2)))
 
 
-def _compiled_model(dataset: Dataset, arch: ArchChoice, config: TrainConfig, start: Start, steps: int):
-    with choose_strategy().scope():
-        model = build_run_model(arch, dataset.input_shape, dataset.num_classes, config, start.freeze)
-        if start.parent:
-            from cnn_core.transfer import start_from_parent
-
-            start_from_parent(model, start.parent)
-        model.compile(optimizer=make_optimizer(config, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
 def _restore(model, run_dir: Path, store: RunStore, record: LiveRecord, point: checkpoints.CheckpointInfo) -> None:
     """Put the run back where `point` left it: variables, counters, curves and files."""
     checkpoints.clean_partial(run_dir)
@@ -198,7 +139,7 @@ def run_training(
     record = record or new_record(dataset, config)
     steps = steps_per_epoch(len(dataset.train), config.batch_size)
     keras.utils.set_random_seed(config.seed)
-    model = _compiled_model(dataset, arch, config, start, steps)
+    model = compiled_model(dataset, arch, config, start, steps)
     if start.parent:  # which layers came from the parent, and which start afresh
         update_config(run_dir, parent=start.parent.record())
     first_epoch = first_step = 0

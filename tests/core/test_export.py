@@ -80,8 +80,10 @@ def test_an_exported_schedule_and_augmentation_run(tmp_path):
     out = tmp_path / "lenet.py"
     out.write_text(export.script(run))
     text = out.read_text()
-    assert "RandomRotation(10 / 360" in text and "class Schedule" in text and "SGD(rate, momentum=0.9)" in text
-    assert "EarlyStopping(patience=3" in text
+    # the recipe's functions (issue 25: copied verbatim), fed the run's settings
+    assert "RandomRotation(settings.rotation / 360" in text and "class Schedule" in text and "keras.optimizers.SGD(rate" in text
+    assert "    rotation = 10" in text and "    schedule = 'one-cycle'" in text and "    momentum = 0.9" in text
+    assert "    early_stopping = True" in text and "    patience = 3" in text
     assert "test accuracy:" in run_script(out, tmp_path)
 
 

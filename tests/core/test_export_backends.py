@@ -1,0 +1,78 @@
+"""Issue 25: the exported script runs on Keras' JAX backend as it does on TensorFlow (it sets
+TensorFlow only by default and its recipe uses `keras.ops`), and the script of a fine-tuned run
+says that it trains from scratch (it carries no parent's weights) and runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cnn_core import export
+from cnn_core.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.datasets import load_dataset
+from cnn_core.runs import RunStore, read_json
+from cnn_core.training import Start, run_config, run_training
+from cnn_core.transfer import parent_of
+
+pytestmark = pytest.mark.slow
+
+DIGITS = DataConfig("digits", limit=400)
+
+
+def train(store: RunStore, config: TrainConfig, arch: str = "tutorial-minimal", start: Start | None = None):
+    dataset = load_dataset(DIGITS)
+    run_dir = store.new_run(run_config(dataset, ArchChoice(arch), config), arch)
+    result = run_training(dataset, ArchChoice(arch), config, run_dir, store, start=start)
+    assert result.status == "completed", result.message
+    return run_dir
+
+
+def run_script(run_dir, folder, *args, backend: str | None = None):
+    script = folder / "train.py"
+    folder.mkdir()
+    script.write_text(export.script(run_dir), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"} | ({"KERAS_BACKEND": backend} if backend else {})
+    done = subprocess.run([sys.executable, str(script), *args], cwd=folder, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return script.read_text(), done.stdout
+
+
+def test_the_script_runs_on_the_jax_backend(tmp_path):
+    pytest.importorskip("jax")  # requirements-dev.txt installs jax[cpu]
+    # every schedule-, augmentation- and callback-path of the recipe, on JAX
+    config = TrainConfig(
+        epochs=2, batch_size=32, schedule="one-cycle", optimizer="sgd", flip=True, rotation=10, zoom=0.1,
+        translation=0.1, early_stopping=True, patience=1,
+    )  # fmt: skip
+    run_dir = train(RunStore(tmp_path / "runs"), TrainConfig(**{**config.to_dict(), "epochs": 1}))
+    _, printed = run_script(run_dir, tmp_path / "jax", "--epochs", "2", "--limit", "300", backend="jax")
+    assert "on jax" in printed  # the script printed `keras.backend.backend()`
+    accuracy = float(printed.split("test accuracy:")[1].split()[0])
+    assert 0.0 <= accuracy <= 1.0
+    assert (tmp_path / "jax" / "model.keras").is_file()
+
+
+def test_without_keras_backend_the_script_uses_tensorflow(trained_runs, tmp_path):
+    run = next(p for p in trained_runs.iterdir() if p.is_dir())
+    _, printed = run_script(run, tmp_path / "tf", "--epochs", "1", "--limit", "60")
+    assert "on tensorflow" in printed and "test accuracy:" in printed
+
+
+def test_a_fine_tuned_runs_script_says_it_trains_from_scratch_and_runs(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    parent = train(store, TrainConfig(epochs=1, batch_size=32))
+    child = train(
+        store, TrainConfig(epochs=1, batch_size=32, seed=2), start=Start(parent=parent_of(parent, (8, 8, 1), freeze=True))
+    )
+    assert read_json(child / "config.json")["parent"]["run_id"] == parent.name
+    text, printed = run_script(child, tmp_path / "child", "--epochs", "1", "--limit", "300")
+    doc = text.split('"""')[1]
+    assert f"fine-tuned this run from run {parent.name}'s weights with its convolutions frozen" in doc
+    assert "it trains every layer from scratch" in doc and "FINE_TUNED = True" in text
+    assert "this script trains from scratch" in printed and "test accuracy:" in printed
+    plain = export.script(parent)
+    assert "FINE_TUNED = False" in plain and "from scratch" not in plain.split('"""')[1]  # nor does its docstring

@@ -272,7 +272,9 @@ def resumable_runs() -> None:
     for run in runs[:3]:
         with st.container(border=True):
             left, right = st.columns([3, 1])
-            left.markdown(f"**Run {run.run_id}** is {run.status} after {run.epochs_done} of {run.epochs} epochs. {run.message}")
+            left.markdown(
+                f"**Run {run.run_id}** is {run.status} after {run.epochs_done} of {run.epochs} epochs. {widgets.plain_text(run.message)}"
+            )
             clicked = right.button("Resume", icon=":material/play_circle:", key=state.key("train", "resume", run.run_id))
             if clicked and resume(run.run_id):
                 st.rerun()

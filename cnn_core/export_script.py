@@ -29,6 +29,9 @@ SETTINGS = (
 )  # fmt: skip
 
 
+NOT_KERAS = ("type", "row", "added")  # the plan's bookkeeping, not a layer's settings
+
+
 def recipe_source() -> str:
     """The recipe module's source without its docstring: the code the app trains with."""
     source = inspect.getsource(recipe)
@@ -48,7 +51,8 @@ def _layers_code(model_plan) -> str:
     rows = []
     for info in model_plan.layers:
         comment = f"  # {one_line(info.formula)}" if info.formula else ""
-        rows.append(f"    ({info.type!r}, {dict(info.config)!r}, {info.name!r}),{comment}")
+        settings = {k: v for k, v in info.config.items() if k not in NOT_KERAS}
+        rows.append(f"    ({info.type!r}, {settings!r}, {info.name!r}),{comment}")
     return (
         "LAYERS = [  # (Keras layer, its settings, its name); each comment is the layer's parameter count\n"
         + "\n".join(rows)
@@ -138,6 +142,7 @@ import keras
 {recipe}
 
 # This run.
+
 
 {settings}
 

@@ -68,7 +68,7 @@ FOLDER_LOADER = '''def load_data():
     import tempfile
     import zipfile
 
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     root = DATA_PATH
     if zipfile.is_zipfile(root):
@@ -88,10 +88,9 @@ FOLDER_LOADER = '''def load_data():
             for file in sorted(files):
                 if file.startswith("."):
                     continue
-                try:
+                try:  # upright, then converted and resized by the recipe's `to_array`, as CNN Studio does
                     with Image.open(os.path.join(dirpath, file)) as img:
-                        img = img.convert("L" if channels == 1 else "RGB").resize((width, height), Image.Resampling.BILINEAR)
-                        images.append(np.asarray(img, np.uint8).reshape(height, width, channels))
+                        images.append(to_array(ImageOps.exif_transpose(img), (height, width), channels))
                         labels.append(label)
                 except Exception:  # not an image: skipped, as CNN Studio does
                     pass

@@ -58,33 +58,8 @@ def open_image(source: ImageSource, *, target: tuple[int, int] | None = None) ->
         raise StudioError(f"truncated or corrupt image ({exc})") from None
 
 
-def to_channels(img: Image.Image, channels: int) -> Image.Image:
-    """Convert any Pillow mode to 'L' (channels=1) or 'RGB' (channels=3).
-
-    Transparent pixels are composited onto white; 16-bit and 32-bit images are scaled to 8 bits
-    rather than clipped (Pillow's own conversion clips them to white).
-    """
-    if img.mode in {"I", "I;16", "I;16L", "I;16B", "I;16N", "F"}:
-        values = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
-        img = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8), "L")
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    if img.mode in {"RGBA", "LA", "PA"}:
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba).convert("RGB")
-    return img.convert("L" if channels == 1 else "RGB")
-
-
-def to_array(img: Image.Image, size: tuple[int, int], channels: int) -> np.ndarray:
-    """`img` as a `uint8` array of shape (height, width, channels), stretched to `size` (h, w)."""
-    img = to_channels(img, channels)
-    height, width = size
-    if img.size != (width, height):
-        img = img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    array = np.asarray(img, dtype=np.uint8)
-    return array.reshape(height, width, channels)
+# Pixel conversion is the recipe's (the exported script reads a folder's images with the same code).
+to_channels, to_array = recipe.to_channels, recipe.to_array
 
 
 def load_array(source: ImageSource, size: tuple[int, int], channels: int) -> np.ndarray:

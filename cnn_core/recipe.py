@@ -1,11 +1,11 @@
 """The training recipe in plain Keras: what a Keras user would write to train a run by hand.
 
-Data split (stratified, seeded), resizing, layers from a spec, augmentation, the learning-rate
-formula and schedule, the optimizer, the loss, compiling and early stopping. The app trains
-with these functions, and the exported script carries this module's source verbatim, so the
-script trains exactly as the app does. Therefore it imports only the standard library, numpy,
-Pillow and Keras (lazily, inside functions, and only `keras.ops`: it runs on TensorFlow, JAX or
-PyTorch). Settings come as any object with the attributes a function reads (the app passes its
+Image conversion and resizing, the data split (stratified, seeded), layers from a spec,
+augmentation, the learning-rate formula and schedule, the optimizer, the loss, compiling and
+early stopping. The app trains with these functions, and the exported script carries this
+module's source verbatim, so the script trains exactly as the app does. Therefore it imports only
+the standard library, numpy, Pillow and Keras (lazily, inside functions, and only `keras.ops`: it
+runs on TensorFlow, JAX or PyTorch). Settings come as any object with the attributes a function reads (the app passes its
 TrainConfig; the script, a class of constants).
 """
 
@@ -82,6 +82,39 @@ def resize_all(images, side, chunk=256, between_chunks=None):
             im = Image.fromarray(images[i, ..., 0] if c == 1 else images[i], mode)
             out[i] = np.asarray(im.resize((side, side), Image.Resampling.BILINEAR)).reshape(side, side, c)
     return out
+
+
+def to_channels(img, channels):
+    """Convert any Pillow mode to 'L' (channels=1) or 'RGB' (channels=3).
+
+    Transparent pixels are composited onto white; 16-bit and 32-bit images are scaled to 8 bits
+    rather than clipped (Pillow's own conversion clips them to white).
+    """
+    from PIL import Image
+
+    if img.mode in {"I", "I;16", "I;16L", "I;16B", "I;16N", "F"}:
+        values = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        img = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8), "L")
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in {"RGBA", "LA", "PA"}:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("L" if channels == 1 else "RGB")
+
+
+def to_array(img, size, channels):
+    """`img` as a `uint8` array of shape (height, width, channels), stretched to `size` (h, w)."""
+    from PIL import Image
+
+    img = to_channels(img, channels)
+    height, width = size
+    if img.size != (width, height):
+        img = img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    array = np.asarray(img, dtype=np.uint8)
+    return array.reshape(height, width, channels)
 
 
 # The model.

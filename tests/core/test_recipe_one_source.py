@@ -40,6 +40,7 @@ def test_the_app_trains_with_the_recipes_functions():
     assert training.augmentation_layers is recipe.augmentation_layers
     assert schedules.formula is recipe.formula and schedules.COSINE_FLOOR == recipe.COSINE_FLOOR
     assert builder.BN_MOMENTUM is recipe.BN_MOMENTUM
+    assert images.to_array is recipe.to_array and images.to_channels is recipe.to_channels  # a folder's pixels
     for module, name in [
         (builder, "recipe.build_model("),
         (training_model, "recipe.compile_model("),
@@ -116,4 +117,5 @@ def test_the_scripts_accuracy_with_the_runs_own_epochs_matches_the_runs(digits_r
     assert "1,349 training, 179 validation and 269 test images" in done.stdout
     assert done.stdout.count("Epoch ") == CONFIG.epochs  # the run's own epochs (verbose=2 prints one line each)
     script_accuracy = float(done.stdout.split("test accuracy:")[1].split()[0])
+    print(f"digits, {CONFIG.epochs} epochs: run {accuracy:.4f}, script {script_accuracy:.4f}")
     assert abs(script_accuracy - accuracy) <= TOLERANCE, (script_accuracy, accuracy)

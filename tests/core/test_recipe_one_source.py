@@ -12,6 +12,7 @@ import json
 import runpy
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,3 +120,27 @@ def test_the_scripts_accuracy_with_the_runs_own_epochs_matches_the_runs(digits_r
     script_accuracy = float(done.stdout.split("test accuracy:")[1].split()[0])
     print(f"digits, {CONFIG.epochs} epochs: run {accuracy:.4f}, script {script_accuracy:.4f}")
     assert abs(script_accuracy - accuracy) <= TOLERANCE, (script_accuracy, accuracy)
+
+
+def test_a_dataset_with_its_own_test_set_is_limited_resized_and_split_as_the_app_does(tmp_path, monkeypatch):
+    """Fashion-MNIST from Debian's package (as the script reads it) comes with its own test set: the
+    script keeps the same share of it, resizes both with the recipe and splits the rest alike."""
+    from cnn_core.datasets import load_dataset
+    from cnn_core.runs import RunStore
+
+    if not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    monkeypatch.setenv("CNN_STUDIO_SYSTEM_DATASETS", "/usr/share/datasets")  # the real files, only read
+
+    data = DataConfig("fashion-mnist", limit=300, image_size=14)
+    dataset = load_dataset(data)
+    store, config = RunStore(tmp_path / "runs"), TrainConfig(epochs=1, batch_size=32)
+    run_dir = store.new_run(training.run_config(dataset, ARCH, config), "fashion")
+    assert training.run_training(dataset, ARCH, config, run_dir, store).status == "completed"
+    script = tmp_path / "train.py"
+    script.write_text(export.script(run_dir), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    sizes = f"{len(dataset.train):,} training, {len(dataset.validation):,} validation and {len(dataset.test):,} test images"
+    assert f"{sizes} of (14, 14, 1)" in done.stdout, done.stdout[:500]
+    assert "test accuracy:" in done.stdout

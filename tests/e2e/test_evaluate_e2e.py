@@ -3,8 +3,8 @@ clicking it opens that image in Visualize; a cell of the confusion matrix shows 
 
 import pytest
 
-from tests.conftest import train_tiny_run
 from tests.e2e.helpers import assert_no_exception, wait_ready
+from tests.trained import copy_runs
 
 pytestmark = pytest.mark.e2e
 
@@ -31,8 +31,8 @@ def click_plot(page, kind: str, point: str) -> dict:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def digits_run(server):
-    return train_tiny_run(server.workdir / "runs", "digits", "tutorial-minimal", epochs=3, image_size=28)
+def digits_run(server, digits_runs):
+    return copy_runs(digits_runs, server.workdir / "runs")[0]
 
 
 def map_frame(page):

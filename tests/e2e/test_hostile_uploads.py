@@ -3,9 +3,9 @@ each, never a traceback, and the app keeps serving."""
 
 import pytest
 
-from tests.conftest import train_tiny_run
 from tests.e2e.helpers import assert_no_exception, choose, wait_ready
 from tests.hostile import dataset_zips, model_files, predict_uploads
+from tests.trained import copy_runs
 
 pytestmark = pytest.mark.e2e
 UPLOAD = "[data-testid=stFileUploader] input[type=file]"
@@ -36,8 +36,8 @@ def test_dataset_zips_on_the_data_page(page, server, tmp_path):
     assert not list(server.workdir.parent.rglob("evil.png"))
 
 
-def test_models_on_the_runs_page_and_images_on_the_predict_page(page, server, tmp_path):
-    run = train_tiny_run(server.workdir / "runs")
+def test_models_on_the_runs_page_and_images_on_the_predict_page(page, server, tmp_path, trained_runs):
+    (run,) = copy_runs(trained_runs, server.workdir / "runs")
     page.goto(server.url)
     wait_ready(page, "Handwritten digits 0-9")
     choose(page, "Dataset", "Shapes")  # the imported model must fit shapes at 16x16: set size and limit

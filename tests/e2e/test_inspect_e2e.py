@@ -2,14 +2,14 @@
 
 import pytest
 
-from tests.conftest import train_tiny_run
 from tests.e2e.helpers import assert_no_exception, choose, go_to, wait_ready
+from tests.trained import copy_runs
 
 pytestmark = pytest.mark.e2e
 
 
-def test_evaluate_and_visualize_after_training(page, server):
-    train_tiny_run(server.workdir / "runs")
+def test_evaluate_and_visualize_after_training(page, server, trained_runs):
+    copy_runs(trained_runs, server.workdir / "runs")
     page.goto(f"{server.url}/evaluate")
     wait_ready(page, "Confusion matrix")
     page.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").first.wait_for(timeout=30_000)

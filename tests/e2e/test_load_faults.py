@@ -7,9 +7,9 @@ import time
 import pytest
 
 from cnn_core.runs import RunStore
-from tests.conftest import train_tiny_run
 from tests.e2e.conftest import Server
 from tests.e2e.helpers import assert_no_exception, choose, go_to, wait_for_batches, wait_ready
+from tests.trained import copy_runs
 
 pytestmark = pytest.mark.e2e
 
@@ -19,9 +19,9 @@ def statuses(runs_dir) -> list[str]:
 
 
 @pytest.fixture
-def capped_server(tmp_path):
+def capped_server(tmp_path, digits_runs):
     server = Server(tmp_path / "srv", env={"CNN_STUDIO_MAX_JOBS": "1"}).start()
-    train_tiny_run(server.workdir / "runs", "digits", "tutorial-minimal", epochs=2, image_size=28)
+    copy_runs(digits_runs, server.workdir / "runs")
     yield server
     server.stop()
 
@@ -103,9 +103,9 @@ def test_four_sessions_two_training_two_browsing(browser, capped_server):
     assert slowest[0] < 60
 
 
-def test_killed_server_leaves_completed_runs_and_one_interrupted(browser, tmp_path):
+def test_killed_server_leaves_completed_runs_and_one_interrupted(browser, tmp_path, trained_runs):
     server = Server(tmp_path / "srv").start()
-    train_tiny_run(server.workdir / "runs")
+    copy_runs(trained_runs, server.workdir / "runs")
     page = browser.new_page()
     try:
         page.goto(f"{server.url}/train")

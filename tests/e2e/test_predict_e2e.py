@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import train_tiny_run
 from tests.e2e.helpers import assert_no_exception, choose, draw_a_digit, wait_ready
+from tests.trained import copy_runs
 
 pytestmark = pytest.mark.e2e
 
 
-def test_draw_and_upload(page, server, tmp_path):
-    train_tiny_run(server.workdir / "runs", "digits", "tutorial-minimal", epochs=3, image_size=28)
+def test_draw_and_upload(page, server, tmp_path, digits_runs):
+    copy_runs(digits_runs, server.workdir / "runs")
     page.goto(f"{server.url}/predict")
     wait_ready(page, "Draw a digit above")
     draw_a_digit(page)
@@ -42,8 +42,8 @@ def test_draw_and_upload(page, server, tmp_path):
     assert_no_exception(page)
 
 
-def test_robustness_sliders_and_the_occlusion_map(page, server, tmp_path):
-    train_tiny_run(server.workdir / "runs", "digits", "tutorial-minimal", epochs=3, image_size=28)
+def test_robustness_sliders_and_the_occlusion_map(page, server, tmp_path, digits_runs):
+    copy_runs(digits_runs, server.workdir / "runs")
     page.goto(f"{server.url}/predict")
     wait_ready(page, "Draw a digit above")
     page.get_by_text("Upload", exact=True).click()

@@ -150,7 +150,7 @@ def test_a_job_on_the_cluster_trains_live_pauses_resumes_and_stops_for_its_owner
 
 def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpoint(on_cluster, mnist):
     jobs = JobRegistry(max_running=1)
-    job = jobs.submit(mnist, ArchChoice("keras-mnist"), TrainConfig(epochs=8, batch_size=16), "bob")
+    job = jobs.submit(mnist, ArchChoice("keras-mnist"), TrainConfig(epochs=4, batch_size=16), "bob")
     wait_until(lambda: (job.run_dir / "checkpoints" / "epoch-0001.json").is_file(), what="the first checkpoint")
     os.kill(job.worker["pid"], signal.SIGKILL)
     job.wait(120)
@@ -162,7 +162,7 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
     resumed = jobs.resume(job.run_id, "bob", mnist)
     resumed.wait(300)
     assert resumed.status == "completed", resumed.record.message
-    assert [row["epoch"] for row in RunStore().read_history(job.run_dir)] == list(range(1, 9))
+    assert [row["epoch"] for row in RunStore().read_history(job.run_dir)] == list(range(1, 5))
     assert json.loads((job.run_dir / "metrics.json").read_text())["test_accuracy"] > 0.7
 
     # and a fine-tune of it on the cluster: the parent's model travels with the job, and the record
@@ -250,8 +250,8 @@ def test_ctrl_c_pauses_a_cli_run_on_the_worker_and_resume_finishes_it_there(ray_
     env = {**os.environ, **ray_cluster.env()}
     runs = str(tmp_path / "runs")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cnn_core", "train", "--dataset", "mnist-5k", "--limit", "2000", "--epochs", "40",
-         "--batch-size", "16", "--runs-dir", runs, "--json"],
+        [sys.executable, "-m", "cnn_core", "train", "--dataset", "mnist-5k", "--limit", "600", "--epochs", "40",
+         "--batch-size", "16", "--runs-dir", runs, "--json"],  # short epochs, and many: the pause lands well before the end
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     while '"epoch": 1,' not in proc.stderr.readline():  # an epoch has come back from the worker

@@ -138,7 +138,7 @@ def test_jobs_beyond_the_cap_wait_in_a_queue_and_one_job_per_owner(tiny, tmp_pat
     for job in (first, second, third):
         job.thread.join(120)
     assert (first.status, second.status, third.status) == ("stopped", "completed", "stopped")
-    assert store.info(third.run_dir).message == "stopped before training started"
+    assert store.info(third.run_dir).message == "cancelled before it started"
     assert len(store.list_runs()) == 3
 
 

@@ -116,7 +116,9 @@ def test_the_report_shows_hostile_text_as_text(runs):
     benign = report([run, run], store)
     made_hostile(run, HOSTILE_TEXTS[3])
     metrics = read_json(run / "metrics.json")
-    metrics["diagnosis"] = [{"title": "<script>alert(2)</script>", "evidence": "<b>e</b>", "severity": "warning", "suggestion": "&"}]
+    metrics["diagnosis"] = [
+        {"title": "<script>alert(2)</script>", "evidence": "<b>e</b>", "severity": "warning", "suggestion": "&"}
+    ]
     write_json(run / "metrics.json", metrics)
     text = report([run, run], store)  # the comparison too: run names go into its table and chart
     assert text.count("<script") == benign.count("<script")  # only Plotly's own

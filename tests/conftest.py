@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from pathlib import Path
 
@@ -135,3 +136,13 @@ def trained_run(trained_runs, monkeypatch) -> str:
     """Point the app at the shared runs folder; returns the run id."""
     monkeypatch.setenv("CNN_STUDIO_RUNS_DIR", str(trained_runs))
     return next(p.name for p in trained_runs.iterdir() if p.is_dir())
+
+
+def wait_until(predicate, timeout: float = 120.0) -> None:
+    """Poll `predicate` every 50 ms until it holds; fail the test after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")

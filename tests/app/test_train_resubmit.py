@@ -5,14 +5,11 @@ import time
 import pytest
 
 from cnn_core.jobs import JOBS
+from tests.app import test_train_page
 from tests.app.helpers import open_page
 
 pytestmark = pytest.mark.slow
-TINY = {
-    "data_config": {"dataset_id": "shapes", "limit": 100, "image_size": 16},
-    "arch_choice": {"preset": "tutorial-minimal"},
-    "train_config": {"epochs": 300, "batch_size": 4},
-}
+TINY = {**test_train_page.TINY, "train_config": {"epochs": 300, "batch_size": 4}}  # long enough to press Train again
 
 
 def test_a_page_that_lost_track_of_its_run_shows_it_again_on_train():

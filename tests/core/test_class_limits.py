@@ -10,6 +10,7 @@ from cnn_core.datasets import load_dataset
 from cnn_core.errors import StudioError
 from cnn_core.jobs import JobRegistry
 from cnn_core.runs import RunStore, owner_tag, read_json
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow
 ARCH = ArchChoice("tutorial-minimal")
@@ -45,15 +46,6 @@ def classroom_mode(monkeypatch):
     return monkeypatch
 
 
-def wait(predicate, timeout=120.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def test_the_same_request_twice_returns_the_run_already_on_its_way(tiny, registry):
     store = RunStore()
     first = registry.submit(tiny, ARCH, LONG, "alice", store)
@@ -67,7 +59,7 @@ def test_the_same_request_twice_returns_the_run_already_on_its_way(tiny, registr
 def test_a_queued_run_is_cancelled_at_once_by_its_owner_only(tiny, registry):
     store = RunStore()
     first = registry.submit(tiny, ARCH, LONG, "alice", store)
-    wait(lambda: first.status == "running")
+    wait_until(lambda: first.status == "running")
     queued = registry.submit(tiny, ARCH, LONG, "bob", store)
     assert queued.status == "queued" and registry.queue_position(queued) == 1
     with pytest.raises(StudioError, match="only that session can cancel"):
@@ -87,7 +79,7 @@ def test_over_the_queue_limit_a_learner_is_told_the_limit(tiny, registry, classr
     classroom_mode.setenv("CNN_STUDIO_LEARNER_QUEUED_RUNS", "2")
     store = RunStore()
     jobs = [registry.submit(tiny, ARCH, TrainConfig(epochs=500 + i, batch_size=8), "alice", store) for i in range(3)]
-    wait(lambda: jobs[0].status == "running")
+    wait_until(lambda: jobs[0].status == "running")
     assert [j.status for j in jobs[1:]] == ["queued", "queued"]
     with pytest.raises(StudioError, match=r"you already have 2 runs waiting \(the class limit is 2\): wait or cancel one"):
         registry.submit(tiny, ARCH, TrainConfig(epochs=9, batch_size=8), "alice", store)
@@ -103,11 +95,11 @@ def test_a_learner_trains_one_run_at_a_time_while_others_take_free_slots(tiny, c
         a1 = registry.submit(tiny, ARCH, LONG, "alice", store)
         a2 = registry.submit(tiny, ARCH, TrainConfig(epochs=501, batch_size=8), "alice", store)
         bob = registry.submit(tiny, ARCH, LONG, "bob", store)
-        wait(lambda: a1.status == "running" and bob.status == "running")
+        wait_until(lambda: a1.status == "running" and bob.status == "running")
         time.sleep(0.6)
         assert a2.status == "queued"  # a slot is free, but alice already trains her one run
         a1.stop("alice")
-        wait(lambda: a2.status == "running")
+        wait_until(lambda: a2.status == "running")
     finally:
         for job in registry.jobs.values():
             job.control.stop.set()

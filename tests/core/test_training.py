@@ -18,20 +18,11 @@ from cnn_core.jobs import JobRegistry
 from cnn_core.runs import RunStore
 from cnn_core.training import choose_strategy, new_record, run_config, run_training
 from tests.cli import cli
-from tests.conftest import ROOT, make_class_folder
+from tests.conftest import ROOT, make_class_folder, wait_until
 
 pytestmark = pytest.mark.slow
 TINY = DataConfig("shapes", limit=200, image_size=16)
 ARCH = ArchChoice("tutorial-minimal")
-
-
-def wait(predicate, timeout=120.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +79,7 @@ def epoch_summaries(folder) -> dict[str, list[int]]:
 def test_stop_keeps_what_was_learned_and_saves_a_stopped_run(tiny, tmp_path):
     registry, store = JobRegistry(1), RunStore(tmp_path / "runs")
     job = registry.submit(tiny, ARCH, TrainConfig(epochs=200, batch_size=8), "alice", store)
-    wait(lambda: job.snapshot().points >= 3)
+    wait_until(lambda: job.snapshot().points >= 3)
     job.stop("alice")
     job.thread.join(120)
     snap = job.record.snapshot()
@@ -126,7 +117,7 @@ def test_divergence_callback_on_fake_logs(bad):
 def test_jobs_beyond_the_cap_wait_in_a_queue_and_one_job_per_owner(tiny, tmp_path):
     registry, store = JobRegistry(1), RunStore(tmp_path / "runs")
     first = registry.submit(tiny, ARCH, TrainConfig(epochs=100, batch_size=8), "alice", store)
-    wait(lambda: first.status == "running")
+    wait_until(lambda: first.status == "running")
     second = registry.submit(tiny, ARCH, TrainConfig(epochs=1), "bob", store)
     time.sleep(0.5)
     assert second.status == "queued" and registry.queue_position(second) == 1

@@ -80,6 +80,21 @@ def _recommended(args: argparse.Namespace) -> dict:
     return dict(preset.recommended) if preset else {}
 
 
+def check_names(args: argparse.Namespace) -> None:
+    """Refuse an unknown run, preset or dataset before TensorFlow's 7-second import, not after it."""
+    from cnn_core.architectures import get_preset
+    from cnn_core.datasets import get_spec
+    from cnn_core.runs import RunStore
+
+    if isinstance(getattr(args, "run", None), str):
+        RunStore(getattr(args, "runs_dir", None)).resolve(args.run, allow_path=True)
+    arch = getattr(args, "arch", None)
+    if isinstance(arch, str) and not arch.endswith(".json"):
+        get_preset(arch)
+    if isinstance(getattr(args, "dataset", None), str):
+        get_spec(args.dataset)
+
+
 def quiet_tensorflow_import() -> None:
     """Import TensorFlow with file descriptor 2 pointed at /dev/null: its C++ start-up lines
     ("Could not find cuda drivers ...", "failed call to cuInit") bypass Python's logging and every
@@ -111,6 +126,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m cnn_core", extra_
         args = parser.parse_args(argv)
     try:
         if getattr(args, "tensorflow", False):
+            check_names(args)
             quiet_tensorflow_import()
         return args.func(args)
     except StudioError as exc:

@@ -35,3 +35,16 @@ def test_refusals_are_one_line_without_traceback(tmp_path):
         assert out.returncode == 2
         assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
         assert "Traceback" not in out.stderr
+
+
+def test_unknown_names_are_refused_before_tensorflow_is_imported():
+    """A typo costs a fraction of a second, not TensorFlow's 7-second import."""
+    probe = (
+        "import sys; from cnn_core.cli import main\n"
+        "for argv in (['train', '--arch', 'nope'], ['train', '--dataset', 'nope'], ['evaluate', 'no-such-run'], "
+        "['hardest', 'no-such-run']):\n"
+        "    print(main(argv), 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.stdout.split("\n")[:4] == ["2 False"] * 4, out.stdout + out.stderr
+    assert "unknown architecture 'nope'" in out.stderr and "no run 'no-such-run'" in out.stderr

@@ -183,6 +183,16 @@ def model_at_checkpoint(run_dir: Path, info):
 def load_run(run: str | Path, store: RunStore | None = None, epoch: int | None = None):
     """(model, dataset, config) of a saved run; the dataset is rebuilt from the run's data config.
 
+    See `load_run_model` for `epoch`.
+    """
+    model, config = load_run_model(run, store, epoch)
+    return model, load_dataset(DataConfig.from_dict(config.get("data", {}))), config
+
+
+def load_run_model(run: str | Path, store: RunStore | None = None, epoch: int | None = None):
+    """(model, config) of a saved run, without its dataset (the app loads that through its shared,
+    budgeted loads).
+
     Args:
         epoch: the model as it was after this epoch (from its checkpoint); None for the final
             model, or the last checkpoint of a run that has no final model (an interrupted one).
@@ -205,5 +215,4 @@ def load_run(run: str | Path, store: RunStore | None = None, epoch: int | None =
     else:
         kept = ", ".join(map(str, sorted(saved))) or "none"
         raise StudioError(f"run {path.name} has no checkpoint for epoch {epoch} (kept epochs: {kept})")
-    dataset = load_dataset(DataConfig.from_dict(config.get("data", {})))
-    return model, dataset, config
+    return model, config

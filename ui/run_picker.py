@@ -24,12 +24,21 @@ class LoadedRun:
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _load(run_path: str, version: float, epoch: int | None):
-    from cnn_core.evaluation import load_run
+def _load_model(run_path: str, version: float, epoch: int | None):
+    from cnn_core.evaluation import load_run_model
     from cnn_core.inspection import Inspector
 
-    model, dataset, config = load_run(run_path, epoch=epoch)
-    return model, dataset, config, Inspector(model)
+    model, config = load_run_model(run_path, epoch=epoch)
+    return model, config, Inspector(model)
+
+
+def _load(run_path: str, version: float, epoch: int | None):
+    """(model, dataset, config, inspector): the model cached per run and epoch; the dataset from the
+    sessions' shared loads, so it counts against the memory budget and is kept once, not per run."""
+    from cnn_core.config import DataConfig
+
+    model, config, inspector = _load_model(run_path, version, epoch)
+    return model, state.current_dataset(DataConfig.from_dict(config.get("data", {}))), config, inspector
 
 
 _EVALUATIONS = Memo(6)

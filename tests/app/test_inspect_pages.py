@@ -56,3 +56,19 @@ def test_pages_without_any_run_point_to_training():
     for page in ("evaluate", "visualize"):
         at = open_page(page)
         assert "No trained model yet" in at.info[0].value
+
+
+def test_a_runs_dataset_comes_from_the_shared_budgeted_loads(trained_run, trained_runs):
+    """The model pages keep a run's images once, in the sessions' shared cache that the memory budget
+    bounds, not in a cache of their own per run."""
+    import json
+
+    from cnn_core.config import DataConfig
+    from ui import state
+
+    config = DataConfig.from_dict(json.loads((trained_runs / trained_run / "config.json").read_text())["data"])
+    key = json.dumps(config.to_dict(), sort_keys=True)
+    state._DATASETS._items.pop(key, None)  # other tests in this process may have loaded it already
+    at = open_page("visualize", timeout=120)
+    assert not at.exception
+    assert key in state._DATASETS._items  # the page's dataset is the shared one

@@ -161,6 +161,8 @@ def _control(cell, job, action: str, label: str) -> None:
             getattr(job, action)(state.owner_id())  # the job checks that this browser is the teacher
         except StudioError as exc:
             st.error(str(exc))
+            return
+        st.rerun(scope="fragment")  # redraw now, so the row shows its button disabled, not in two seconds
 
 
 def publish_picker() -> None:

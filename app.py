@@ -5,9 +5,10 @@ import logging
 
 import streamlit as st
 
-from cnn_core import classroom, share
-from cnn_core.datasets import get_spec
+from cnn_core.access import classroom
+from cnn_core.data.datasets import get_spec
 from cnn_core.errors import StudioError
+from cnn_core.settings import share
 from ui import PageDone, classroom_view, state
 from ui.widgets import code_span, plain_text
 

@@ -15,7 +15,7 @@ SEGMENT, SEGMENTS, SETTLE = 8, 8, 2  # epochs per stretch, stretches (page, none
 
 
 def _epochs(runs: Path) -> list[dict]:
-    from cnn_core.runs import RunStore
+    from cnn_core.runs.store import RunStore
 
     folders = [p for p in runs.iterdir() if p.is_dir()] if runs.exists() else []
     return RunStore(runs).read_history(folders[0]) if folders else []
@@ -25,8 +25,8 @@ def page_open_versus_none() -> dict:
     """Median images per second of the epochs watched and of the epochs not watched, and their pair ratios."""
     from playwright.sync_api import sync_playwright
 
-    from cnn_core.config import DataConfig
-    from cnn_core.datasets import load_dataset
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.settings.config import DataConfig
     from tests.e2e.conftest import CHROMIUM_ARGS, Server
     from tests.e2e.helpers import wait_ready
 

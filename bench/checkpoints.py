@@ -22,7 +22,7 @@ EPOCHS, PAIRS = 4, 3
 
 def _timed_capture():
     """Wrap checkpoints.capture and CheckpointWriter.submit's writes to time them."""
-    from cnn_core import checkpoints
+    from cnn_core.training import checkpoints
 
     spent = {"capture": [], "write": []}
     capture, write = checkpoints.capture, checkpoints.write
@@ -44,10 +44,10 @@ def _timed_capture():
 
 
 def _train(dataset, preset: str, config, checkpoints_on: bool = True):
-    from cnn_core import callbacks
-    from cnn_core.config import ArchChoice
-    from cnn_core.runs import RunStore
-    from cnn_core.training import run_config, run_training
+    from cnn_core.runs.store import RunStore
+    from cnn_core.settings.config import ArchChoice
+    from cnn_core.training import callbacks
+    from cnn_core.training.fit import run_config, run_training
 
     store, arch = RunStore(tempfile.mkdtemp()), ArchChoice(preset)
     original = callbacks.Checkpointer.on_epoch_end
@@ -62,7 +62,7 @@ def _train(dataset, preset: str, config, checkpoints_on: bool = True):
 
 
 def _costs(dataset, config) -> list[dict]:
-    from cnn_core import checkpoints
+    from cnn_core.training import checkpoints
 
     rows = []
     for preset in PRESETS:
@@ -90,9 +90,9 @@ def _ab(dataset, config) -> dict:
 
 
 def _resume_latency(dataset, config) -> dict:
-    from cnn_core.config import ArchChoice
-    from cnn_core.jobs import JobRegistry
-    from cnn_core.runs import RunStore
+    from cnn_core.jobs.registry import JobRegistry
+    from cnn_core.runs.store import RunStore
+    from cnn_core.settings.config import ArchChoice
 
     registry, store = JobRegistry(1), RunStore(tempfile.mkdtemp())
     job = registry.submit(dataset, ArchChoice("keras-mnist"), replace(config, epochs=20), "bench", store)
@@ -114,9 +114,9 @@ def _resume_latency(dataset, config) -> dict:
 
 
 def run() -> dict:
-    from cnn_core.config import DataConfig, TrainConfig
-    from cnn_core.datasets import load_dataset
-    from cnn_core.training import prepare_tensorflow
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.settings.config import DataConfig, TrainConfig
+    from cnn_core.training.fit import prepare_tensorflow
 
     prepare_tensorflow()
     dataset = load_dataset(DataConfig("mnist-5k"))

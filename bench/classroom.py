@@ -47,8 +47,8 @@ def _join_class(classroom) -> tuple[list[str], str]:
 
 def _over_the_limit(registry, dataset, arch, owner) -> dict:
     """With every slot held, one learner queues to the limit, is refused once more, then cancels them all."""
-    from cnn_core.config import TrainConfig
     from cnn_core.errors import StudioError
+    from cnn_core.settings.config import TrainConfig
 
     with ExitStack() as held:
         for _ in range(registry.max_running):
@@ -68,7 +68,7 @@ def _over_the_limit(registry, dataset, arch, owner) -> dict:
 
 def _visibility(learners: list[str], teacher: str) -> dict:
     """Runs each learner sees that are not theirs, over every pair; and what the teacher sees."""
-    from cnn_core.runs import RunStore, owner_tag
+    from cnn_core.runs.store import RunStore, owner_tag
 
     runs = RunStore().list_runs()
     cross = own = 0
@@ -81,11 +81,11 @@ def _visibility(learners: list[str], teacher: str) -> dict:
 
 
 def run() -> dict:
-    from cnn_core import classroom
-    from cnn_core.config import ArchChoice, DataConfig
-    from cnn_core.datasets import load_dataset
-    from cnn_core.jobs import JobRegistry
-    from cnn_core.training import prepare_tensorflow
+    from cnn_core.access import classroom
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.jobs.registry import JobRegistry
+    from cnn_core.settings.config import ArchChoice, DataConfig
+    from cnn_core.training.fit import prepare_tensorflow
 
     prepare_tensorflow()
     dataset = load_dataset(DataConfig(dataset_id="mnist-5k", limit=600))

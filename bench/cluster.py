@@ -23,8 +23,8 @@ LIMIT = 900.0  # seconds per configuration
 
 
 def _simulate(registry, dataset, owners) -> dict:
-    from cnn_core.config import ArchChoice, TrainConfig
-    from cnn_core.runs import RunStore, owner_tag, read_json
+    from cnn_core.runs.store import RunStore, owner_tag, read_json
+    from cnn_core.settings.config import ArchChoice, TrainConfig
 
     arch, config = ArchChoice("keras-mnist"), TrainConfig(epochs=1, batch_size=32)
     began = time.perf_counter()
@@ -59,11 +59,11 @@ def run() -> dict:
     import secrets
     import tempfile
 
-    from cnn_core import cluster
-    from cnn_core.config import DataConfig
-    from cnn_core.datasets import load_dataset
-    from cnn_core.jobs import JobRegistry
-    from cnn_core.training import prepare_tensorflow
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.jobs import cluster
+    from cnn_core.jobs.registry import JobRegistry
+    from cnn_core.settings.config import DataConfig
+    from cnn_core.training.fit import prepare_tensorflow
 
     prepare_tensorflow()
     dataset = load_dataset(DataConfig(dataset_id="mnist-5k", limit=600))

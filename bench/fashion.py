@@ -31,11 +31,11 @@ def published_rows() -> list[tuple[str, float]]:
 
 
 def _train(preset: str, **settings) -> dict:
-    from cnn_core.architectures import get_preset
-    from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-    from cnn_core.datasets import load_dataset
-    from cnn_core.runs import RunStore
-    from cnn_core.training import run_config, run_training
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.model.architectures import get_preset
+    from cnn_core.runs.store import RunStore
+    from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+    from cnn_core.training.fit import run_config, run_training
 
     dataset = load_dataset(DataConfig("fashion-mnist"))
     config = TrainConfig(**(get_preset(preset).recommended | settings))
@@ -55,7 +55,7 @@ def _train(preset: str, **settings) -> dict:
 
 
 def run() -> dict:
-    from cnn_core import downloads
+    from cnn_core.data import downloads
 
     if downloads.find("fashion-mnist") is None:
         print("\nFashion-MNIST: skipped; install Debian's dataset-fashion-mnist (make test does, when root)")

@@ -105,9 +105,11 @@ CASES = {
 CHILD = """
 import json, os, resource, sys, time
 from pathlib import Path
-from cnn_core import downloads, ingest, modelio, paths
-from cnn_core.config import DataConfig
-from cnn_core.datasets import load_dataset
+from cnn_core import paths
+from cnn_core.data import downloads, ingest
+from cnn_core.model import modelio
+from cnn_core.settings.config import DataConfig
+from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
 
 def written():

@@ -40,10 +40,10 @@ def drawn_digit() -> bytes:
 
 
 def run() -> dict:
-    from cnn_core.architectures import PRESETS
-    from cnn_core.builder import build_model
-    from cnn_core.inspection import Inspector
-    from cnn_core.preprocess import prepare
+    from cnn_core.inspection.maps import Inspector
+    from cnn_core.inspection.preprocess import prepare
+    from cnn_core.model.architectures import PRESETS
+    from cnn_core.model.builder import build_model
 
     model = build_model(PRESETS["keras-mnist"], (28, 28, 1), 10)
     inspector = Inspector(model)

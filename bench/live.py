@@ -19,7 +19,7 @@ SIZES = (1_000, 10_000, 100_000, 200_000)
 
 
 def _record(points: int):
-    from cnn_core.live import LiveRecord
+    from cnn_core.training.live import LiveRecord
 
     steps = 1563  # a CIFAR-10-sized epoch at batch 32
     record = LiveRecord(epochs=math.ceil(points / steps), steps_per_epoch=steps, batch_size=32, train_size=steps * 32)
@@ -38,8 +38,8 @@ def _record(points: int):
 
 def _refresh(record) -> tuple[float, int]:
     """What the live view does each second: snapshot, diagnosis of the recent batches, figure, JSON."""
-    from cnn_core import curves
-    from cnn_core.diagnosis import RECENT, Context, diagnose
+    from cnn_core.training import curves
+    from cnn_core.training.diagnosis import RECENT, Context, diagnose
 
     start = time.perf_counter()
     snap = record.snapshot()

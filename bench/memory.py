@@ -18,7 +18,7 @@ from bench.common import save, table
 PROBE = r"""
 import json, resource, threading, time, tempfile
 import numpy as np
-from cnn_core.training import prepare_tensorflow
+from cnn_core.training.fit import prepare_tensorflow
 prepare_tensorflow()
 import keras
 def rss():
@@ -26,10 +26,10 @@ def rss():
 def peak():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 base_now, base_peak = rss(), peak()
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.datasets import Dataset, Split, get_spec
-from cnn_core.jobs import JobRegistry
-from cnn_core.runs import RunStore
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.data.datasets import Dataset, Split, get_spec
+from cnn_core.jobs.registry import JobRegistry
+from cnn_core.runs.store import RunStore
 registry = JobRegistry(1)
 def dataset(n):
     rng = np.random.default_rng(0)
@@ -55,10 +55,10 @@ print(json.dumps({"uint8_bytes": int(x.nbytes), "baseline_rss": base_now, "warm_
 
 RUNS = r"""
 import json, tempfile
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.datasets import load_dataset
-from cnn_core.jobs import JobRegistry
-from cnn_core.runs import RunStore
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.data.datasets import load_dataset
+from cnn_core.jobs.registry import JobRegistry
+from cnn_core.runs.store import RunStore
 def rss():
     return int(open('/proc/self/statm').read().split()[1]) * 4096
 registry, store, after = JobRegistry(1), RunStore(tempfile.mkdtemp()), []

@@ -22,8 +22,8 @@ def _epoch_rate(train_size: int, stamps: list[float]) -> float:
 
 
 def _app_path(dataset, arch, config) -> float:
-    from cnn_core.jobs import JobRegistry
-    from cnn_core.runs import RunStore
+    from cnn_core.jobs.registry import JobRegistry
+    from cnn_core.runs.store import RunStore
 
     registry = JobRegistry(1)
     job = registry.submit(dataset, arch, config, "bench", RunStore(tempfile.mkdtemp()))
@@ -37,7 +37,7 @@ def _app_path(dataset, arch, config) -> float:
 def _plain_fit(dataset, arch, config) -> float:
     import keras
 
-    from cnn_core.builder import build_model
+    from cnn_core.model.builder import build_model
 
     keras.utils.set_random_seed(config.seed)
     model = build_model(arch.spec(), dataset.input_shape, dataset.num_classes)
@@ -60,9 +60,9 @@ def _plain_fit(dataset, arch, config) -> float:
 
 
 def run() -> dict:
-    from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-    from cnn_core.datasets import load_dataset
-    from cnn_core.training import prepare_tensorflow
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+    from cnn_core.training.fit import prepare_tensorflow
 
     prepare_tensorflow()
     dataset, arch = load_dataset(DataConfig("mnist-5k")), ArchChoice("keras-mnist")
@@ -95,9 +95,9 @@ def run() -> dict:
 
 
 def _accuracy(dataset, arch) -> float:
-    from cnn_core.config import TrainConfig
-    from cnn_core.runs import RunStore
-    from cnn_core.training import run_config, run_training
+    from cnn_core.runs.store import RunStore
+    from cnn_core.settings.config import TrainConfig
+    from cnn_core.training.fit import run_config, run_training
 
     store, config = RunStore(tempfile.mkdtemp()), TrainConfig(epochs=5, batch_size=BATCH)
     return run_training(dataset, arch, config, store.new_run(run_config(dataset, arch, config), arch.preset), store).test_accuracy

@@ -28,15 +28,15 @@ def _timed(fn, repeats: int) -> float:
 
 
 def run() -> dict:
-    from cnn_core import downloads
-    from cnn_core.architectures import get_preset
-    from cnn_core.builder import build_model
-    from cnn_core.config import DataConfig
-    from cnn_core.datasets import Dataset, Split, get_spec, load_dataset
-    from cnn_core.embedding import embed, sprite
-    from cnn_core.hardest import rank
-    from cnn_core.robustness import Change, occlusion_map
-    from cnn_core.training import prepare_tensorflow
+    from cnn_core.data import downloads
+    from cnn_core.data.datasets import Dataset, Split, get_spec, load_dataset
+    from cnn_core.inspection.embedding import embed, sprite
+    from cnn_core.inspection.hardest import rank
+    from cnn_core.inspection.robustness import Change, occlusion_map
+    from cnn_core.model.architectures import get_preset
+    from cnn_core.model.builder import build_model
+    from cnn_core.settings.config import DataConfig
+    from cnn_core.training.fit import prepare_tensorflow
 
     prepare_tensorflow()
     model = build_model(get_preset("keras-mnist"), (28, 28, 1), 10)

@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from cnn_core import charts, classroom
-from cnn_core.config import DataConfig
-from cnn_core.datasets import REGISTRY
+from cnn_core import charts
+from cnn_core.access import classroom
+from cnn_core.data.datasets import REGISTRY
+from cnn_core.data.images import montage
 from cnn_core.errors import StudioError
-from cnn_core.images import montage
-from cnn_core.settings import declared
+from cnn_core.settings.config import DataConfig
+from cnn_core.settings.fields import declared
 from ui import data_sources, halt, settings_form, state, widgets
 
 OWN = "own"

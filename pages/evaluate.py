@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core import charts
-from cnn_core.runs import RunStore
+from cnn_core.runs.store import RunStore
 from ui import diagnosis_view, evaluate_views, run_picker, state, widgets
 
 st.title("Evaluate")

@@ -4,9 +4,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_core import charts, convolution, formulas
+from cnn_core import charts
+from cnn_core.data.images import to_array
 from cnn_core.errors import StudioError
-from cnn_core.images import to_array
+from cnn_core.learn import convolution
+from cnn_core.model import formulas
 from ui import halt, state
 
 st.title("Learn")

@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core import charts
-from cnn_core.architectures import (
+from cnn_core.errors import StudioError
+from cnn_core.model.architectures import (
     ACTIVATIONS,
     LAYER_TYPES,
     PRESETS,
@@ -13,10 +14,9 @@ from cnn_core.architectures import (
     rows_to_layers,
     spec_to_rows,
 )
-from cnn_core.config import ArchChoice, TrainConfig
-from cnn_core.errors import StudioError
-from cnn_core.settings import declared
-from cnn_core.summary import machine_memory_bytes, plan
+from cnn_core.model.summary import machine_memory_bytes, plan
+from cnn_core.settings.config import ArchChoice, TrainConfig
+from cnn_core.settings.fields import declared
 from ui import halt, settings_form, state
 
 CUSTOM = "custom"

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from cnn_core.data.images import open_image
 from cnn_core.errors import StudioError
-from cnn_core.images import open_image
-from cnn_core.preprocess import prepare
+from cnn_core.inspection.preprocess import prepare
 from ui import halt, inspect_views, run_picker, state
 from ui.widgets import sharp
 

@@ -4,9 +4,10 @@ import html
 
 import streamlit as st
 
-from cnn_core import classroom, curves
+from cnn_core.access import classroom
 from cnn_core.errors import StudioError
-from cnn_core.runs import RunStore, read_json
+from cnn_core.runs.store import RunStore, read_json
+from cnn_core.training import curves
 from ui import diagnosis_view, halt, run_access, run_exports, runs_view, state
 from ui.widgets import plain_text
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnn_core import classroom
+from cnn_core.access import classroom
 from ui import classroom_view, halt, state
 
 st.title("Teacher")

@@ -5,11 +5,12 @@ from dataclasses import replace
 
 import streamlit as st
 
-from cnn_core import classroom, cluster
+from cnn_core.access import classroom
 from cnn_core.errors import StudioError
-from cnn_core.runs import RunStore
-from cnn_core.summary import plan
-from cnn_core.transfer import parent_of
+from cnn_core.jobs import cluster
+from cnn_core.model.summary import plan
+from cnn_core.runs.store import RunStore
+from cnn_core.training.transfer import parent_of
 from ui import halt, settings_form, state, train_tools, training
 
 st.title("Train")

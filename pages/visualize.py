@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cnn_core.errors import StudioError
-from cnn_core.preprocess import prepare
+from cnn_core.inspection.preprocess import prepare
 from ui import halt, inspect_views, run_picker, state
 from ui.widgets import sharp
 

@@ -76,10 +76,10 @@ def folder_members(classes: dict[str, int], prefix: str = "", size: int = 16) ->
 
 def train_tiny_run(runs_dir: Path, dataset_id: str = "shapes", arch: str = "tutorial-minimal", epochs: int = 2, **data) -> Path:
     """A real (tiny) training run saved under `runs_dir`; returns its folder."""
-    from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-    from cnn_core.datasets import load_dataset
-    from cnn_core.runs import RunStore
-    from cnn_core.training import run_config, run_training
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.runs.store import RunStore
+    from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+    from cnn_core.training.fit import run_config, run_training
 
     data = {"limit": 150, "image_size": 16} | data if dataset_id == "shapes" else data
     dataset = load_dataset(DataConfig(dataset_id, **data))

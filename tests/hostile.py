@@ -123,7 +123,7 @@ HOSTILE_RUN_NAME = 'x"""\nimport os; os.system("touch PWNED")\n"""'
 def run_zips(folder: Path, good_run: Path) -> dict[str, tuple[Path, str]]:
     """Run zips made from a real run folder: name → (zip path, "ok" if it imports, or the words of
     its one-line refusal)."""
-    from cnn_core.run_schema import CONFIG_MAX_BYTES
+    from cnn_core.runs.schema import CONFIG_MAX_BYTES
 
     folder.mkdir(parents=True, exist_ok=True)
     config = json.loads((good_run / "config.json").read_text())

@@ -39,8 +39,8 @@ def corner_model(dense_units: int | None = None):
     trained from seed 0 for 15 epochs on `corner_data()`: it tells the two corners apart."""
     import keras
 
-    from cnn_core.architectures import ArchitectureSpec
-    from cnn_core.builder import build_model
+    from cnn_core.model.architectures import ArchitectureSpec
+    from cnn_core.model.builder import build_model
 
     keras.utils.set_random_seed(0)
     conv = {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"}
@@ -57,7 +57,7 @@ def corner_model(dense_units: int | None = None):
 def diagnosis_scenarios(folder_root: Path) -> dict[str, tuple[str, object, str, dict]]:
     """Finding kind -> (its title on the Evaluate page, data, architecture, settings): a real short
     run built to show that pattern."""
-    from cnn_core.config import DataConfig
+    from cnn_core.settings.config import DataConfig
 
     pets = make_class_folder(folder_root / "pets", {"cat": 60, "dog": 12})
     mnist_400 = DataConfig("mnist-5k", limit=400)
@@ -78,10 +78,10 @@ def diagnosis_scenarios(folder_root: Path) -> dict[str, tuple[str, object, str, 
 
 def train_diagnosed(workdir: Path) -> dict[str, tuple[str, object]]:
     """Train every diagnosis scenario into `workdir/runs`: finding kind -> (title, TrainResult)."""
-    from cnn_core.config import ArchChoice, TrainConfig
-    from cnn_core.datasets import load_dataset
-    from cnn_core.runs import RunStore
-    from cnn_core.training import run_config, run_training
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.runs.store import RunStore
+    from cnn_core.settings.config import ArchChoice, TrainConfig
+    from cnn_core.training.fit import run_config, run_training
 
     store, found = RunStore(workdir / "runs"), {}
     for kind, (title, data, arch, settings) in diagnosis_scenarios(workdir).items():

@@ -2,7 +2,7 @@
 page's parts (the class table, publishing a run, the class limits).
 
 A browser that has not joined sees the join page and nothing else: app.py draws no navigation, no
-sidebar card and no link for it. Codes are checked by `cnn_core.classroom` (in constant time), and
+sidebar card and no link for it. Codes are checked by `cnn_core.access.classroom` (in constant time), and
 wrong ones are counted per client address by `classroom.ATTEMPTS`.
 """
 
@@ -14,10 +14,10 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from cnn_core import classroom
+from cnn_core.access import classroom
 from cnn_core.errors import StudioError
-from cnn_core.jobs import JOBS
-from cnn_core.runs import RunStore, update_config
+from cnn_core.jobs.registry import JOBS
+from cnn_core.runs.store import RunStore, update_config
 from ui import state
 from ui.widgets import code_span
 

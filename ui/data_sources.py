@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core import classroom, downloads, ingest, storage
-from cnn_core.config import DataConfig
-from cnn_core.datasets import REGISTRY
+from cnn_core.access import classroom
+from cnn_core.data import downloads, ingest, storage
+from cnn_core.data.datasets import REGISTRY
 from cnn_core.errors import StudioError
+from cnn_core.settings.config import DataConfig
 from ui import halt, state
 
 ZIP, FOLDER_UPLOAD, SERVER_FOLDER = "A zip file", "A folder from this computer", "A folder path on the server"

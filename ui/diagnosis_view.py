@@ -10,9 +10,9 @@ import html
 
 import streamlit as st
 
-from cnn_core.config import TrainConfig
-from cnn_core.run_schema import finding_problem
-from cnn_core.settings import format_value
+from cnn_core.runs.schema import finding_problem
+from cnn_core.settings.config import TrainConfig
+from cnn_core.settings.fields import format_value
 from ui import settings_form, state
 from ui.widgets import plain_text
 

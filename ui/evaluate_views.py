@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_core.evaluation import compare_epochs
+from cnn_core.inspection.evaluation import compare_epochs
 from ui import run_picker, state, widgets
 from ui.memo import Memo
 
@@ -48,7 +48,7 @@ _RANKINGS = Memo(4)
 
 def hardest(loaded) -> None:
     """Images ranked by their loss, hardest first (often mislabelled), and the surest correct ones."""
-    from cnn_core.hardest import rank
+    from cnn_core.inspection.hardest import rank
 
     names = loaded.dataset.class_names
     left, right = st.columns(2)
@@ -89,7 +89,7 @@ TSNE_POINTS = 2000  # t-SNE's budget: a fixed sample of the test split (about 5 
 def embedding_map(loaded) -> None:
     """The penultimate layer's view of the test split in 2-D; click a point to open it in Visualize."""
     from cnn_core import charts
-    from cnn_core.embedding import METHODS, embed, sprite
+    from cnn_core.inspection.embedding import METHODS, embed, sprite
     from ui import map_component
 
     test = loaded.dataset.test
@@ -141,7 +141,7 @@ ROBUSTNESS_IMAGES = 300
 def robustness_curve(loaded) -> None:
     """Test accuracy with every image turned by an angle, or with noise added: how the model holds up."""
     from cnn_core import charts
-    from cnn_core.robustness import robustness_curve as measure
+    from cnn_core.inspection.robustness import robustness_curve as measure
 
     key = state.key("evaluate", "robust_curve", loaded.run_id, loaded.epoch)
     if state.get(key) is None:

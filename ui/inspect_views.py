@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core import charts
-from cnn_core.images import montage
-from cnn_core.inspection import Inspector, colourise, filter_images, kernel_slices, normalise_maps, overlay
+from cnn_core.data.images import montage
+from cnn_core.inspection.maps import Inspector, colourise, filter_images, kernel_slices, normalise_maps, overlay
 from ui import state, widgets
 from ui.widgets import sharp
 
@@ -77,8 +77,8 @@ def filters(inspector: Inspector, key: str) -> None:
 
 def filmstrip(loaded) -> None:
     """The first convolution's filters at each saved epoch, one row per epoch: how they formed."""
-    from cnn_core.inspection import filters_over_epochs
-    from cnn_core.runs import RunStore
+    from cnn_core.inspection.maps import filters_over_epochs
+    from cnn_core.runs.store import RunStore
 
     frames = filters_over_epochs(RunStore().resolve(loaded.run_id), loaded.model)
     if len(frames) < 2:
@@ -144,7 +144,7 @@ def activation_stats(inspector: Inspector, maps: dict[str, np.ndarray]) -> None:
 
 def batch_predictions(model, uploads: list[tuple[str, bytes]], class_names: list[str], digits: bool, run_id: str) -> None:
     """A table of predictions for several uploaded images (errors on their own rows), as CSV too."""
-    from cnn_core.preprocess import predict_many
+    from cnn_core.inspection.preprocess import predict_many
 
     entries = predict_many(model, uploads, class_names, digits)
     rows = pd.DataFrame(
@@ -174,7 +174,7 @@ def batch_predictions(model, uploads: list[tuple[str, bytes]], class_names: list
 def robustness(inspector: Inspector, image: np.ndarray, class_names: list[str], key: str) -> None:
     """Sliders that turn, shift, scale, fade, add noise to and cover the image, with the prediction
     following; and the occlusion-sensitivity map."""
-    from cnn_core.robustness import Change, occlusion_map
+    from cnn_core.inspection.robustness import Change, occlusion_map
 
     def slider(column, label, low, high, default, step, name, help_text):
         return column.slider(label, low, high, default, step, key=state.key("inspect", "robust", key, name), help=help_text)
@@ -216,7 +216,7 @@ def robustness(inspector: Inspector, image: np.ndarray, class_names: list[str], 
 
 def maximisation(loaded) -> None:
     """The input that most excites each filter of a layer, or each class: a grid, computed on request."""
-    from cnn_core.maximise import maximise
+    from cnn_core.inspection.maximise import maximise
 
     inspector, names = loaded.inspector, loaded.dataset.class_names
     layers = [None, *[layer.name for layer in inspector.conv_layers]]

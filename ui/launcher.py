@@ -63,9 +63,9 @@ def warm_up() -> None:
     answers, so the first visitor does not wait for them. Done in a thread beside the server's start
     instead, the page took 0.15 s longer and the total from launch was the same. TensorFlow stays
     lazy: only the model pages need it."""
-    import cnn_core.datasets
+    import cnn_core.data.datasets
 
-    cnn_core.datasets.warm_default()
+    cnn_core.data.datasets.warm_default()
     import pandas  # noqa: F401
     import plotly.graph_objects  # noqa: F401
 
@@ -73,7 +73,7 @@ def warm_up() -> None:
 def take_ray_address(args: list[str]) -> list[str]:
     """Take `--ray-address HOST:PORT` (or `--ray-address=...`) out of the server's options: it sets
     `CNN_STUDIO_RAY_ADDRESS` for the app; the rest go to Streamlit."""
-    from cnn_core import cluster
+    from cnn_core.jobs import cluster
 
     rest, i = [], 0
     while i < len(args):
@@ -91,7 +91,7 @@ def take_ray_address(args: list[str]) -> list[str]:
 
 def take_classroom(args: list[str]) -> list[str]:
     """Take `--classroom` out of the server's options: it sets `CNN_STUDIO_CLASSROOM=1` for the app."""
-    from cnn_core import classroom
+    from cnn_core.access import classroom
 
     if "--classroom" in args:
         os.environ[classroom.CLASSROOM_ENV] = "1"
@@ -145,7 +145,7 @@ def _host_for_links(address: str) -> str:
 
 def announce_classroom(args: list[str]) -> None:
     """Make (or read) the class and teacher codes and print both links, and where the codes came from."""
-    from cnn_core import classroom
+    from cnn_core.access import classroom
 
     given = {var: bool(os.environ.get(var, "").strip()) for var in (classroom.CLASS_CODE_ENV, classroom.TEACHER_CODE_ENV)}
     class_code, teacher_code = classroom.ensure_codes()
@@ -160,8 +160,8 @@ def announce_classroom(args: list[str]) -> None:
 def announce_backend() -> None:
     """Say where jobs will train. An unreachable cluster is a warning: the app serves anyway, and
     training says so until the cluster answers."""
-    from cnn_core import cluster
     from cnn_core.errors import StudioError
+    from cnn_core.jobs import cluster
 
     if not cluster.address():
         return
@@ -177,7 +177,8 @@ def serve(streamlit_args: list[str]) -> int:
     """Run the app's Streamlit server until it is stopped."""
     from streamlit.web import cli
 
-    from cnn_core import classroom, storage
+    from cnn_core.access import classroom
+    from cnn_core.data import storage
     from cnn_core.errors import StudioError
     from ui.runtime import configure_streamlit
 

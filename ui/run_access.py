@@ -13,9 +13,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnn_core import classroom, paths
+from cnn_core import paths
+from cnn_core.access import classroom
 from cnn_core.errors import StudioError
-from cnn_core.runs import RunInfo, RunStore, read_json, update_config
+from cnn_core.runs.store import RunInfo, RunStore, read_json, update_config
 from ui import state
 from ui.widgets import code_span
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import streamlit as st
 
 from cnn_core.errors import StudioError
-from cnn_core.runs import RunInfo
+from cnn_core.runs.store import RunInfo
 from ui import run_access, state
 from ui.widgets import plain_text
 
 
 def exports(run: RunInfo) -> None:
     """Take the experiment home: a plain Keras script, an HTML report, TFLite and SavedModel files."""
-    from cnn_core import export
+    from cnn_core.takehome import export
 
     with st.expander("Take it home: a script, a report, a model for a phone", icon=":material/ios_share:"):
         try:
@@ -62,7 +62,7 @@ def report_button(paths: list[Path], name: str) -> None:
     key = state.key("runs", "report_file", name)
     if state.get(key) is None and st.button("Write the HTML report" + (" comparing them" if len(paths) > 1 else ""),
                                             key=state.key("runs", "report", name), icon=":material/description:"):  # fmt: skip
-        from cnn_core.report import report
+        from cnn_core.takehome.report import report
 
         with st.spinner("Writing the report (it evaluates the model on the test split)…"):
             state.put(key, report(paths))

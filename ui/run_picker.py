@@ -25,8 +25,8 @@ class LoadedRun:
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _load_model(run_path: str, version: float, epoch: int | None):
-    from cnn_core.evaluation import load_run_model
-    from cnn_core.inspection import Inspector
+    from cnn_core.inspection.evaluation import load_run_model
+    from cnn_core.inspection.maps import Inspector
 
     model, config = load_run_model(run_path, epoch=epoch)
     return model, config, Inspector(model)
@@ -35,7 +35,7 @@ def _load_model(run_path: str, version: float, epoch: int | None):
 def _load(run_path: str, version: float, epoch: int | None):
     """(model, dataset, config, inspector): the model cached per run and epoch; the dataset from the
     sessions' shared loads, so it counts against the memory budget and is kept once, not per run."""
-    from cnn_core.config import DataConfig
+    from cnn_core.settings.config import DataConfig
 
     model, config, inspector = _load_model(run_path, version, epoch)
     return model, state.current_dataset(DataConfig.from_dict(config.get("data", {}))), config, inspector
@@ -45,7 +45,7 @@ _EVALUATIONS = Memo(6)
 
 
 def _evaluate(run_path: str, version: float, epoch: int | None, progress):
-    from cnn_core.evaluation import evaluate_model
+    from cnn_core.inspection.evaluation import evaluate_model
 
     def compute():
         model, dataset, _, _ = _load(run_path, version, epoch)
@@ -111,7 +111,7 @@ def _visible_path(run_id: str):
 
 
 def saved_epochs(run_id: str) -> list[int]:
-    from cnn_core import checkpoints
+    from cnn_core.training import checkpoints
 
     return [c.epoch for c in checkpoints.list_checkpoints(_visible_path(run_id))]
 

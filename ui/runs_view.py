@@ -7,10 +7,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from cnn_core import classroom, import_export, paths
-from cnn_core.config import ArchChoice, DataConfig, train_config_of
+from cnn_core import paths
+from cnn_core.access import classroom
 from cnn_core.errors import StudioError
-from cnn_core.runs import RunInfo, RunStore, read_json
+from cnn_core.runs import archive
+from cnn_core.runs.store import RunInfo, RunStore, read_json
+from cnn_core.settings.config import ArchChoice, DataConfig, train_config_of
 from ui import state
 from ui.widgets import plain_text
 
@@ -76,18 +78,16 @@ def import_upload(upload, store: RunStore) -> None:
     """Import an uploaded model or run zip, reporting the result or the refusal.
 
     In classroom mode a learner's import counts like a submitted run: the core refuses it over the
-    saved-runs or disk limit (`class_limits.check_import`) and extracts at most the room left.
+    saved-runs or disk limit (`quotas.check_import`) and extracts at most the room left.
     """
     suffix, shown_name = Path(upload.name).suffix.lower(), plain_text(upload.name)
-    temp = import_export.save_upload(upload.getvalue(), suffix, paths.data_dir() / "imports")
+    temp = archive.save_upload(upload.getvalue(), suffix, paths.data_dir() / "imports")
     try:
         if suffix == ".zip":
-            run_dir = import_export.import_run_zip(temp, store, state.owner_id(), filename=upload.name)
+            run_dir = archive.import_run_zip(temp, store, state.owner_id(), filename=upload.name)
         else:
             with st.spinner("Loading the model and evaluating it on the current dataset's test split…"):
-                run_dir = import_export.import_model(
-                    temp, state.current_dataset(), store, filename=upload.name, owner=state.owner_id()
-                )
+                run_dir = archive.import_model(temp, state.current_dataset(), store, filename=upload.name, owner=state.owner_id())
         st.success(f"Imported {shown_name} as run {run_dir.name}.")
         if (run_dir / "model.keras").is_file():
             state.set_current_run(run_dir.name)
@@ -128,7 +128,7 @@ def downloads(run: RunInfo) -> None:
         )
     c3.download_button(
         "Whole run (.zip)",
-        import_export.export_zip(run.path),
+        archive.export_zip(run.path),
         f"{run.run_id}.zip",
         "application/zip",
         icon=":material/folder_zip:",
@@ -191,7 +191,7 @@ def start_variant(run: RunInfo) -> None:
 
 def checkpoint_table(run: RunInfo) -> None:
     """The run's saved epochs, with their sizes and losses."""
-    from cnn_core import checkpoints
+    from cnn_core.training import checkpoints
 
     saved = checkpoints.list_checkpoints(run.path)
     if not saved:

@@ -1,4 +1,4 @@
-"""Widgets built from the settings declaration (cnn_core/settings.py): one per declared field.
+"""Widgets built from the settings declaration (cnn_core/settings/fields.py): one per declared field.
 
 Each widget takes its label, help tooltip, range, step and unit from the field's `Setting`, and its
 session key from `state.setting_key`, so a new setting needs no page code beyond its declaration.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core.config import TrainConfig
-from cnn_core.settings import Declared, declared
+from cnn_core.settings.config import TrainConfig
+from cnn_core.settings.fields import Declared, declared
 from ui import state
 
 TRAIN_LABELS = {d.name: d.setting.label for d in declared(TrainConfig)}

@@ -12,11 +12,12 @@ import uuid
 
 import streamlit as st
 
-from cnn_core import budget, classroom
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.datasets import Dataset, load_dataset
-from cnn_core.loads import SharedLoads
-from cnn_core.settings import declared
+from cnn_core.access import classroom
+from cnn_core.data import budget
+from cnn_core.data.datasets import Dataset, load_dataset
+from cnn_core.data.loads import SharedLoads
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.settings.fields import declared
 from ui.memo import Memo
 
 DATA_CONFIG, ARCH, TRAIN_CONFIG = "data_config", "arch_choice", "train_config"

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnn_core import classroom, curves, schedules
-from cnn_core.config import TrainConfig
+from cnn_core.access import classroom
+from cnn_core.data.pipeline import steps_per_epoch
 from cnn_core.errors import StudioError
-from cnn_core.jobs import JOBS
-from cnn_core.pipeline import steps_per_epoch
-from cnn_core.runs import RunStore
-from cnn_core.settings import format_value
+from cnn_core.jobs.registry import JOBS
+from cnn_core.runs.store import RunStore
+from cnn_core.settings.config import TrainConfig
+from cnn_core.settings.fields import format_value
+from cnn_core.training import curves, schedules
 from ui import settings_form, state
 
 
@@ -46,7 +47,7 @@ def schedule_section(settings, train_size: int) -> dict:
 
 def lr_finder(dataset, arch, settings) -> None:
     """Sweep the learning rate over 100 batches, plot loss against rate, and apply the suggestion."""
-    from cnn_core.lr_finder import find_learning_rate
+    from cnn_core.training.lr_finder import find_learning_rate
 
     found = state.get(state.key("train", "finder"))
     st.caption(

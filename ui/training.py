@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core import classroom, curves
-from cnn_core.config import DataConfig
+from cnn_core.access import classroom
 from cnn_core.errors import StudioError
-from cnn_core.jobs import ACTIVE, JOBS, TrainingJob
-from cnn_core.runs import RunStore, owner_tag, read_json
+from cnn_core.jobs.registry import ACTIVE, JOBS, TrainingJob
+from cnn_core.runs.store import RunStore, owner_tag, read_json
+from cnn_core.settings.config import DataConfig
+from cnn_core.training import curves
 from ui import diagnosis_view, state, train_tools, widgets
 
 

@@ -11,8 +11,8 @@ import json
 import os
 import sys
 
-from cnn_core import settings
 from cnn_core.errors import StudioError
+from cnn_core.settings import fields
 
 
 class Parser(argparse.ArgumentParser):
@@ -34,15 +34,15 @@ def version() -> str:
 
 def data_args(parser: argparse.ArgumentParser) -> None:
     """The declared data settings as flags (the dataset itself is each command's own argument)."""
-    from cnn_core.config import DataConfig
+    from cnn_core.settings.config import DataConfig
 
-    settings.add_arguments(parser, DataConfig, skip=("dataset_id",), prefix="data_")
+    fields.add_arguments(parser, DataConfig, skip=("dataset_id",), prefix="data_")
 
 
 def data_config(args: argparse.Namespace, dataset_id: str):
-    from cnn_core.config import DataConfig
+    from cnn_core.settings.config import DataConfig
 
-    return settings.from_arguments(DataConfig, args, prefix="data_", dataset_id=dataset_id)
+    return fields.from_arguments(DataConfig, args, prefix="data_", dataset_id=dataset_id)
 
 
 def runs_dir_arg(parser: argparse.ArgumentParser) -> None:
@@ -57,12 +57,12 @@ def emit(args: argparse.Namespace, payload, lines: list[str]) -> None:
 def build_parser(prog: str = "python -m cnn_core", extra_commands: dict[str, str] | None = None) -> argparse.ArgumentParser:
     """The CLI's parser. `extra_commands` (name → help) lists commands another front end handles
     (the `cnn-studio` launcher's `serve`), so `--help` shows them."""
-    from cnn_core.cli import data, models, training
+    from cnn_core.cli import data, models, train
 
     parser = Parser(prog=prog, description="CNN Studio from the command line.")
     parser.add_argument("--version", action="version", version=f"CNN Studio {version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (data, training, models):
+    for module in (data, train, models):
         module.register(commands)
     for p in commands.choices.values():
         p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -74,7 +74,7 @@ def build_parser(prog: str = "python -m cnn_core", extra_commands: dict[str, str
 
 def _recommended(args: argparse.Namespace) -> dict:
     """`train --arch PRESET`: the preset's recommended settings, which stand in for the defaults."""
-    from cnn_core.architectures import PRESETS
+    from cnn_core.model.architectures import PRESETS
 
     preset = PRESETS.get(getattr(args, "arch", None) or "") if args.command == "train" and not getattr(args, "from") else None
     return dict(preset.recommended) if preset else {}
@@ -82,9 +82,9 @@ def _recommended(args: argparse.Namespace) -> dict:
 
 def check_names(args: argparse.Namespace) -> None:
     """Refuse an unknown run, preset or dataset before TensorFlow's 7-second import, not after it."""
-    from cnn_core.architectures import get_preset
-    from cnn_core.datasets import get_spec
-    from cnn_core.runs import RunStore
+    from cnn_core.data.datasets import get_spec
+    from cnn_core.model.architectures import get_preset
+    from cnn_core.runs.store import RunStore
 
     if isinstance(getattr(args, "run", None), str):
         RunStore(getattr(args, "runs_dir", None)).resolve(args.run, allow_path=True)

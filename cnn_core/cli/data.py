@@ -9,7 +9,7 @@ from cnn_core.errors import StudioError
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from cnn_core.datasets import REGISTRY
+    from cnn_core.data.datasets import REGISTRY
 
     rows = [{"id": s.id, "name": s.name, "kind": s.kind, "offline": s.offline, "source": s.source} for s in REGISTRY.values()]
     lines = [f"{r['id']:<14} {r['name']:<28} {r['kind']:<10} {r['source']}" for r in rows]
@@ -19,7 +19,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset_info(args: argparse.Namespace) -> int:
-    from cnn_core.datasets import load_dataset
+    from cnn_core.data.datasets import load_dataset
     from cnn_core.progress import to_stderr
 
     ds = load_dataset(data_config(args, args.id), to_stderr)
@@ -41,7 +41,7 @@ def cmd_dataset_info(args: argparse.Namespace) -> int:
 
 
 def cmd_place(args: argparse.Namespace) -> int:
-    from cnn_core.downloads import place_file
+    from cnn_core.data.downloads import place_file
 
     dataset_id, target = place_file(args.file)
     emit(args, {"dataset": dataset_id, "placed": str(target)}, [f"{dataset_id}: placed in {target}; it now loads offline"])
@@ -49,12 +49,12 @@ def cmd_place(args: argparse.Namespace) -> int:
 
 
 def cmd_archs(args: argparse.Namespace) -> int:
-    from cnn_core.architectures import PRESETS
-    from cnn_core.summary import plan
+    from cnn_core.model.architectures import PRESETS
+    from cnn_core.model.summary import plan
 
     shape_of = None
     if args.dataset:
-        from cnn_core.datasets import load_dataset
+        from cnn_core.data.datasets import load_dataset
 
         ds = load_dataset(data_config(args, args.dataset))
         shape_of = (ds.input_shape, ds.num_classes, ds.spec.id)

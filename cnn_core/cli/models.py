@@ -10,15 +10,15 @@ from cnn_core.errors import StudioError
 
 def _run(args: argparse.Namespace):
     """The run folder the command line named: a run id, or a path a person typed (allowed here)."""
-    from cnn_core.runs import RunStore
+    from cnn_core.runs.store import RunStore
 
     return RunStore(args.runs_dir).resolve(args.run, allow_path=True)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from cnn_core.evaluation import evaluate_model, load_run
+    from cnn_core.inspection.evaluation import evaluate_model, load_run
     from cnn_core.progress import to_stderr
-    from cnn_core.runs import RunStore
+    from cnn_core.runs.store import RunStore
 
     model, dataset, _ = load_run(_run(args), RunStore(args.runs_dir), args.epoch)
     result = evaluate_model(model, dataset, to_stderr)
@@ -38,9 +38,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from cnn_core.modelio import load_model_file, model_shapes
-    from cnn_core.preprocess import predict_many
-    from cnn_core.runs import RunStore, read_json
+    from cnn_core.inspection.preprocess import predict_many
+    from cnn_core.model.modelio import load_model_file, model_shapes
+    from cnn_core.runs.store import RunStore, read_json
 
     if bool(args.run) == bool(args.model):
         raise StudioError("give either --run RUN or --model FILE.keras")
@@ -74,7 +74,7 @@ def _images_of(args: argparse.Namespace) -> list[str]:
     """The images to predict: `--image` paths as given, or every file under `--folder` (sorted, hidden files skipped)."""
     from pathlib import Path
 
-    from cnn_core.ingest import is_ignored
+    from cnn_core.data.ingest import is_ignored
 
     if bool(args.image) == bool(args.folder):
         raise StudioError("give either --image FILE [FILE ...] or --folder DIR")
@@ -94,18 +94,18 @@ def _images_of(args: argparse.Namespace) -> list[str]:
 def cmd_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cnn_core import import_export
-    from cnn_core.datasets import load_dataset
-    from cnn_core.runs import RunStore
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.runs import archive
+    from cnn_core.runs.store import RunStore
 
     store, path = RunStore(args.runs_dir), Path(args.file)
     if not path.is_file():
         raise StudioError(f"{path}: no such file")
     if path.suffix.lower() == ".zip":
-        run_dir = import_export.import_run_zip(path, store)
+        run_dir = archive.import_run_zip(path, store)
     else:
         quiet_tensorflow_import()
-        run_dir = import_export.import_model(path, load_dataset(data_config(args, args.dataset)), store)
+        run_dir = archive.import_model(path, load_dataset(data_config(args, args.dataset)), store)
     info = store.info(run_dir)
     emit(
         args,
@@ -116,10 +116,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_hardest(args: argparse.Namespace) -> int:
-    from cnn_core.evaluation import load_run
-    from cnn_core.hardest import SPLITS, rank
+    from cnn_core.inspection.evaluation import load_run
+    from cnn_core.inspection.hardest import SPLITS, rank
     from cnn_core.progress import to_stderr
-    from cnn_core.runs import RunStore
+    from cnn_core.runs.store import RunStore
 
     model, dataset, _ = load_run(_run(args), RunStore(args.runs_dir), args.epoch)
     splits = SPLITS if args.split == "all" else (args.split,)
@@ -138,8 +138,8 @@ def cmd_hardest(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cnn_core import export
-    from cnn_core.runs import RunStore
+    from cnn_core.runs.store import RunStore
+    from cnn_core.takehome import export
 
     store = RunStore(args.runs_dir)
     run_dir = store.resolve(args.run, allow_path=True)
@@ -157,10 +157,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _write_export(args: argparse.Namespace, store, run_dir, out) -> None:
-    from cnn_core import export
+    from cnn_core.takehome import export
 
     if args.format in ("tflite", "tflite-quant", "savedmodel"):
-        from cnn_core.modelio import load_model_file
+        from cnn_core.model.modelio import load_model_file
 
         if not (run_dir / "model.keras").is_file():
             raise StudioError(f"run {run_dir.name} has no final model to export")
@@ -170,7 +170,7 @@ def _write_export(args: argparse.Namespace, store, run_dir, out) -> None:
         else:
             out.write_bytes(export.tflite(model, args.format == "tflite-quant"))
     elif args.format == "html":
-        from cnn_core.report import report
+        from cnn_core.takehome.report import report
 
         out.write_text(report([run_dir, *(store.resolve(r, allow_path=True) for r in args.compare)]), encoding="utf-8")
     else:

@@ -6,8 +6,8 @@ import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from cnn_core import classroom
-from cnn_core.runs import RunStore
+from cnn_core.access import classroom
+from cnn_core.runs.store import RunStore
 from tests.app.helpers import configure_streamlit  # noqa: F401 - applies the runtime patches
 from tests.conftest import ROOT
 

@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from cnn_core import classroom
-from cnn_core.runs import owner_tag, read_json, update_config
+from cnn_core.access import classroom
+from cnn_core.runs.store import owner_tag, read_json, update_config
 from tests.app.helpers import open_page
 from tests.conftest import make_class_folder
 

@@ -63,7 +63,7 @@ def test_a_runs_dataset_comes_from_the_shared_budgeted_loads(trained_run, traine
     bounds, not in a cache of their own per run."""
     import json
 
-    from cnn_core.config import DataConfig
+    from cnn_core.settings.config import DataConfig
     from ui import state
 
     config = DataConfig.from_dict(json.loads((trained_runs / trained_run / "config.json").read_text())["data"])

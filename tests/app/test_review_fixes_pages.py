@@ -12,8 +12,8 @@ import shutil
 
 import pytest
 
-from cnn_core import classroom
-from cnn_core.runs import read_json, update_config, write_json
+from cnn_core.access import classroom
+from cnn_core.runs.store import read_json, update_config, write_json
 from tests.app.helpers import open_page
 from tests.app.test_classroom_visibility import (  # noqa: F401 - fixtures
     ADA,

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from cnn_core.runs import owner_tag, update_config
+from cnn_core.runs.store import owner_tag, update_config
 from tests.app.helpers import open_page
 
 OWNER = "0123456789abcdef0123456789abcdef"  # this test session's owner id

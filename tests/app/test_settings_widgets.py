@@ -2,12 +2,12 @@
 
 import pytest
 
-from cnn_core import settings
-from cnn_core.config import DataConfig, TrainConfig
+from cnn_core.settings import fields
+from cnn_core.settings.config import DataConfig, TrainConfig
 from tests.app.helpers import open_page
 
 WIDGET_KINDS = ("number_input", "slider", "select_slider", "checkbox", "selectbox", "toggle")
-PAGES = sorted({page for cls in (DataConfig, TrainConfig) for d in settings.declared(cls) for page in d.setting.pages})
+PAGES = sorted({page for cls in (DataConfig, TrainConfig) for d in fields.declared(cls) for page in d.setting.pages})
 
 
 def widgets(at) -> dict[str, object]:
@@ -19,7 +19,7 @@ def test_each_setting_of_the_page_has_its_widget_and_help(page):
     at = open_page(page)
     found = widgets(at)
     for cls in (DataConfig, TrainConfig):
-        for d in settings.declared(cls):
+        for d in fields.declared(cls):
             if page not in d.setting.pages:
                 continue
             key = f"{page}.{d.name}"

@@ -2,10 +2,10 @@
 
 import pytest
 
-from cnn_core.config import DataConfig
-from cnn_core.datasets import load_dataset
-from cnn_core.jobs import JOBS
-from cnn_core.runs import RunStore, read_json
+from cnn_core.data.datasets import load_dataset
+from cnn_core.jobs.registry import JOBS
+from cnn_core.runs.store import RunStore, read_json
+from cnn_core.settings.config import DataConfig
 from tests.app.helpers import metric, open_page
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def test_a_presets_recommended_settings_apply_in_one_click():
 
 
 def test_an_unreachable_ray_cluster_is_said_on_the_page_and_training_refused(monkeypatch):
-    from cnn_core.cluster import free_port
+    from cnn_core.jobs.cluster import free_port
 
     monkeypatch.setenv("CNN_STUDIO_RAY_ADDRESS", f"127.0.0.1:{free_port()}")
     at = open_page("train", session=TINY)

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from cnn_core.jobs import JOBS
+from cnn_core.jobs.registry import JOBS
 from tests.app import test_train_page
 from tests.app.helpers import open_page
 
@@ -32,7 +32,7 @@ def test_a_page_that_lost_track_of_its_run_shows_it_again_on_train():
 
 
 def test_a_learner_queues_up_to_the_class_limit_then_is_told_it(monkeypatch):
-    from cnn_core import classroom
+    from cnn_core.access import classroom
 
     learner = "d" * 32
     monkeypatch.setenv(classroom.CLASSROOM_ENV, "1")

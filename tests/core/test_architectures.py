@@ -3,10 +3,10 @@ import math
 
 import pytest
 
-from cnn_core.architectures import PRESETS, ArchitectureSpec, adapt, rows_to_layers, spec_to_rows, validate
-from cnn_core.config import ArchChoice
 from cnn_core.errors import StudioError
-from cnn_core.summary import plan
+from cnn_core.model.architectures import PRESETS, ArchitectureSpec, adapt, rows_to_layers, spec_to_rows, validate
+from cnn_core.model.summary import plan
+from cnn_core.settings.config import ArchChoice
 
 TUTORIAL_COUNTS = {  # (input shape, classes) -> parameters, from the reference tutorials
     "tutorial-minimal": ((28, 28, 1), 10, 5_110),

@@ -15,12 +15,13 @@ import zipfile
 import pytest
 
 from bench.hostile import huge_mnist_npz
-from cnn_core import downloads, filechecks, ingest, modelio, storage
-from cnn_core.archives import IngestLimits
-from cnn_core.config import DataConfig
-from cnn_core.datasets import load_dataset
+from cnn_core.data import downloads, filechecks, ingest, storage
+from cnn_core.data.archives import IngestLimits
+from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
+from cnn_core.model import modelio
 from cnn_core.paths import data_dir, keras_cache_dir, runs_dir
+from cnn_core.settings.config import DataConfig
 from tests.core.test_datasets import cifar_tar, mnist_npz
 
 SMALL_PEAK = 20 * 2**20  # what a refusal may allocate, whatever the file declares

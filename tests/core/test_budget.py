@@ -10,10 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from cnn_core import budget, loads
-from cnn_core.config import DataConfig
-from cnn_core.datasets import load_dataset
+from cnn_core.data import budget, loads
+from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
+from cnn_core.settings.config import DataConfig
 from tests.conftest import ROOT
 
 
@@ -67,9 +67,9 @@ def test_folders_and_zips_are_not_refused_they_stream():
 
 PEAK = """
 import sys, tracemalloc
-from cnn_core.config import DataConfig
-from cnn_core.datasets import load_dataset
-from cnn_core import budget
+from cnn_core.settings.config import DataConfig
+from cnn_core.data.datasets import load_dataset
+from cnn_core.data import budget
 config = DataConfig("shapes", limit=int(sys.argv[1]), image_size=int(sys.argv[2]))
 tracemalloc.start()
 ds = load_dataset(config)

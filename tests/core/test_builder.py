@@ -2,10 +2,10 @@
 
 import pytest
 
-from cnn_core.architectures import PRESETS, ArchitectureSpec
-from cnn_core.builder import build_model
 from cnn_core.errors import StudioError
-from cnn_core.summary import plan
+from cnn_core.model.architectures import PRESETS, ArchitectureSpec
+from cnn_core.model.builder import build_model
+from cnn_core.model.summary import plan
 
 pytestmark = pytest.mark.slow
 

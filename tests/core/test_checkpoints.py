@@ -8,17 +8,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cnn_core import checkpoints
-from cnn_core.checkpoints import CheckpointInfo, retention
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.datasets import load_dataset
+from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
-from cnn_core.evaluation import evaluate_model, load_run
-from cnn_core.jobs import JobRegistry, plan_resume
-from cnn_core.live import Control
-from cnn_core.runs import RunStore
-from cnn_core.training import Start, new_record, run_config, run_training
-from cnn_core.transfer import parent_of
+from cnn_core.inspection.evaluation import evaluate_model, load_run
+from cnn_core.jobs.registry import JobRegistry, plan_resume
+from cnn_core.runs.store import RunStore
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.training import checkpoints
+from cnn_core.training.checkpoints import CheckpointInfo, retention
+from cnn_core.training.fit import Start, new_record, run_config, run_training
+from cnn_core.training.live import Control
+from cnn_core.training.transfer import parent_of
 
 pytestmark = pytest.mark.slow
 ARCH = ArchChoice("lenet-dropout")  # dropout and augmentation: their random state must survive a pause too
@@ -82,7 +82,7 @@ def test_a_run_paused_inside_epoch_3_and_resumed_matches_an_uninterrupted_run(sh
 def test_optimizer_state_is_restored_exactly(shapes, tmp_path):
     import keras
 
-    from cnn_core.training import build_run_model, make_optimizer
+    from cnn_core.training.fit import build_run_model, make_optimizer
 
     store = RunStore(tmp_path / "runs")
     run_dir = train(shapes, store, replace(CONFIG, epochs=2)).run_dir

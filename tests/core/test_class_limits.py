@@ -4,12 +4,12 @@ import time
 
 import pytest
 
-from cnn_core import classroom
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.datasets import load_dataset
+from cnn_core.access import classroom
+from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
-from cnn_core.jobs import JobRegistry
-from cnn_core.runs import RunStore, owner_tag, read_json
+from cnn_core.jobs.registry import JobRegistry
+from cnn_core.runs.store import RunStore, owner_tag, read_json
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow

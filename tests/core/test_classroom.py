@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cnn_core import classroom
+from cnn_core.access import classroom
 from cnn_core.errors import StudioError
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from cnn_core.runs import RunStore
+from cnn_core.runs.store import RunStore
 from tests.cli import cli as run_cli
 from tests.conftest import ROOT
 

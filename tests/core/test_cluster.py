@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from cnn_core import cluster
 from cnn_core.errors import StudioError
-from cnn_core.live import LiveRecord
+from cnn_core.jobs import cluster
+from cnn_core.training.live import LiveRecord
 from tests.conftest import ROOT
 
 
@@ -75,9 +75,9 @@ def free_port() -> int:
 
 
 def test_an_unreachable_cluster_is_said_at_once_and_no_run_is_created(monkeypatch, workspace):
-    from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-    from cnn_core.datasets import load_dataset
-    from cnn_core.jobs import JobRegistry
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.jobs.registry import JobRegistry
+    from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
 
     monkeypatch.setenv(cluster.ADDRESS_ENV, f"127.0.0.1:{free_port()}")
     ds = load_dataset(DataConfig(dataset_id="digits"))
@@ -94,7 +94,7 @@ def test_without_ray_installed_the_message_says_how_to_install_it(workspace):
         listening.listen()
         code = (
             "import sys; sys.modules['ray'] = None\n"
-            "from cnn_core import cluster\n"
+            "from cnn_core.jobs import cluster\n"
             "from cnn_core.errors import StudioError\n"
             "try:\n    cluster.connect()\nexcept StudioError as e:\n    print(e)\n"
         )
@@ -106,10 +106,10 @@ def test_without_ray_installed_the_message_says_how_to_install_it(workspace):
 def test_without_an_address_nothing_imports_ray():
     code = (
         "import sys\n"
-        "import cnn_core.jobs, cnn_core.cluster, ui.launcher\n"
+        "import cnn_core.jobs.registry, cnn_core.jobs.cluster, ui.launcher\n"
         "from cnn_core.cli import build_parser\n"
         "build_parser().parse_args(['train', '--epochs', '1'])\n"
-        "print('ray' in sys.modules, cnn_core.cluster.address() == '')\n"
+        "print('ray' in sys.modules, cnn_core.jobs.cluster.address() == '')\n"
     )
     env = {k: v for k, v in os.environ.items() if k != cluster.ADDRESS_ENV}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)

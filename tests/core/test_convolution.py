@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from cnn_core import convolution, formulas
+from cnn_core.learn import convolution
+from cnn_core.model import formulas
 
 
 def test_the_tutorials_seven_with_a_vertical_edge_kernel():

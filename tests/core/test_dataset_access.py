@@ -2,7 +2,7 @@
 
 import pytest
 
-from cnn_core import classroom
+from cnn_core.access import classroom
 from cnn_core.errors import StudioError
 
 ADA, BO, TEACHER = "a" * 32, "b" * 32, "c" * 32

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import config, datasets, downloads
-from cnn_core.config import DataConfig
-from cnn_core.datasets import load_dataset, stratified_split
+from cnn_core.data import datasets, downloads
+from cnn_core.data.datasets import load_dataset, stratified_split
 from cnn_core.errors import StudioError
 from cnn_core.paths import keras_cache_dir, system_datasets_dir
+from cnn_core.settings import config
+from cnn_core.settings.config import DataConfig
 from tests.conftest import folder_members, make_zip
 
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from cnn_core.diagnosis import Context, diagnose
+from cnn_core.training.diagnosis import Context, diagnose
 
 TEN = Context(num_classes=10, learning_rate=0.001, class_counts=[100] * 10)
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cnn_core.embedding import embed, pca
 from cnn_core.errors import StudioError
+from cnn_core.inspection.embedding import embed, pca
 from tests.trained import corner_data
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def test_the_hover_thumbnails_are_one_sheet_with_each_image_in_its_slot():
 
     from PIL import Image
 
-    from cnn_core.embedding import sprite
+    from cnn_core.inspection.embedding import sprite
 
     images = np.stack([np.full((28, 28, 1), 10 * k, np.uint8) for k in range(11)])
     png, cols, rows, tile = sprite(images)

@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import confusion_matrix as sk_confusion
 from sklearn.metrics import precision_recall_fscore_support
 
-from cnn_core.evaluation import Evaluation, confusion_matrix, per_class_metrics
+from cnn_core.inspection.evaluation import Evaluation, confusion_matrix, per_class_metrics
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from cnn_core import export
 from cnn_core.errors import StudioError
-from cnn_core.evaluation import load_run
-from cnn_core.report import report
-from cnn_core.runs import RunStore
+from cnn_core.inspection.evaluation import load_run
+from cnn_core.runs.store import RunStore
+from cnn_core.takehome import export
+from cnn_core.takehome.report import report
 from tests.cli import cli
 from tests.conftest import ROOT, make_class_folder, train_tiny_run
 
@@ -66,9 +66,9 @@ def test_a_keras_mnist_run_on_mnist_5k_and_its_script_agree(tmp_path):
 
 
 def test_an_exported_schedule_and_augmentation_run(tmp_path):
-    from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-    from cnn_core.datasets import load_dataset
-    from cnn_core.training import run_config, run_training
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+    from cnn_core.training.fit import run_config, run_training
 
     store = RunStore(tmp_path / "runs")
     dataset = load_dataset(DataConfig("shapes", limit=150, image_size=16))

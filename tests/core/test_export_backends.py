@@ -11,12 +11,12 @@ import sys
 
 import pytest
 
-from cnn_core import export
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.datasets import load_dataset
-from cnn_core.runs import RunStore, read_json
-from cnn_core.training import Start, run_config, run_training
-from cnn_core.transfer import parent_of
+from cnn_core.data.datasets import load_dataset
+from cnn_core.runs.store import RunStore, read_json
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.takehome import export
+from cnn_core.training.fit import Start, run_config, run_training
+from cnn_core.training.transfer import parent_of
 
 pytestmark = pytest.mark.slow
 

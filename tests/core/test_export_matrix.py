@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import export
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.schedules import SCHEDULES
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.takehome import export
+from cnn_core.training.schedules import SCHEDULES
 from tests.conftest import ROOT, make_class_folder
 
 pytestmark = pytest.mark.slow
@@ -87,9 +87,9 @@ def _dataset_id(case: Case, folder: Path) -> str:
 @pytest.fixture(scope="module")
 def scripts(tmp_path_factory) -> dict[str, Path]:
     """case id → its exported script; the first case of each dataset is a trained run."""
-    from cnn_core.datasets import load_dataset
-    from cnn_core.runs import RunStore
-    from cnn_core.training import run_config, run_training
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.runs.store import RunStore
+    from cnn_core.training.fit import run_config, run_training
 
     base = tmp_path_factory.mktemp("matrix")
     store, trained, out = RunStore(base / "runs"), set(), {}

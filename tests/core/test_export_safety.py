@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import export
 from cnn_core.errors import StudioError
-from cnn_core.report import report
-from cnn_core.runs import RunStore, read_json, write_json
+from cnn_core.runs.store import RunStore, read_json, write_json
+from cnn_core.takehome import export
+from cnn_core.takehome.report import report
 
 pytestmark = pytest.mark.slow
 

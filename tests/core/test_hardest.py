@@ -6,11 +6,11 @@ import shutil
 import numpy as np
 import pytest
 
-from cnn_core.config import DataConfig
 from cnn_core.errors import StudioError
-from cnn_core.evaluation import load_run
-from cnn_core.hardest import rank
-from cnn_core.runs import RunStore
+from cnn_core.inspection.evaluation import load_run
+from cnn_core.inspection.hardest import rank
+from cnn_core.runs.store import RunStore
+from cnn_core.settings.config import DataConfig
 from tests.cli import cli
 from tests.conftest import make_class_folder, train_tiny_run
 
@@ -54,7 +54,7 @@ def test_mislabelled_folder_images_rank_at_the_top_with_their_paths(tmp_path):
 
 
 def test_folder_splits_keep_their_file_paths(tmp_path):
-    from cnn_core.datasets import load_dataset
+    from cnn_core.data.datasets import load_dataset
 
     root = make_class_folder(tmp_path / "f", {"a": 10, "b": 10})
     ds = load_dataset(DataConfig(f"folder:{root}", limit=16))

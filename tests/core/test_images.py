@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_core import images
+from cnn_core.data import images
 from cnn_core.errors import StudioError
 from tests.conftest import png_bytes
 

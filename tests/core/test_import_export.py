@@ -5,11 +5,11 @@ import zipfile
 
 import pytest
 
-from cnn_core.config import DataConfig
-from cnn_core.datasets import load_dataset
+from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
-from cnn_core.import_export import export_zip, import_model, import_run_zip
-from cnn_core.runs import RunStore, update_config
+from cnn_core.runs.archive import export_zip, import_model, import_run_zip
+from cnn_core.runs.store import RunStore, update_config
+from cnn_core.settings.config import DataConfig
 from tests.conftest import make_zip
 
 

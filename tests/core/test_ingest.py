@@ -5,10 +5,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from cnn_core import ingest
-from cnn_core.config import DataConfig
-from cnn_core.datasets import load_dataset
+from cnn_core.data import ingest
+from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
+from cnn_core.settings.config import DataConfig
 from tests.conftest import digit_like, folder_members, make_class_folder, make_zip, png_bytes
 
 THREE = {"zero": 6, "one": 6, "two": 6}

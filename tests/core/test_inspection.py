@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from cnn_core.architectures import PRESETS
-from cnn_core.builder import build_model
-from cnn_core.inspection import Inspector, filter_images, kernel_slices, normalise_maps, overlay
-from cnn_core.summary import plan
+from cnn_core.inspection.maps import Inspector, filter_images, kernel_slices, normalise_maps, overlay
+from cnn_core.model.architectures import PRESETS
+from cnn_core.model.builder import build_model
+from cnn_core.model.summary import plan
 from tests.trained import corner_data
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import classroom
+from cnn_core.access import classroom
 from tests.conftest import ROOT
 from tests.e2e.conftest import free_port
 from ui import launcher

@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from cnn_core.live import BUCKETS, Decimator, LiveRecord, decimate
+from cnn_core.training.live import BUCKETS, Decimator, LiveRecord, decimate
 
 
 def running_averages(values, sizes):

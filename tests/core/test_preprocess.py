@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from cnn_core.errors import StudioError
-from cnn_core.preprocess import centre_of_mass, looks_like_digits, needs_inversion, prepare
+from cnn_core.inspection.preprocess import centre_of_mass, looks_like_digits, needs_inversion, prepare
 
 
 def png(img: Image.Image, fmt: str = "PNG") -> bytes:
@@ -81,7 +81,7 @@ def test_digit_style_is_recognised_from_training_images():
 @pytest.mark.slow
 def test_uploaded_test_digits_score_like_the_raw_test_images(tmp_path):
     """Test digits drawn as a user would upload them (8x larger, dark on white, PNG) keep the accuracy."""
-    from cnn_core.evaluation import load_run, predict_split
+    from cnn_core.inspection.evaluation import load_run, predict_split
     from tests.conftest import train_tiny_run
 
     run = train_tiny_run(tmp_path / "runs", "mnist-5k", "keras-mnist", epochs=3)

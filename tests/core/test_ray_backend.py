@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import checkpoints, cluster
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.datasets import load_dataset
+from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
-from cnn_core.jobs import JobRegistry, RemoteJob
-from cnn_core.runs import RunStore
+from cnn_core.jobs import cluster
+from cnn_core.jobs.registry import JobRegistry, RemoteJob
+from cnn_core.runs.store import RunStore
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.training import checkpoints
 from tests.conftest import ROOT, make_class_folder
 
 # not imported here: Ray must first see the environment of a loopback cluster (cluster.connect sets it)
@@ -167,7 +168,7 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
 
     # and a fine-tune of it on the cluster: the parent's model travels with the job, and the record
     # of which layers it gave comes back into the new run's config.json
-    from cnn_core.transfer import parent_of
+    from cnn_core.training.transfer import parent_of
 
     parent = parent_of(job.run_dir, mnist.input_shape, freeze=True)
     child = jobs.submit(mnist, parent.arch, TrainConfig(epochs=1, batch_size=32), "bob", parent=parent)

@@ -17,9 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_core import builder, callbacks, datasets, export, images, recipe, schedules, training, training_model
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.export_script import recipe_source
+from cnn_core import recipe
+from cnn_core.data import datasets, images
+from cnn_core.model import builder
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.takehome import export
+from cnn_core.takehome.script import recipe_source
+from cnn_core.training import build, callbacks, fit, schedules
 
 pytestmark = pytest.mark.slow
 
@@ -38,13 +42,13 @@ def test_the_recipe_imports_only_the_standard_library_numpy_pillow_and_keras():
 
 def test_the_app_trains_with_the_recipes_functions():
     """No second copy: the app's names are the recipe's objects, or call them."""
-    assert training.augmentation_layers is recipe.augmentation_layers
+    assert fit.augmentation_layers is recipe.augmentation_layers
     assert schedules.formula is recipe.formula and schedules.COSINE_FLOOR == recipe.COSINE_FLOOR
     assert builder.BN_MOMENTUM is recipe.BN_MOMENTUM
     assert images.to_array is recipe.to_array and images.to_channels is recipe.to_channels  # a folder's pixels
     for module, name in [
         (builder, "recipe.build_model("),
-        (training_model, "recipe.compile_model("),
+        (build, "recipe.compile_model("),
         (datasets, "recipe.split_indices("),
         (datasets, "recipe.subsample_indices("),
         (images, "recipe.resize_all("),
@@ -53,7 +57,7 @@ def test_the_app_trains_with_the_recipes_functions():
         assert name in inspect.getsource(module), (module.__name__, name)
     config = TrainConfig(schedule="cosine", optimizer="sgd", momentum=0.8)
     assert isinstance(schedules.keras_schedule(config, 10), recipe.schedule_class())  # the app's registers its settings
-    assert float(training.make_optimizer(config, 10).momentum) == pytest.approx(0.8)
+    assert float(fit.make_optimizer(config, 10).momentum) == pytest.approx(0.8)
 
 
 def test_the_script_carries_the_recipe_verbatim(trained_runs):
@@ -83,13 +87,13 @@ TOLERANCE = 0.05
 
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
-    from cnn_core.datasets import load_dataset
-    from cnn_core.runs import RunStore
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.runs.store import RunStore
 
     store = RunStore(tmp_path_factory.mktemp("parity") / "runs")
     dataset = load_dataset(DIGITS)
-    run_dir = store.new_run(training.run_config(dataset, ARCH, CONFIG), "digits")
-    result = training.run_training(dataset, ARCH, CONFIG, run_dir, store)
+    run_dir = store.new_run(fit.run_config(dataset, ARCH, CONFIG), "digits")
+    result = fit.run_training(dataset, ARCH, CONFIG, run_dir, store)
     assert result.status == "completed"
     return run_dir
 
@@ -101,7 +105,7 @@ def test_the_script_builds_the_apps_model_with_the_same_start_weights(digits_run
     script.write_text(export.script(digits_run), encoding="utf-8")
     ns = runpy.run_path(str(script), run_name="not_main")  # the script's own functions, not called as __main__
     keras.utils.set_random_seed(CONFIG.seed)
-    app = training.build_run_model(ARCH, (8, 8, 1), 10, CONFIG)
+    app = fit.build_run_model(ARCH, (8, 8, 1), 10, CONFIG)
     keras.utils.set_random_seed(ns["Settings"].seed)
     theirs = ns["build_model"](ns["LAYERS"], ns["INPUT_SHAPE"], ns["augmentation_layers"](ns["Settings"]))
     assert [(type(a).__name__, a.name) for a in app.layers] == [(type(b).__name__, b.name) for b in theirs.layers]
@@ -125,8 +129,8 @@ def test_the_scripts_accuracy_with_the_runs_own_epochs_matches_the_runs(digits_r
 def test_a_dataset_with_its_own_test_set_is_limited_resized_and_split_as_the_app_does(tmp_path, monkeypatch):
     """Fashion-MNIST from Debian's package (as the script reads it) comes with its own test set: the
     script keeps the same share of it, resizes both with the recipe and splits the rest alike."""
-    from cnn_core.datasets import load_dataset
-    from cnn_core.runs import RunStore
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.runs.store import RunStore
 
     if not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file():
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
@@ -135,8 +139,8 @@ def test_a_dataset_with_its_own_test_set_is_limited_resized_and_split_as_the_app
     data = DataConfig("fashion-mnist", limit=300, image_size=14)
     dataset = load_dataset(data)
     store, config = RunStore(tmp_path / "runs"), TrainConfig(epochs=1, batch_size=32)
-    run_dir = store.new_run(training.run_config(dataset, ARCH, config), "fashion")
-    assert training.run_training(dataset, ARCH, config, run_dir, store).status == "completed"
+    run_dir = store.new_run(fit.run_config(dataset, ARCH, config), "fashion")
+    assert fit.run_training(dataset, ARCH, config, run_dir, store).status == "completed"
     script = tmp_path / "train.py"
     script.write_text(export.script(run_dir), encoding="utf-8")
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)

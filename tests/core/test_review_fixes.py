@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core import class_limits, classroom, run_history, storage
+from cnn_core.access import classroom, quotas
+from cnn_core.data import storage
 from cnn_core.errors import StudioError
-from cnn_core.import_export import import_run_zip
-from cnn_core.runs import RunStore, owner_tag, write_json
+from cnn_core.runs import history
+from cnn_core.runs.archive import import_run_zip
+from cnn_core.runs.store import RunStore, owner_tag, write_json
 from tests.core.test_run_zip_schema import everything_under, run_record
 
 LEARNER, OTHER = "d" * 32, "e" * 32
@@ -94,10 +96,10 @@ def test_a_history_over_the_cap_is_damaged_without_being_parsed(tmp_path):
     path = run_folder(
         store,
         "20260101-000000-huge",
-        "epoch,loss,accuracy,val_accuracy\n" + row * (run_history.HISTORY_MAX_BYTES // len(row) + 1),
+        "epoch,loss,accuracy,val_accuracy\n" + row * (history.HISTORY_MAX_BYTES // len(row) + 1),
     )
     info = store.info(path)
-    assert info.status == "damaged" and f"the limit is {run_history.HISTORY_MAX_BYTES:,}" in info.message
+    assert info.status == "damaged" and f"the limit is {history.HISTORY_MAX_BYTES:,}" in info.message
     assert store.read_history(path) == []
 
 
@@ -105,10 +107,10 @@ def test_an_unchanged_history_is_parsed_once_across_listings(tmp_path):
     store = RunStore(tmp_path / "runs")
     path = run_folder(store, "20260101-000000-a", "epoch,loss,val_accuracy\n1,1.5,0.4\n2,1.2,0.6\n")
     store.list_runs()
-    before = run_history._summary.cache_info()
+    before = history._summary.cache_info()
     for _ in range(5):
         (info,) = store.list_runs()
-    after = run_history._summary.cache_info()
+    after = history._summary.cache_info()
     assert after.misses == before.misses and after.hits == before.hits + 5
     assert (info.epochs_done, info.best_val_accuracy) == (2, 0.6)
     (path / "history.csv").write_text("epoch,loss,val_accuracy\n1,1.5,0.4\n2,1.2,0.6\n3,1.0,0.7\n")
@@ -133,7 +135,7 @@ def test_an_imported_history_is_checked_and_refused_leaving_nothing(history, wor
 
 def test_a_huge_history_in_a_zip_is_refused_before_extraction(tmp_path):
     store = RunStore(tmp_path / "runs")
-    size = run_history.HISTORY_MAX_BYTES + 1
+    size = history.HISTORY_MAX_BYTES + 1
     with pytest.raises(StudioError, match=f"history.csv in this zip is {size:,} bytes; the limit is"):
         import_run_zip(hostile_zip(tmp_path / "run.zip", "1" * size), store)
     with pytest.raises(StudioError, match="batches.csv in this zip is"):
@@ -213,7 +215,7 @@ def test_imports_are_refused_past_the_disk_limit_and_extract_at_most_the_room_le
     upload = classroom.upload_dir(LEARNER)
     upload.mkdir(parents=True)
     (upload / "old.zip").write_bytes(bytes(700_000))
-    room = class_limits.check_import(LEARNER, store)
+    room = quotas.check_import(LEARNER, store)
     assert room == 2**20 - 700_000
     text = secrets.token_hex(200_000)  # 400 KB unpacked, about half that packed: fits the room until unpacked
     padded = hostile_zip(tmp_path / "padded.zip", extra_txt=text)
@@ -239,8 +241,8 @@ def test_an_upload_counts_the_learners_runs_too(classroom_mode, monkeypatch, tmp
 
 def test_every_finding_training_writes_passes_the_check():
     """The check drops only what training never writes: each rule's own finding is kept."""
-    from cnn_core.diagnosis import Context, diagnose
-    from cnn_core.run_schema import finding_problem
+    from cnn_core.runs.schema import finding_problem
+    from cnn_core.training.diagnosis import Context, diagnose
     from tests.core.test_diagnosis import HEALTHY, TEN, batches, epochs
 
     scenarios = [

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnn_core.robustness import Change, fill_value, occlusion_map, robustness_curve
+from cnn_core.inspection.robustness import Change, fill_value, occlusion_map, robustness_curve
 from tests.trained import corner_data
 
 
@@ -64,7 +64,7 @@ def test_png_bytes_round_trip_grey_and_colour():
 @pytest.mark.slow
 def test_activation_maximisation_draws_each_class_where_its_square_is(corner_model):
     from cnn_core.errors import StudioError
-    from cnn_core.maximise import maximise
+    from cnn_core.inspection.maximise import maximise
 
     model = corner_model
     heard = []

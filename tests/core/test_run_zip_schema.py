@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core.architectures import get_preset
-from cnn_core.config import SETTINGS_VERSION, ArchChoice, DataConfig, TrainConfig
 from cnn_core.errors import StudioError
-from cnn_core.import_export import import_run_zip
-from cnn_core.run_schema import CONFIG_MAX_BYTES, check_run_config, valid_run_id
-from cnn_core.runs import RunStore, write_json
+from cnn_core.model.architectures import get_preset
+from cnn_core.runs.archive import import_run_zip
+from cnn_core.runs.schema import CONFIG_MAX_BYTES, check_run_config, valid_run_id
+from cnn_core.runs.store import RunStore, write_json
+from cnn_core.settings.config import SETTINGS_VERSION, ArchChoice, DataConfig, TrainConfig
 
 
 def run_record(**changes) -> dict:
@@ -217,8 +217,8 @@ class TestResolve:
 
 
 def test_the_script_and_the_report_refuse_a_damaged_run_by_its_field(tmp_path):
-    from cnn_core import export
-    from cnn_core.report import report
+    from cnn_core.takehome import export
+    from cnn_core.takehome.report import report
 
     store = RunStore(tmp_path / "runs")
     layers = [{"type": "Conv2D", "filters": "3); import os; ("}]

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from cnn_core.runs import RunStore, atomic_write
+from cnn_core.runs.store import RunStore, atomic_write
 
 
 def dead_pid() -> int:

@@ -3,12 +3,12 @@ values are read and checked the same way everywhere."""
 
 import pytest
 
-from cnn_core import settings
 from cnn_core.cli import build_parser
-from cnn_core.config import DataConfig, TrainConfig
 from cnn_core.errors import StudioError
+from cnn_core.settings import fields
+from cnn_core.settings.config import DataConfig, TrainConfig
 
-ALL = [(cls, d) for cls in (DataConfig, TrainConfig) for d in settings.declared(cls)]
+ALL = [(cls, d) for cls in (DataConfig, TrainConfig) for d in fields.declared(cls)]
 
 
 def subparser(name):
@@ -20,7 +20,7 @@ def subparser(name):
 def test_every_setting_is_fully_declared(cls, d):
     s = d.setting
     assert s.label and s.help.endswith(".") and len(s.help.split()) >= 8, "help is one sentence for a learner"
-    assert settings.problem(s, d.default) is None, "the default is valid"
+    assert fields.problem(s, d.default) is None, "the default is valid"
     if s.kind in ("int", "float"):
         assert s.minimum is not None and s.maximum is not None
     keys = [x.key for _, x in ALL]
@@ -40,9 +40,9 @@ def test_train_flags_parse_like_links_and_refuse_out_of_range_values(capsys):
     parser = build_parser()
     args = parser.parse_args(["train", "--rotation", "15", "--epochs", "3", "--split-seed", "4", "--seed", "9", "--no-flip"])
     from cnn_core.cli import data_config
-    from cnn_core.config import TrainConfig
+    from cnn_core.settings.config import TrainConfig
 
-    train, data = settings.from_arguments(TrainConfig, args), data_config(args, "shapes")
+    train, data = fields.from_arguments(TrainConfig, args), data_config(args, "shapes")
     assert (train.rotation, train.epochs, train.seed, train.flip, data.seed) == (15.0, 3, 9, False, 4)
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["train", "--rotation", "5400"])
@@ -61,8 +61,8 @@ def test_help_lists_range_unit_and_default():
     [("int", "12", 12), ("int", "1e3", 1000), ("float", "0.25", 0.25), ("bool", "true", True), ("bool", "0", False)],
 )
 def test_parse(kind, text, value):
-    s = settings.Setting("x", "h", kind, minimum=0, maximum=10_000)
-    assert settings.parse(s, text) == value
+    s = fields.Setting("x", "h", kind, minimum=0, maximum=10_000)
+    assert fields.parse(s, text) == value
 
 
 def test_check_names_every_bad_field():
@@ -73,4 +73,4 @@ def test_check_names_every_bad_field():
 
 
 def test_booleans_are_not_numbers():
-    assert settings.problem(settings.Setting("n", "h", "int", minimum=0, maximum=5), True) == "must be a whole number"
+    assert fields.problem(fields.Setting("n", "h", "int", minimum=0, maximum=5), True) == "must be a whole number"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.share import from_query, is_shared, to_query
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.settings.share import from_query, is_shared, to_query
 
 
 def test_share_round_trip_of_every_kind_of_setup():

@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from cnn_core import liveness
 from cnn_core.errors import StudioError
-from cnn_core.runs import RunStore, owner_tag, read_json, update_config
+from cnn_core.runs import liveness
+from cnn_core.runs.store import RunStore, owner_tag, read_json, update_config
 from tests.conftest import ROOT
 
 
@@ -47,7 +47,7 @@ def test_a_killed_process_leaves_its_run_interrupted(tmp_path):
     store = RunStore(tmp_path / "runs")
     run = store.new_run({}, "a")
     code = (
-        "import sys, time; from pathlib import Path; from cnn_core.runs import RunStore; "
+        "import sys, time; from pathlib import Path; from cnn_core.runs.store import RunStore; "
         "RunStore(sys.argv[1]).set_status(Path(sys.argv[2]), 'running'); print('marked', flush=True); time.sleep(600)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code, str(store.root), str(run)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -85,7 +85,7 @@ def test_two_processes_updating_config_lose_nothing(tmp_path):
     store = RunStore(tmp_path / "runs")
     run = store.new_run({}, "a")
     code = (
-        "import sys; from pathlib import Path; from cnn_core.runs import update_config\n"
+        "import sys; from pathlib import Path; from cnn_core.runs.store import update_config\n"
         "for i in range(40): update_config(Path(sys.argv[1]), **{f'{sys.argv[2]}-{i}': i})"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(run), name], cwd=ROOT) for name in ("p", "q")]

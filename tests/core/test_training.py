@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core.architectures import get_preset
-from cnn_core.config import ArchChoice, DataConfig, TrainConfig
-from cnn_core.datasets import load_dataset
+from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
-from cnn_core.jobs import JobRegistry
-from cnn_core.runs import RunStore
-from cnn_core.training import choose_strategy, new_record, run_config, run_training
+from cnn_core.jobs.registry import JobRegistry
+from cnn_core.model.architectures import get_preset
+from cnn_core.runs.store import RunStore
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.training.fit import choose_strategy, new_record, run_config, run_training
 from tests.cli import cli
 from tests.conftest import ROOT, make_class_folder, wait_until
 
@@ -99,7 +99,7 @@ def test_diverging_loss_stops_with_advice(tiny, tmp_path):
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), 5000.0])
 def test_divergence_callback_on_fake_logs(bad):
-    from cnn_core.callbacks import StopOnDivergence
+    from cnn_core.training.callbacks import StopOnDivergence
 
     class FakeModel:
         stop_training = False

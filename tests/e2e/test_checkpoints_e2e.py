@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from cnn_core.runs import RunStore
+from cnn_core.runs.store import RunStore
 from tests.e2e.conftest import Server
 from tests.e2e.helpers import assert_no_exception, wait_for_batches, wait_ready
 

@@ -93,7 +93,9 @@ def test_learners_see_only_their_own_runs_until_one_is_published_and_the_teacher
         assert "Ada · private" in seen_by_teacher and "Bo · private" in seen_by_teacher
         teacher.goto(f"{server.url}/teacher")
         wait_ready(teacher, "The class")
-        enabled_stops = "[...document.querySelectorAll('button')].filter(b => b.innerText.trim() === 'Stop' && !b.disabled).length"
+        enabled_stops = (
+            "[...document.querySelectorAll('button')].filter(b => b.innerText.trim() === 'Stop' && !b.disabled).length"
+        )
         teacher.wait_for_function(f"() => {enabled_stops} === 2")  # each learner's row has a Stop button while their run trains
         for left in (1, 0):
             buttons = teacher.get_by_role("button", name="Stop", exact=True)

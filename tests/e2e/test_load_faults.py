@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cnn_core.runs import RunStore
+from cnn_core.runs.store import RunStore
 from tests.e2e.conftest import Server
 from tests.e2e.helpers import assert_no_exception, choose, go_to, wait_for_batches, wait_ready
 from tests.trained import copy_runs

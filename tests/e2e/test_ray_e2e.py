@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from cnn_core.cluster import LocalCluster
+from cnn_core.jobs.cluster import LocalCluster
 from tests.e2e.conftest import Server
 from tests.e2e.helpers import assert_no_exception, draw_a_digit, go_to, wait_ready
 

@@ -1,0 +1,1 @@
+"""Images in, uint8 splits out: the registry, loaders, folders and zips, decoding, budgets, uploads."""

@@ -1,0 +1,1 @@
+"""Looking at a trained model: metrics, maps and filters, saliency, hardest examples, embeddings."""

@@ -1,0 +1,167 @@
+"""The process-level job registry: it keeps training jobs across page reruns and gives them slots.
+
+At most `max_running` jobs train at once and the rest wait in a queue, first come first served;
+in classroom mode a learner's jobs also wait while the learner has as many training as the class
+allows. A second Train press with the same settings, while the first run is queued or training,
+gets that run back, not a second one. Personal mode keeps one active job per browser session;
+classroom mode applies the class limits instead (see access/quotas.py). The jobs themselves are in
+training_job.py (this machine) and remote_job.py (the Ray backend).
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from cnn_core.access import classroom, quotas
+from cnn_core.data.datasets import Dataset
+from cnn_core.errors import StudioError
+from cnn_core.jobs import cluster
+from cnn_core.jobs.local import ACTIVE, ResumePlan, TrainingJob, TrainRequest, plan_resume
+from cnn_core.jobs.remote import RemoteJob
+from cnn_core.runs.store import RunStore
+from cnn_core.settings.config import ArchChoice, TrainConfig
+from cnn_core.training.fit import Start, default_max_jobs, prepare_tensorflow
+from cnn_core.training.transfer import Parent
+
+__all__ = ["ACTIVE", "JOBS", "JobRegistry", "RemoteJob", "ResumePlan", "TrainRequest", "TrainingJob", "plan_resume"]
+UNLIMITED = 1 << 30
+
+
+class JobRegistry:
+    """Jobs by run id, and the training slots they take in turn."""
+
+    def __init__(self, max_running: int | None = None):
+        self.max_running = max_running or default_max_jobs()
+        self.jobs: dict[str, TrainingJob] = {}
+        self._lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._waiting: list[tuple[object, str, int]] = []  # (holder, owner, the owner's cap), by arrival
+        self._holding: list[tuple[object, str, int]] = []
+
+    def submit(
+        self,
+        dataset: Dataset,
+        arch: ArchChoice,
+        config: TrainConfig,
+        owner: str,
+        store: RunStore | None = None,
+        parent: Parent | None = None,
+    ) -> TrainingJob:
+        """Start a new run (a fine-tuning one when `parent` is given) for `owner`.
+
+        The same request again while the owner's job for it is active returns that job.
+        """
+        config.check()
+        arch.spec()  # refuse an invalid custom stack before creating a run
+        return self._start(TrainRequest(dataset, arch, config, owner, start=Start(parent=parent)), store)
+
+    def resume(self, run: str | Path, owner: str, dataset: Dataset, more_epochs: int = 0, store: RunStore | None = None):
+        """Continue a saved run of `owner` (see `plan_resume`); `dataset` is the run's own data.
+
+        A second press while the owner's run is already queued or training again returns that job.
+        """
+        store = store or RunStore()
+        with self._lock:
+            job = self.jobs.get(Path(run).name)
+            if job is not None and job.active and job.owner == owner:
+                return job
+            if job is not None and job.active:
+                raise StudioError(f"run {job.run_id} is still {job.status}: it cannot be resumed until it stops or pauses")
+        plan = plan_resume(store, run, owner, more_epochs)
+        if dataset.config != plan.data:
+            raise StudioError("the dataset given is not the one this run was trained on")
+        with self._lock:  # check the class limits before the run's settings change
+            quotas.check(owner, self.active_for(owner), store, new_run=False)
+        plan.save_settings()
+        return self._start(TrainRequest(dataset, plan.arch, plan.config, owner, plan.run_dir, plan.start), store)
+
+    def _start(self, request: TrainRequest, store: RunStore | None) -> TrainingJob:
+        kind = TrainingJob
+        if cluster.address():  # the cluster must answer, and offer what a job asks, before a run is created for it
+            cluster.job_resources()
+            kind = RemoteJob
+        prepare_tensorflow()
+        store = store or RunStore()
+        with self._lock:
+            busy = self.active_for(request.owner)
+            same = [j for j in busy if j.key == request.key()]
+            if same:  # pressed twice: the run already on its way is the answer
+                return same[0]
+            if busy and not classroom.enabled():
+                raise StudioError(f"run {busy[0].run_id} is still {busy[0].status}: stop it or wait before starting another")
+            request.time_limit = quotas.check(request.owner, busy, store, new_run=request.run_dir is None)
+            job = kind(self, request, store)
+            self.jobs[job.run_id] = job
+        job.thread.start()
+        return job
+
+    def active_for(self, owner: str) -> list[TrainingJob]:
+        """The owner's queued and training jobs, oldest first."""
+        return [j for j in list(self.jobs.values()) if j.owner == owner and j.active]
+
+    def get(self, run_id: str) -> TrainingJob | None:
+        return self.jobs.get(run_id)
+
+    def queue_position(self, job: TrainingJob) -> int:
+        """1 for the next job to start, 0 when it is not waiting."""
+        if job.status != "queued":
+            return 0
+        waiting = [j for j in list(self.jobs.values()) if j.status == "queued"]
+        return waiting.index(job) + 1 if job in waiting else 0
+
+    def acquire(self, holder: object, cancelled=lambda: False, owner: str | None = None) -> bool:
+        """Wait for a training slot for `holder` (a job, or the learning-rate finder); False if cancelled first.
+
+        The first waiter that may start, starts: a slot is free, and its owner trains fewer runs
+        than the class allows. A later waiter of another learner may pass one whose owner is at
+        their limit.
+        """
+        owner = getattr(holder, "owner", "") if owner is None else owner
+        caps = quotas.limited(owner)
+        entry = (holder, owner, caps.active_runs if caps else UNLIMITED)
+        with self._turn:
+            self._waiting.append(entry)
+            try:
+                while not cancelled():
+                    if self._next() is entry:
+                        self._holding.append(entry)
+                        return True
+                    self._turn.wait(0.25)  # also wakes to notice a cancel
+                return False
+            finally:
+                self._waiting.remove(entry)
+                self._turn.notify_all()
+
+    def _next(self) -> tuple | None:
+        if len(self._holding) >= self.max_running:
+            return None
+        for entry in self._waiting:
+            if sum(h[1] == entry[1] for h in self._holding) < entry[2]:
+                return entry
+        return None
+
+    def release(self, holder: object) -> None:
+        """Give back `holder`'s slot to the next waiter."""
+        with self._turn:
+            self._holding = [h for h in self._holding if h[0] is not holder]
+            self._turn.notify_all()
+
+    def wake(self) -> None:
+        """Let waiters look again (a job was cancelled or paused in the queue)."""
+        with self._turn:
+            self._turn.notify_all()
+
+    @contextmanager
+    def slot(self):
+        """Hold a training slot while something else trains (the learning-rate finder; no learner's cap)."""
+        ticket = object()
+        self.acquire(ticket, owner="")
+        try:
+            yield
+        finally:
+            self.release(ticket)
+
+
+JOBS = JobRegistry()

@@ -1,0 +1,170 @@
+"""The Ray backend's job: a training session run by an actor on the cluster, mirrored on this server.
+
+See cluster.py for how a job crosses the network; this is the server's side of it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from cnn_core.errors import StudioError
+from cnn_core.jobs import cluster
+from cnn_core.jobs.local import TrainingJob, log
+from cnn_core.runs import liveness
+from cnn_core.runs.store import locked, read_json, update_config, write_json
+from cnn_core.training.fit import TrainResult
+from cnn_core.training.live import FINAL
+
+
+class RemoteJob(TrainingJob):
+    """One training session run by a Ray actor on the cluster (see cluster.py); pages read its mirror.
+
+    A server thread submits the actor, then polls it every second: new batch points go into this
+    job's live record (so the live view and its contract are unchanged), and the files the worker
+    wrote since (checkpoints, history, TensorBoard logs, the model) into this server's run folder,
+    atomically. Stop and pause are the owner's, checked here, then forwarded to the actor. A worker
+    or cluster that dies leaves the run interrupted, resumable from the last checkpoint it sent.
+    """
+
+    backend = "the Ray cluster"
+    POLL_SECONDS = 1.0
+    ANSWER_SECONDS = 120.0  # a poll unanswered this long means the cluster is gone
+
+    def __init__(self, registry, request, store):
+        super().__init__(registry, request, store)
+        self.worker: dict | None = None  # where the actor runs: host and pid
+        self._known: dict[str, list[int]] = {}  # the worker's files already copied, by signature
+        self._batches_fresh = True  # batches.csv is rewritten when this session's first points arrive
+        self._parent: dict | None = None
+
+    def _run(self) -> None:  # no local slot: the cluster queues jobs by the resources they ask for
+        try:
+            result = self._drive()
+            if result is not None:  # the result first: a page that sees the final status finds it
+                self.result = result
+                self.record.set_status(result.status, result.message)
+        except StudioError as exc:
+            self._fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the run records any failure; the app stays up
+            log.exception("training run %s failed on the cluster", self.run_id)
+            self._fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            self._end()
+
+    def _drive(self) -> TrainResult | None:
+        ray = cluster.connect()
+        from ray.exceptions import RayActorError, RayError
+
+        actor = None
+        try:
+            actor = cluster.start_actor(self._payload(ray))
+            ready = actor.where.remote()
+            while not ray.wait([ready], timeout=0.5)[0]:  # queued until a worker has the CPUs free
+                if self.control.requested:
+                    self._cancel()
+                    return None
+            self.worker = ray.get(ready)
+            if not self._begin():  # cancelled as the worker came up
+                return None
+            done = actor.train.remote()
+            forwarded: set[str] = set()
+            while True:
+                finished = bool(ray.wait([done], timeout=self.POLL_SECONDS)[0])
+                for name in ("stop", "pause"):
+                    if getattr(self.control, name).is_set() and name not in forwarded:
+                        getattr(actor, name).remote()
+                        forwarded.add(name)
+                self._pull(ray, actor)
+                if finished:
+                    break
+            outcome = ray.get(done)
+            if outcome["status"] == "stopped" and self.control.reason:  # the class time limit, not a click
+                outcome["message"] = self.control.reason
+                self.store.set_status(self.run_dir, "stopped", self.control.reason)
+            return self._result(outcome["status"], outcome["message"])
+        except RayActorError as exc:
+            where = f" (host {self.worker['host']}, process {self.worker['pid']})" if self.worker else ""
+            cause = "it ran out of memory" if "memory" in str(exc).lower() else "its process or node died"
+            self._interrupt(f"the Ray worker training this run stopped{where}: {cause}")
+        except (RayError, ConnectionError, TimeoutError) as exc:
+            self._interrupt(f"the Ray cluster stopped answering ({type(exc).__name__})")
+        finally:
+            if actor is not None:
+                self._release(ray, actor)
+        return None
+
+    def _payload(self, ray) -> dict:
+        """What the actor needs: the run folder, the data (by config or through the object store), settings, start."""
+        r = self.request
+        data = r.dataset.config.to_dict() if cluster.ships_by_config(r.dataset) else ray.put(cluster.in_memory(r.dataset))
+        parent_files = {}
+        if r.start.parent is not None:
+            path = r.start.parent.path
+            if (path / "model.keras").is_file():
+                parent_files = {"model.keras": (path / "model.keras").read_bytes()}
+            else:
+                from cnn_core.training import checkpoints
+
+                last = checkpoints.list_checkpoints(path)[-1].name
+                names = ["config.json", f"checkpoints/{last}.npz", f"checkpoints/{last}.json"]
+                parent_files = {name: (path / name).read_bytes() for name in names}
+        return {
+            "run_id": self.run_id, "files": cluster.run_files(self.run_dir), "data": data, "arch": r.arch.to_dict(),
+            "train": r.config.to_dict(), "start": r.start, "parent_files": parent_files,
+        }  # fmt: skip
+
+    def _pull(self, ray, actor) -> None:
+        """Take what changed on the worker: points into the live record and batches.csv, files into the run folder."""
+        update = ray.get(actor.poll.remote(self.record.snapshot().points, self._known), timeout=self.ANSWER_SECONDS)
+        state = update["state"]
+        if state is not None:
+            if state["status"] in FINAL:  # said by `_run` once the files and the result are here
+                state = {**state, "status": "running"}
+            self.record.mirror(update["points"], update["history"], state)
+            if self._batches_fresh:  # a resumed run's points start again from its checkpoint
+                self.store.write_batches(self.run_dir, self.record.points_since(0))
+                self._batches_fresh = False
+            else:
+                self.store.append_batches(self.run_dir, update["points"])
+        for rel, data in update["files"]:
+            if rel == "status.json":  # this server answers for the run: its pid, and where it trains
+                with locked(self.run_dir):  # one writer at a time with this server's own status updates
+                    write_json(self.run_dir / rel, {**json.loads(data), **liveness.identity(), "worker": self.worker})
+            else:
+                cluster.place_files(self.run_dir, [(rel, data)])
+        for rel in update["deleted"]:
+            cluster.inside(self.run_dir, rel).unlink(missing_ok=True)
+        self._known = update["signatures"]
+        if update["parent"] and update["parent"] != self._parent:
+            self._parent = update["parent"]
+            update_config(self.run_dir, parent=self._parent)
+
+    def _result(self, status: str, message: str) -> TrainResult:
+        metrics = read_json(self.run_dir / "metrics.json") if (self.run_dir / "metrics.json").is_file() else {}
+        snap = self.record.snapshot()
+        return TrainResult(
+            self.run_dir, status, message, metrics.get("test_loss"), metrics.get("test_accuracy"), self.record.history(),
+            snap.warnings, metrics.get("diagnosis", []),
+        )  # fmt: skip
+
+    def _interrupt(self, message: str) -> None:
+        from cnn_core.training import checkpoints
+
+        try:
+            point = checkpoints.resume_point(self.run_dir)
+            message += f"; resume it from its last checkpoint ({point.label})"
+        except StudioError:
+            message += "; it had saved no checkpoint yet, so start it again"
+        self.record.set_status("interrupted", message)
+        self.store.set_status(self.run_dir, "interrupted", message)
+
+    def _release(self, ray, actor) -> None:
+        """Let the actor remove its folder, then end it, so its CPUs go to the next job."""
+        try:
+            ray.get(actor.close.remote(), timeout=10)
+        except Exception:  # noqa: BLE001 - a dead actor has nothing left to remove
+            pass
+        try:
+            ray.kill(actor, no_restart=True)
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,1 @@
+"""A run's training: the fit loop, callbacks, the live record, checkpoints, schedules, fine-tuning, diagnosis."""

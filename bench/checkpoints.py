@@ -116,7 +116,7 @@ def _resume_latency(dataset, config) -> dict:
 def run() -> dict:
     from cnn_core.data.datasets import load_dataset
     from cnn_core.settings.config import DataConfig, TrainConfig
-    from cnn_core.training.fit import prepare_tensorflow
+    from cnn_core.training.build import prepare_tensorflow
 
     prepare_tensorflow()
     dataset = load_dataset(DataConfig("mnist-5k"))

@@ -85,7 +85,7 @@ def run() -> dict:
     from cnn_core.data.datasets import load_dataset
     from cnn_core.jobs.registry import JobRegistry
     from cnn_core.settings.config import ArchChoice, DataConfig
-    from cnn_core.training.fit import prepare_tensorflow
+    from cnn_core.training.build import prepare_tensorflow
 
     prepare_tensorflow()
     dataset = load_dataset(DataConfig(dataset_id="mnist-5k", limit=600))

@@ -63,7 +63,7 @@ def run() -> dict:
     from cnn_core.jobs import cluster
     from cnn_core.jobs.registry import JobRegistry
     from cnn_core.settings.config import DataConfig
-    from cnn_core.training.fit import prepare_tensorflow
+    from cnn_core.training.build import prepare_tensorflow
 
     prepare_tensorflow()
     dataset = load_dataset(DataConfig(dataset_id="mnist-5k", limit=600))

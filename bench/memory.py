@@ -18,7 +18,7 @@ from bench.common import save, table
 PROBE = r"""
 import json, resource, threading, time, tempfile
 import numpy as np
-from cnn_core.training.fit import prepare_tensorflow
+from cnn_core.training.build import prepare_tensorflow
 prepare_tensorflow()
 import keras
 def rss():

@@ -62,7 +62,7 @@ def _plain_fit(dataset, arch, config) -> float:
 def run() -> dict:
     from cnn_core.data.datasets import load_dataset
     from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
-    from cnn_core.training.fit import prepare_tensorflow
+    from cnn_core.training.build import prepare_tensorflow
 
     prepare_tensorflow()
     dataset, arch = load_dataset(DataConfig("mnist-5k")), ArchChoice("keras-mnist")

@@ -36,7 +36,7 @@ def run() -> dict:
     from cnn_core.model.architectures import get_preset
     from cnn_core.model.builder import build_model
     from cnn_core.settings.config import DataConfig
-    from cnn_core.training.fit import prepare_tensorflow
+    from cnn_core.training.build import prepare_tensorflow
 
     prepare_tensorflow()
     model = build_model(get_preset("keras-mnist"), (28, 28, 1), 10)

@@ -5,15 +5,8 @@ import streamlit as st
 
 from cnn_core import charts
 from cnn_core.errors import StudioError
-from cnn_core.model.architectures import (
-    ACTIVATIONS,
-    LAYER_TYPES,
-    PRESETS,
-    TABLE_COLUMNS,
-    ArchitectureSpec,
-    rows_to_layers,
-    spec_to_rows,
-)
+from cnn_core.model.architectures import ACTIVATIONS, LAYER_TYPES, PRESETS, ArchitectureSpec
+from cnn_core.model.layer_table import TABLE_COLUMNS, rows_to_layers, spec_to_rows
 from cnn_core.model.summary import machine_memory_bytes, plan
 from cnn_core.settings.config import ArchChoice, TrainConfig
 from cnn_core.settings.fields import declared

@@ -8,7 +8,7 @@ from cnn_core.access import classroom
 from cnn_core.errors import StudioError
 from cnn_core.runs.store import RunStore, read_json
 from cnn_core.training import curves
-from ui import diagnosis_view, halt, run_access, run_exports, runs_view, state
+from ui import diagnosis_view, halt, run_access, run_exports, runs_view, state, train_tools
 from ui.widgets import plain_text
 
 st.title("Runs")
@@ -102,7 +102,7 @@ if run.has_model and left.button("Make this the current model", icon=":material/
 if run.status != "damaged":
     config = read_json(run.path / "config.json")
     if right.button("Load its setup into Data, Model and Train", icon=":material/settings_backup_restore:"):
-        runs_view.load_setup(config)
+        train_tools.load_setup(config)
         st.toast("Setup loaded: dataset, architecture and settings of this run")
     if mine:
         with st.form(state.key("runs", "edit")):

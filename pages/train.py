@@ -11,7 +11,7 @@ from cnn_core.jobs import cluster
 from cnn_core.model.summary import plan
 from cnn_core.runs.store import RunStore
 from cnn_core.training.transfer import parent_of
-from ui import halt, settings_form, state, train_tools, training
+from ui import halt, live_view, settings_form, state, train_tools
 
 st.title("Train")
 st.caption(
@@ -74,11 +74,11 @@ if variant:
     st.info(f"A variant of run `{variant}`: change a setting and press Train. Run `{variant}` is drawn beside the new one.",
             icon=":material/compare_arrows:")  # fmt: skip
 
-job = training.attached_job()
+job = live_view.attached_job()
 # one run at a time in personal mode; a learner may queue more, up to the class limits
-busy = job is not None and job.active and training.is_mine(job) and not classroom.enabled()
+busy = job is not None and job.active and live_view.is_mine(job) and not classroom.enabled()
 if not busy:
-    training.resumable_runs()
+    live_view.resumable_runs()
     train_tools.recommended_settings(spec, settings)
 with st.expander("Learning-rate schedule", icon=":material/show_chart:"):
     schedule = train_tools.schedule_section(settings, len(ds.train))
@@ -109,7 +109,7 @@ elif submitted:
         except StudioError as exc:
             st.error(str(exc))
             halt()
-    job = training.submit(ds, arch, settings, parent)
+    job = live_view.submit(ds, arch, settings, parent)
     if job is None:
         halt()
     state.set_fine_tune_parent(None)
@@ -118,6 +118,6 @@ elif submitted:
 if job is not None:
     st.subheader(f"Run {job.run_id}")
     if job.active:
-        training.live_view(job)
+        live_view.live_view(job)
     else:
-        training.result_view(job)
+        live_view.result_view(job)

@@ -16,7 +16,8 @@ import streamlit as st
 from cnn_core import paths
 from cnn_core.access import classroom
 from cnn_core.errors import StudioError
-from cnn_core.runs.store import RunInfo, RunStore, read_json, update_config
+from cnn_core.runs.info import RunInfo
+from cnn_core.runs.store import RunStore, read_json, update_config
 from ui import state
 from ui.widgets import code_span
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from cnn_core.errors import StudioError
-from cnn_core.runs.store import RunInfo
+from cnn_core.runs.info import RunInfo
 from ui import run_access, state
 from ui.widgets import plain_text
 

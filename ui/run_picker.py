@@ -25,8 +25,8 @@ class LoadedRun:
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _load_model(run_path: str, version: float, epoch: int | None):
-    from cnn_core.inspection.evaluation import load_run_model
     from cnn_core.inspection.maps import Inspector
+    from cnn_core.training.saved import load_run_model
 
     model, config = load_run_model(run_path, epoch=epoch)
     return model, config, Inspector(model)

@@ -11,9 +11,9 @@ from cnn_core import paths
 from cnn_core.access import classroom
 from cnn_core.errors import StudioError
 from cnn_core.runs import archive
-from cnn_core.runs.store import RunInfo, RunStore, read_json
-from cnn_core.settings.config import ArchChoice, DataConfig, train_config_of
-from ui import state
+from cnn_core.runs.info import RunInfo
+from cnn_core.runs.store import RunStore, read_json
+from ui import state, train_tools
 from ui.widgets import plain_text
 
 TABLE_COLUMNS = {
@@ -97,17 +97,6 @@ def import_upload(upload, store: RunStore) -> None:
         temp.unlink(missing_ok=True)
 
 
-def load_setup(config: dict) -> None:
-    state.set_data_config(DataConfig.from_dict(config.get("data", {})))
-    arch = config.get("architecture", {})
-    if arch.get("preset") not in (None, "imported"):
-        state.set_arch_choice(ArchChoice.from_dict(arch))
-    if config.get("train"):
-        state.update_train_config(**train_config_of(config).to_dict())
-    state.forget_widgets("data", "model", "train")  # widgets re-read the loaded setup
-    state.set_fine_tune_parent(None)
-
-
 def downloads(run: RunInfo) -> None:
     c1, c2, c3 = st.columns(3)
     if run.has_model:
@@ -150,7 +139,7 @@ def lineage(run: RunInfo, runs: list[RunInfo]) -> None:
 
 def next_steps(run: RunInfo, mine: bool) -> None:
     """Resume, train more, or fine-tune: each opens the Train page to watch the job."""
-    from ui import training
+    from ui import live_view
 
     cols = st.columns(3)
     started = None
@@ -158,13 +147,13 @@ def next_steps(run: RunInfo, mine: bool) -> None:
         if cols[0].button(
             "Resume this run", type="primary", icon=":material/play_circle:", key=state.key("runs", "resume", run.run_id)
         ):
-            started = training.resume(run.run_id)
+            started = live_view.resume(run.run_id)
     elif mine and run.checkpoints and run.status in ("completed", "stopped"):
         more = cols[0].number_input("More epochs", 1, 1000, 5, key=state.key("runs", "more", run.run_id))
         if cols[0].button(
             f"Train {int(more)} more epochs", icon=":material/add_circle:", key=state.key("runs", "continue", run.run_id)
         ):
-            started = training.resume(run.run_id, int(more))
+            started = live_view.resume(run.run_id, int(more))
     if started:
         st.switch_page("pages/train.py")
     trained_here = run.architecture and not run.architecture.startswith("imported")
@@ -178,15 +167,7 @@ def next_steps(run: RunInfo, mine: bool) -> None:
         "Train a variant", icon=":material/compare_arrows:", key=state.key("runs", "variant", run.run_id),
         help="Load this run's setup into the Train page, change one setting, and watch both runs side by side.",
     ):  # fmt: skip
-        start_variant(run)
-
-
-def start_variant(run: RunInfo) -> None:
-    """Set up a variant of `run`: its setup loaded, and it drawn beside the new run's live curves."""
-    load_setup(read_json(run.path / "config.json"))
-    state.put(state.key("train", "ghosts"), [run.run_id])
-    state.put(state.key("train", "variant"), run.run_id)
-    st.switch_page("pages/train.py")
+        train_tools.start_variant(run)
 
 
 def checkpoint_table(run: RunInfo) -> None:

@@ -12,8 +12,9 @@ from cnn_core.access import classroom
 from cnn_core.data.pipeline import steps_per_epoch
 from cnn_core.errors import StudioError
 from cnn_core.jobs.registry import JOBS
-from cnn_core.runs.store import RunStore
-from cnn_core.settings.config import TrainConfig
+from cnn_core.runs.info import RunInfo
+from cnn_core.runs.store import RunStore, read_json
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig, train_config_of
 from cnn_core.settings.fields import format_value
 from cnn_core.training import curves, schedules
 from ui import settings_form, state
@@ -102,3 +103,22 @@ def ghost_runs(current: str | None) -> dict[str, list[dict]]:
     )  # fmt: skip
     # a run's name becomes a Plotly trace name, which renders a subset of HTML: escaped
     return {html.escape(labels[k].split(" · ")[0]): store.read_history(Path(runs[k][1])) for k in chosen if k in runs}
+
+
+def load_setup(config: dict) -> None:
+    state.set_data_config(DataConfig.from_dict(config.get("data", {})))
+    arch = config.get("architecture", {})
+    if arch.get("preset") not in (None, "imported"):
+        state.set_arch_choice(ArchChoice.from_dict(arch))
+    if config.get("train"):
+        state.update_train_config(**train_config_of(config).to_dict())
+    state.forget_widgets("data", "model", "train")  # widgets re-read the loaded setup
+    state.set_fine_tune_parent(None)
+
+
+def start_variant(run: RunInfo) -> None:
+    """Set up a variant of `run`: its setup loaded, and it drawn beside the new run's live curves."""
+    load_setup(read_json(run.path / "config.json"))
+    state.put(state.key("train", "ghosts"), [run.run_id])
+    state.put(state.key("train", "variant"), run.run_id)
+    st.switch_page("pages/train.py")

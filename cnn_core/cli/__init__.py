@@ -7,12 +7,11 @@ traceback. Commands live in themed modules, each with a `register(commands)` tha
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
+from cnn_core.cli.common import quiet_tensorflow_import
 from cnn_core.errors import StudioError
-from cnn_core.settings import fields
 
 
 class Parser(argparse.ArgumentParser):
@@ -32,37 +31,15 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def data_args(parser: argparse.ArgumentParser) -> None:
-    """The declared data settings as flags (the dataset itself is each command's own argument)."""
-    from cnn_core.settings.config import DataConfig
-
-    fields.add_arguments(parser, DataConfig, skip=("dataset_id",), prefix="data_")
-
-
-def data_config(args: argparse.Namespace, dataset_id: str):
-    from cnn_core.settings.config import DataConfig
-
-    return fields.from_arguments(DataConfig, args, prefix="data_", dataset_id=dataset_id)
-
-
-def runs_dir_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runs-dir", help="runs folder (default: $CNN_STUDIO_RUNS_DIR or ./runs)")
-
-
-def emit(args: argparse.Namespace, payload, lines: list[str]) -> None:
-    """Print `payload` as JSON with --json, else the human-readable lines."""
-    print(json.dumps(payload, indent=2, ensure_ascii=False) if args.json else "\n".join(lines))
-
-
 def build_parser(prog: str = "python -m cnn_core", extra_commands: dict[str, str] | None = None) -> argparse.ArgumentParser:
     """The CLI's parser. `extra_commands` (name → help) lists commands another front end handles
     (the `cnn-studio` launcher's `serve`), so `--help` shows them."""
-    from cnn_core.cli import data, models, train
+    from cnn_core.cli import data, models, tools, train
 
     parser = Parser(prog=prog, description="CNN Studio from the command line.")
     parser.add_argument("--version", action="version", version=f"CNN Studio {version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (data, train, models):
+    for module in (data, train, tools, models):
         module.register(commands)
     for p in commands.choices.values():
         p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -93,27 +70,6 @@ def check_names(args: argparse.Namespace) -> None:
         get_preset(arch)
     if isinstance(getattr(args, "dataset", None), str):
         get_spec(args.dataset)
-
-
-def quiet_tensorflow_import() -> None:
-    """Import TensorFlow with file descriptor 2 pointed at /dev/null: its C++ start-up lines
-    ("Could not find cuda drivers ...", "failed call to cuInit") bypass Python's logging and every
-    environment setting. Real failures still raise Python exceptions after stderr is restored."""
-    if "tensorflow" in sys.modules:
-        return
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
-        import keras  # noqa: F401
-        import tensorflow
-
-        tensorflow.config.list_logical_devices()  # device start-up logs its own CUDA probe
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m cnn_core", extra_commands: dict | None = None) -> int:

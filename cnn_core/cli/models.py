@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cnn_core.cli import data_args, data_config, emit, quiet_tensorflow_import, runs_dir_arg
+from cnn_core.cli.common import data_args, data_config, emit, quiet_tensorflow_import, runs_dir_arg
 from cnn_core.errors import StudioError
 
 

@@ -16,12 +16,12 @@ import numpy as np
 
 from cnn_core import recipe
 from cnn_core.data import budget, downloads, ingest, loaders
-from cnn_core.data.images import resize_all
+from cnn_core.data.images import looks_like_digits, resize_all
 from cnn_core.data.loaders import CIFAR10, FASHION, RawData, warm_default  # noqa: F401 - warm_default: the launcher calls it here
 from cnn_core.data.loads import checkpoint
 from cnn_core.errors import StudioError
 from cnn_core.progress import Report
-from cnn_core.settings.config import DataConfig
+from cnn_core.settings.config import DATASET_IDS, DataConfig
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,6 @@ class Dataset:
 
     def record(self) -> dict:
         """What a run's config.json keeps of its dataset (Predict reads `digits_style` from it)."""
-        from cnn_core.inspection.preprocess import looks_like_digits
-
         sample = self.train.images[np.arange(min(200, len(self.train)))]
         return {
             "id": self.spec.id,
@@ -171,6 +169,8 @@ REGISTRY: dict[str, DatasetSpec] = {
         ),
     ]
 }
+if tuple(REGISTRY) != DATASET_IDS:  # the settings validate ids without importing this module
+    raise RuntimeError(f"settings.config.DATASET_IDS {DATASET_IDS} differs from the registry {tuple(REGISTRY)}")
 
 
 def get_spec(dataset_id: str) -> DatasetSpec:

@@ -122,3 +122,12 @@ def montage(images: np.ndarray, columns: int, scale: int = 1, pad: int = 2) -> n
         big = img.repeat(scale, axis=0).repeat(scale, axis=1)
         grid[pad + r * hs : pad + r * hs + h * scale, pad + col * ws : pad + col * ws + w * scale] = big
     return grid[..., 0] if c == 1 else grid
+
+
+def looks_like_digits(images: np.ndarray) -> bool:
+    """True for grayscale training images on a dark background (MNIST's convention)."""
+    if images.shape[-1] != 1 or len(images) == 0:
+        return False
+    sample = np.asarray(images[: min(len(images), 200)])[..., 0]
+    border = np.concatenate([sample[:, 0], sample[:, -1], sample[:, :, 0], sample[:, :, -1]], axis=1)
+    return float(np.median(border)) < 64

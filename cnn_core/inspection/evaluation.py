@@ -12,8 +12,9 @@ from cnn_core.data.datasets import Dataset, load_dataset
 from cnn_core.data.ingest import ImageFiles
 from cnn_core.errors import StudioError
 from cnn_core.progress import Progress, Report
-from cnn_core.runs.store import RunStore, read_json
+from cnn_core.runs.store import RunStore
 from cnn_core.settings.config import DataConfig
+from cnn_core.training.saved import load_run_model
 
 EPSILON = 1e-7  # Keras clips probabilities by this in cross-entropy
 
@@ -158,28 +159,6 @@ def evaluate_model(model, dataset: Dataset, progress: Report | None = None) -> E
     return Evaluation(dataset.class_names, dataset.test.labels, predict_split(model, dataset.test.images, progress=progress))
 
 
-def model_at_checkpoint(run_dir: Path, info):
-    """The run's model with the weights of one checkpoint (built from the run's config.json)."""
-    from cnn_core.settings.config import ArchChoice, train_config_of
-    from cnn_core.training import checkpoints
-    from cnn_core.training.fit import build_run_model
-
-    config = read_json(Path(run_dir) / "config.json")
-    arch = config.get("architecture", {})
-    if arch.get("preset") in (None, "imported"):
-        raise StudioError(f"run {Path(run_dir).name} was imported: it has no checkpoints")
-    dataset = config["dataset"]
-    model = build_run_model(
-        ArchChoice.from_dict(arch),
-        tuple(dataset["input_shape"]),
-        len(dataset["class_names"]),
-        train_config_of(config),
-        bool((config.get("parent") or {}).get("freeze")),
-    )
-    checkpoints.restore(model, Path(run_dir), info, optimizer=False)
-    return model
-
-
 def load_run(run: str | Path, store: RunStore | None = None, epoch: int | None = None):
     """(model, dataset, config) of a saved run; the dataset is rebuilt from the run's data config.
 
@@ -187,32 +166,3 @@ def load_run(run: str | Path, store: RunStore | None = None, epoch: int | None =
     """
     model, config = load_run_model(run, store, epoch)
     return model, load_dataset(DataConfig.from_dict(config.get("data", {}))), config
-
-
-def load_run_model(run: str | Path, store: RunStore | None = None, epoch: int | None = None):
-    """(model, config) of a saved run, without its dataset (the app loads that through its shared,
-    budgeted loads).
-
-    Args:
-        epoch: the model as it was after this epoch (from its checkpoint); None for the final
-            model, or the last checkpoint of a run that has no final model (an interrupted one).
-    """
-    from cnn_core.model.modelio import load_model_file
-    from cnn_core.training import checkpoints
-
-    store = store or RunStore()
-    path = store.resolve(run)
-    config = read_json(path / "config.json")
-    saved = {info.epoch: info for info in checkpoints.list_checkpoints(path)}
-    if epoch is None and (path / "model.keras").is_file():
-        model = load_model_file(path / "model.keras")
-    elif epoch is None and saved:
-        model = model_at_checkpoint(path, saved[max(saved)])
-    elif epoch is None:
-        raise StudioError(f"run {path.name} has no saved model or checkpoint (its status: {store.info(path).status})")
-    elif epoch in saved:
-        model = model_at_checkpoint(path, saved[epoch])
-    else:
-        kept = ", ".join(map(str, sorted(saved))) or "none"
-        raise StudioError(f"run {path.name} has no checkpoint for epoch {epoch} (kept epochs: {kept})")
-    return model, config

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from cnn_core.data.images import ImageSource, open_image, to_channels
+from cnn_core.data.images import ImageSource, looks_like_digits, open_image, to_channels  # noqa: F401 - re-exported
 
 DIGIT_BOX = 20 / 28  # MNIST digits fit a 20x20 box inside 28x28
 
@@ -82,15 +82,6 @@ def prepare(source: ImageSource | Image.Image, input_shape: tuple[int, int, int]
             gray = 255 - gray
         return mnist_style(gray, (h, w))[..., None]
     return fit_rgb(img, (h, w), c)
-
-
-def looks_like_digits(images: np.ndarray) -> bool:
-    """True for grayscale training images on a dark background (MNIST's convention)."""
-    if images.shape[-1] != 1 or len(images) == 0:
-        return False
-    sample = np.asarray(images[: min(len(images), 200)])[..., 0]
-    border = np.concatenate([sample[:, 0], sample[:, -1], sample[:, :, 0], sample[:, :, -1]], axis=1)
-    return float(np.median(border)) < 64
 
 
 def predict_many(model, sources: list[tuple[str, ImageSource]], class_names: list[str], digits: bool, top: int = 3) -> list[dict]:

@@ -14,15 +14,14 @@ How a job crosses the network (see `jobs.RemoteJob` for the server's side):
   finally the model and the test metrics). The server writes them into its own run store,
   atomically, so its runs folder stays the one source of truth and no shared filesystem is needed.
 
-`Trainer` is plain Python (the actor is made from it when Ray is connected), so its bookkeeping is
-tested without a cluster; `LocalCluster` starts a one-node cluster on 127.0.0.1 for tests,
+`worker.Trainer` is plain Python (the actor is made from it when Ray is connected), so its
+bookkeeping is tested without a cluster; `shipping` moves the files and the data; `LocalCluster` starts a one-node cluster on 127.0.0.1 for tests,
 benchmarks and trying the backend out.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import os
 import secrets
@@ -37,8 +36,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from cnn_core.errors import StudioError
 
 ADDRESS_ENV = "CNN_STUDIO_RAY_ADDRESS"
@@ -47,7 +44,6 @@ INSTALL_HINT = "pip install 'cnn-studio[cluster]' (or pip install -r requirement
 # Ray resolves 127.0.0.1 to the machine's network address and listens on every interface, unless
 # this is 0; a cluster on loopback needs it in the server's environment before Ray is imported.
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-SKIPPED = ("config.json", "batches.csv")  # the server keeps its own (see RemoteJob)
 log = logging.getLogger("cnn_studio.cluster")
 
 
@@ -148,6 +144,8 @@ def connect(value: str | None = None):
                 f"could not join the Ray cluster at {value} ({first}). A cluster with token authentication needs "
                 "RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH) here too"
             ) from None
+        from cnn_core.jobs.worker import Trainer
+
         _joined.update(address=value, actor=ray.remote(Trainer))
     return ray
 
@@ -176,218 +174,6 @@ def start_actor(job: dict):
     """
     resources = job_resources()  # joins the cluster too
     return _joined["actor"].options(**resources, max_concurrency=4, max_restarts=0).remote(job)
-
-
-# ---------------------------------------------------------------------------------------------
-# What travels: run files out and back, and the data
-
-
-def run_files(run_dir: Path) -> dict[str, bytes]:
-    """Every file of a run folder (its checkpoints and logs too), by path inside it; hidden temporaries left out."""
-    return {rel: (run_dir / rel).read_bytes() for rel in signatures(run_dir)}
-
-
-def signatures(run_dir: Path) -> dict[str, list[int]]:
-    """Each file's (size, modification time in ns), to tell what changed since the last look."""
-    found = {}
-    for path in sorted(Path(run_dir).rglob("*")):
-        rel = path.relative_to(run_dir).as_posix()
-        if any(part.startswith(".") for part in rel.split("/")) or not path.is_file():
-            continue
-        try:
-            stat = path.stat()
-        except OSError:  # replaced or removed while we looked: the next look sees it
-            continue
-        found[rel] = [stat.st_size, stat.st_mtime_ns]
-    return found
-
-
-def write_order(rel: str) -> tuple[int, str]:
-    """Files are written back so that a reader never sees a half checkpoint or an early "completed":
-    checkpoint arrays before their JSON, and the status last of all."""
-    if rel == "status.json":
-        return (4, rel)
-    if rel == "metrics.json":
-        return (3, rel)
-    if rel.startswith("checkpoints/"):
-        return (1 if rel.endswith(".json") else 0, rel)
-    return (2, rel)
-
-
-def changes(run_dir: Path, known: dict[str, list[int]]) -> tuple[list[tuple[str, bytes]], list[str], dict[str, list[int]]]:
-    """Files new or changed since `known` (in write order), files deleted since (old checkpoints), and
-    the signatures they were listed with (a file that changes while being read is sent again next time)."""
-    now = signatures(run_dir)
-    files = []
-    for rel in sorted(now, key=write_order):
-        if rel in SKIPPED or known.get(rel) == now[rel]:
-            continue
-        try:
-            files.append((rel, (Path(run_dir) / rel).read_bytes()))
-        except OSError:
-            continue
-    return files, [rel for rel in known if rel not in now], now
-
-
-def inside(run_dir: Path, rel: str) -> Path:
-    """The path of `rel` in `run_dir`; `StudioError` for anything that would leave it."""
-    target = (Path(run_dir) / rel).resolve()
-    root = Path(run_dir).resolve()
-    if rel.startswith(("/", "\\")) or ".." in Path(rel).parts or root not in target.parents:
-        raise StudioError(f"a worker sent a file outside its run folder ({rel!r}); it was refused")
-    return target
-
-
-def place_files(run_dir: Path, files: list[tuple[str, bytes]] | dict[str, bytes]) -> None:
-    """Write files into a run folder, each atomically, refusing any path that leaves it."""
-    from cnn_core.runs.store import atomic_write
-
-    for rel, data in files.items() if isinstance(files, dict) else files:
-        target = inside(run_dir, rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, data)
-
-
-def in_memory(dataset):
-    """The dataset with every split's images decoded into arrays (a large folder is read from disk
-    on access; a worker on another machine cannot read this one's disk)."""
-    from dataclasses import replace
-
-    from cnn_core.data.datasets import Split
-
-    def load(split: Split) -> Split:
-        images = split.images if isinstance(split.images, np.ndarray) else split.images[np.arange(len(split))]
-        return Split(np.asarray(images, np.uint8), split.labels, split.files)
-
-    return replace(dataset, train=load(dataset.train), validation=load(dataset.validation), test=load(dataset.test))
-
-
-def ships_by_config(dataset) -> bool:
-    """Bundled, generated and Keras datasets load on the worker; folders and zips travel as images."""
-    return dataset.spec.kind in ("bundled", "generated", "download")
-
-
-# ---------------------------------------------------------------------------------------------
-# The worker's side
-
-
-class Trainer:
-    """One job on a worker: trains in a private folder and tells the server what changed.
-
-    Made into a Ray actor by `connect` (`ray.remote(Trainer)`); plain Python otherwise.
-    """
-
-    def __init__(self, job: dict):
-        from cnn_core.training.live import Control
-
-        self.job = job
-        self.folder = Path(tempfile.mkdtemp(prefix="cnn-studio-job-"))
-        self.run_dir = self.folder / job["run_id"]
-        self.run_dir.mkdir()
-        place_files(self.run_dir, job["files"])
-        self.control = Control()
-        self.record = None
-        self.started = time.time()
-
-    def where(self) -> dict:
-        """The worker's host and process id (the server names them when a worker dies)."""
-        return {"host": socket.gethostname(), "pid": os.getpid()}
-
-    def train(self) -> dict:
-        """Load the data, train (or resume) and save; the outcome as plain data. Never raises."""
-        from cnn_core.runs.store import RunStore
-
-        store = RunStore(self.folder)
-        try:
-            self._limit_threads()
-            from cnn_core.settings.config import ArchChoice, TrainConfig
-            from cnn_core.training.fit import new_record, prepare_tensorflow, run_training
-
-            prepare_tensorflow()
-            dataset = self._dataset()
-            config = TrainConfig.from_dict(self.job["train"])
-            self.record = new_record(dataset, config)
-            result = run_training(
-                dataset, ArchChoice.from_dict(self.job["arch"]), config, self.run_dir, store, self.record, self.control,
-                start=self._start(),
-            )  # fmt: skip
-            return {"status": result.status, "message": result.message}
-        except StudioError as exc:
-            return self._failed(store, str(exc))
-        except Exception as exc:  # noqa: BLE001 - the run records any failure; the server stays up
-            log.exception("training run %s failed on this worker", self.run_dir.name)
-            return self._failed(store, f"{type(exc).__name__}: {exc}")
-
-    def _failed(self, store, message: str) -> dict:
-        message = f"on the Ray worker {socket.gethostname()}: {message}"
-        if self.record is not None:
-            self.record.set_status("failed", message)
-        store.set_status(self.run_dir, "failed", message)
-        return {"status": "failed", "message": message}
-
-    def _limit_threads(self) -> None:
-        """TensorFlow uses the CPUs the cluster gave this job, not every core of the machine."""
-        try:
-            import ray
-
-            cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
-        except Exception:  # noqa: BLE001 - outside Ray (tests): TensorFlow's default
-            cpus = None
-        if cpus:
-            import tensorflow as tf
-
-            tf.config.threading.set_intra_op_parallelism_threads(max(1, int(cpus)))
-            tf.config.threading.set_inter_op_parallelism_threads(max(1, int(cpus)))
-
-    def _dataset(self):
-        data = self.job["data"]
-        if not isinstance(data, dict):  # an object store reference (or the dataset itself, outside Ray)
-            import ray
-
-            return ray.get(data) if isinstance(data, ray.ObjectRef) else data
-        from cnn_core.data.datasets import load_dataset
-        from cnn_core.settings.config import DataConfig
-
-        return load_dataset(DataConfig.from_dict(data))
-
-    def _start(self):
-        from cnn_core.training.fit import Start
-
-        start = self.job["start"]
-        parent = start.parent
-        if parent is not None:  # its model came along: read it from this worker's copy
-            folder = self.folder / f"parent-{parent.run_id}"
-            folder.mkdir()
-            place_files(folder, self.job["parent_files"])
-            parent.path = folder
-        return Start(resume=start.resume, parent=parent, freeze=start.freeze)
-
-    def stop(self) -> None:
-        self.control.stop.set()
-
-    def pause(self) -> None:
-        self.control.pause.set()
-
-    def poll(self, points_from: int, known: dict[str, list[int]]) -> dict:
-        """What changed since the server last asked: batch points, epochs, the live state, and files."""
-        files, deleted, now = changes(self.run_dir, known)
-        record = self.record
-        parent = None
-        if self.job["start"].parent is not None:  # which layers came from the parent (written as training starts)
-            parent = json.loads((self.run_dir / "config.json").read_text(encoding="utf-8")).get("parent")
-        return {
-            "points": record.points_since(points_from) if record else [],
-            "history": record.history() if record else [],
-            "state": record.state() if record else None,
-            "files": files,
-            "signatures": now,
-            "deleted": deleted,
-            "parent": parent,
-        }
-
-    def close(self) -> None:
-        """Remove this job's private folder (everything in it has gone back to the server)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from cnn_core.jobs.local import ACTIVE, ResumePlan, TrainingJob, TrainRequest, p
 from cnn_core.jobs.remote import RemoteJob
 from cnn_core.runs.store import RunStore
 from cnn_core.settings.config import ArchChoice, TrainConfig
-from cnn_core.training.fit import Start, default_max_jobs, prepare_tensorflow
+from cnn_core.training.build import prepare_tensorflow
+from cnn_core.training.fit import Start, default_max_jobs
 from cnn_core.training.transfer import Parent
 
 __all__ = ["ACTIVE", "JOBS", "JobRegistry", "RemoteJob", "ResumePlan", "TrainRequest", "TrainingJob", "plan_resume"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from cnn_core.errors import StudioError
-from cnn_core.jobs import cluster
+from cnn_core.jobs import cluster, shipping
 from cnn_core.jobs.local import TrainingJob, log
 from cnn_core.runs import liveness
 from cnn_core.runs.store import locked, read_json, update_config, write_json
@@ -96,7 +96,7 @@ class RemoteJob(TrainingJob):
     def _payload(self, ray) -> dict:
         """What the actor needs: the run folder, the data (by config or through the object store), settings, start."""
         r = self.request
-        data = r.dataset.config.to_dict() if cluster.ships_by_config(r.dataset) else ray.put(cluster.in_memory(r.dataset))
+        data = r.dataset.config.to_dict() if shipping.ships_by_config(r.dataset) else ray.put(shipping.in_memory(r.dataset))
         parent_files = {}
         if r.start.parent is not None:
             path = r.start.parent.path
@@ -109,7 +109,7 @@ class RemoteJob(TrainingJob):
                 names = ["config.json", f"checkpoints/{last}.npz", f"checkpoints/{last}.json"]
                 parent_files = {name: (path / name).read_bytes() for name in names}
         return {
-            "run_id": self.run_id, "files": cluster.run_files(self.run_dir), "data": data, "arch": r.arch.to_dict(),
+            "run_id": self.run_id, "files": shipping.run_files(self.run_dir), "data": data, "arch": r.arch.to_dict(),
             "train": r.config.to_dict(), "start": r.start, "parent_files": parent_files,
         }  # fmt: skip
 
@@ -131,9 +131,9 @@ class RemoteJob(TrainingJob):
                 with locked(self.run_dir):  # one writer at a time with this server's own status updates
                     write_json(self.run_dir / rel, {**json.loads(data), **liveness.identity(), "worker": self.worker})
             else:
-                cluster.place_files(self.run_dir, [(rel, data)])
+                shipping.place_files(self.run_dir, [(rel, data)])
         for rel in update["deleted"]:
-            cluster.inside(self.run_dir, rel).unlink(missing_ok=True)
+            shipping.inside(self.run_dir, rel).unlink(missing_ok=True)
         self._known = update["signatures"]
         if update["parent"] and update["parent"] != self._parent:
             self._parent = update["parent"]

@@ -27,8 +27,9 @@ from cnn_core.errors import StudioError
 from cnn_core.model.modelio import check_fits, check_model_file, load_model_file
 from cnn_core.runs import history
 from cnn_core.runs.history import HISTORY_MAX_BYTES
+from cnn_core.runs.info import FINAL
 from cnn_core.runs.schema import CONFIG_MAX_BYTES, MAX_TEXT, check_run_config, clean_findings, number_or_none, shown
-from cnn_core.runs.store import FINAL, RunStore, owner_tag, read_json, write_json
+from cnn_core.runs.store import RunStore, owner_tag, read_json, write_json
 
 JSON_FILES = ("config.json", "status.json", "metrics.json")
 CSV_FILES = ("history.csv", "batches.csv")

@@ -13,22 +13,28 @@ from cnn_core.errors import StudioError
 from cnn_core.model.architectures import DEFAULT_PRESET, ArchitectureSpec, get_preset, validate
 from cnn_core.settings import fields
 from cnn_core.settings.fields import setting
-from cnn_core.training.schedules import SCHEDULES
 
 DEFAULT_DATASET = "mnist-5k"
 OPTIMIZERS = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD with momentum"}
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 SEED_MAX = 2**31 - 1
+# the registry's ids (`data.datasets.REGISTRY` checks that it has exactly these), in its order
+DATASET_IDS = ("mnist-5k", "digits", "shapes", "mnist", "fashion-mnist", "cifar10")
+SCHEDULES = {  # learning-rate schedules: id -> label (the formulas are the recipe's)
+    "constant": "Constant",
+    "step": "Step decay",
+    "exponential": "Exponential decay",
+    "cosine": "Cosine decay",
+    "one-cycle": "One-cycle (rise, then cosine)",
+}
 SETTINGS_VERSION = 2  # run configs before version 2 counted rotation in turns, not degrees
 
 
 def _dataset_id(value: str) -> str | None:
-    from cnn_core.data.datasets import REGISTRY
-
     kind, _, location = value.partition(":")
-    if value in REGISTRY or (kind in ("folder", "zip") and location.strip()):
+    if value in DATASET_IDS or (kind in ("folder", "zip") and location.strip()):
         return None
-    return f"must be one of {', '.join(REGISTRY)}, folder:<path> or zip:<path>"
+    return f"must be one of {', '.join(DATASET_IDS)}, folder:<path> or zip:<path>"
 
 
 def _from_dict(cls, data: dict):

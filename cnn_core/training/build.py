@@ -5,7 +5,6 @@ optimizer, schedule and loss (see `recipe`, which the exported script carries to
 from __future__ import annotations
 
 from cnn_core import recipe
-from cnn_core.data.datasets import Dataset
 from cnn_core.settings.config import ArchChoice, TrainConfig
 from cnn_core.training import schedules
 
@@ -46,16 +45,4 @@ def build_run_model(arch: ArchChoice, input_shape, num_classes: int, config: Tra
 
     model = build_model(arch.spec(), input_shape, num_classes, config.dropout, augmentation_layers(config), config.batch_size)
     freeze_layers(model, freeze)
-    return model
-
-
-def compiled_model(dataset: Dataset, arch: ArchChoice, config: TrainConfig, start, steps: int):
-    """The run's model, with a parent's weights when `start` names one, compiled (the recipe's loss)."""
-    with choose_strategy().scope():
-        model = build_run_model(arch, dataset.input_shape, dataset.num_classes, config, start.freeze)
-        if start.parent:
-            from cnn_core.training.transfer import start_from_parent
-
-            start_from_parent(model, start.parent)
-        recipe.compile_model(model, make_optimizer(config, steps))
     return model

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from cnn_core.training.live import Series
+from cnn_core.training.decimate import Series
 
 BATCH, TREND, TRAIN, VALIDATION = "#9ecae1", "#3182bd", "#e6550d", "#31a354"
 GHOSTS = ["#7f7f7f", "#9467bd", "#8c564b", "#e377c2", "#bcbd22"]

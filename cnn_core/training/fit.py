@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from cnn_core import recipe
 from cnn_core.data.datasets import Dataset
 from cnn_core.data.pipeline import evaluation_batches, steps_per_epoch, training_batches
 from cnn_core.errors import StudioError
@@ -21,15 +22,9 @@ from cnn_core.model.summary import plan
 from cnn_core.runs.store import RunStore, read_json, update_config
 from cnn_core.settings.config import SETTINGS_VERSION, ArchChoice, TrainConfig
 from cnn_core.training import checkpoints, schedules
-from cnn_core.training.build import (  # noqa: F401 - re-exported: callers build models through training
-    augmentation_layers,
-    build_run_model,
-    choose_strategy,
-    compiled_model,
-    make_optimizer,
-    prepare_tensorflow,
-)
+from cnn_core.training.build import build_run_model, choose_strategy, make_optimizer
 from cnn_core.training.live import Control, LiveRecord
+from cnn_core.training.saved import start_from_parent
 from cnn_core.training.transfer import Parent
 
 
@@ -112,6 +107,16 @@ def _restore(model, run_dir: Path, store: RunStore, record: LiveRecord, point: c
     store.write_batches(run_dir, batches)  # drop what a killed process wrote after the checkpoint
     store.write_history(run_dir, history)
     record.restore(batches, history, point.seconds)
+
+
+def compiled_model(dataset: Dataset, arch: ArchChoice, config: TrainConfig, start: Start, steps: int):
+    """The run's model, with a parent's weights when `start` names one, compiled (the recipe's loss)."""
+    with choose_strategy().scope():
+        model = build_run_model(arch, dataset.input_shape, dataset.num_classes, config, start.freeze)
+        if start.parent:
+            start_from_parent(model, start.parent)
+        recipe.compile_model(model, make_optimizer(config, steps))
+    return model
 
 
 def run_training(

@@ -67,8 +67,8 @@ def find_learning_rate(
     """
     import keras
 
+    from cnn_core.training.build import build_run_model, make_optimizer
     from cnn_core.training.callbacks import LearningRateSweep
-    from cnn_core.training.fit import build_run_model, make_optimizer
 
     keras.utils.set_random_seed(config.seed)
     constant = replace(config, schedule="constant", warmup_epochs=0.0, learning_rate=start)

@@ -11,14 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from cnn_core import recipe
+from cnn_core.settings.config import TrainConfig
 
-SCHEDULES = {
-    "constant": "Constant",
-    "step": "Step decay",
-    "exponential": "Exponential decay",
-    "cosine": "Cosine decay",
-    "one-cycle": "One-cycle (rise, then cosine)",
-}
 # The constants and the formula live in the recipe, which the exported script carries verbatim.
 ONE_CYCLE_RISE, ONE_CYCLE_START, ONE_CYCLE_END = recipe.ONE_CYCLE_RISE, recipe.ONE_CYCLE_START, recipe.ONE_CYCLE_END
 COSINE_FLOOR = recipe.COSINE_FLOOR
@@ -57,8 +51,6 @@ def keras_schedule(config, steps_per_epoch: int):
 
             @classmethod
             def from_config(cls, saved):
-                from cnn_core.settings.config import TrainConfig
-
                 return cls(TrainConfig.from_dict(saved["config"]), saved["steps_per_epoch"])
 
         _keras_class = StudioSchedule

@@ -55,34 +55,6 @@ def parent_of(run_dir: Path, input_shape: tuple[int, ...], freeze: bool = False)
     )
 
 
-def _parent_weights(parent: Parent) -> dict[str, list]:
-    """Layer name → weights of the parent's final model (or its last checkpoint)."""
-    if (parent.path / "model.keras").is_file():
-        from cnn_core.model.modelio import load_model_file
-
-        model = load_model_file(parent.path / "model.keras")
-    else:
-        from cnn_core.inspection.evaluation import model_at_checkpoint
-
-        model = model_at_checkpoint(parent.path, checkpoints.list_checkpoints(parent.path)[-1])
-    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
-
-
-def start_from_parent(model, parent: Parent) -> None:
-    """Copy the parent's weights into `model` layer by layer, and freeze if asked (before compiling)."""
-    weights = _parent_weights(parent)
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        theirs = weights.get(layer.name)
-        if theirs is not None and [w.shape for w in theirs] == [tuple(w.shape) for w in layer.weights]:
-            layer.set_weights(theirs)
-            parent.copied.append(layer.name)
-        else:
-            parent.fresh.append(layer.name)
-    freeze(model, parent.freeze)
-
-
 def freeze(model, frozen: bool) -> None:
     """Keep the convolutional layers (and their batch normalisation) fixed while the rest trains."""
     if frozen:

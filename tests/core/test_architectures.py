@@ -4,7 +4,8 @@ import math
 import pytest
 
 from cnn_core.errors import StudioError
-from cnn_core.model.architectures import PRESETS, ArchitectureSpec, adapt, rows_to_layers, spec_to_rows, validate
+from cnn_core.model.architectures import PRESETS, ArchitectureSpec, adapt, validate
+from cnn_core.model.layer_table import rows_to_layers, spec_to_rows
 from cnn_core.model.summary import plan
 from cnn_core.settings.config import ArchChoice
 

@@ -82,7 +82,7 @@ def test_a_run_paused_inside_epoch_3_and_resumed_matches_an_uninterrupted_run(sh
 def test_optimizer_state_is_restored_exactly(shapes, tmp_path):
     import keras
 
-    from cnn_core.training.fit import build_run_model, make_optimizer
+    from cnn_core.training.build import build_run_model, make_optimizer
 
     store = RunStore(tmp_path / "runs")
     run_dir = train(shapes, store, replace(CONFIG, epochs=2)).run_dir

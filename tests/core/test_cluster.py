@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from cnn_core.errors import StudioError
-from cnn_core.jobs import cluster
+from cnn_core.jobs import cluster, shipping
 from cnn_core.training.live import LiveRecord
 from tests.conftest import ROOT
 
@@ -23,16 +23,16 @@ def test_changes_lists_new_changed_and_deleted_files_in_a_safe_order(tmp_path):
                        "checkpoints/epoch-0001.json": b"{}", "checkpoints/epoch-0001.npz": b"npz",
                        "checkpoints/.epoch-0002.npz.9.tmp": b"half", "metrics.json": b"{}"}.items():  # fmt: skip
         (run / name).write_bytes(data)
-    files, deleted, known = cluster.changes(run, {})
+    files, deleted, known = shipping.changes(run, {})
     names = [rel for rel, _ in files]
     assert names == ["checkpoints/epoch-0001.npz", "checkpoints/epoch-0001.json", "history.csv", "metrics.json", "status.json"]
     assert deleted == []  # config.json and batches.csv stay the server's; hidden temporaries never travel
-    assert cluster.changes(run, known)[0] == []  # nothing changed since
+    assert shipping.changes(run, known)[0] == []  # nothing changed since
 
     (run / "history.csv").write_bytes(b"epoch\n1\n2\n")
     (run / "checkpoints" / "epoch-0001.npz").unlink()
     (run / "checkpoints" / "epoch-0001.json").unlink()
-    files, deleted, _ = cluster.changes(run, known)
+    files, deleted, _ = shipping.changes(run, known)
     assert files == [("history.csv", b"epoch\n1\n2\n")]
     assert sorted(deleted) == ["checkpoints/epoch-0001.json", "checkpoints/epoch-0001.npz"]
 
@@ -40,11 +40,11 @@ def test_changes_lists_new_changed_and_deleted_files_in_a_safe_order(tmp_path):
 def test_place_files_writes_inside_the_run_folder_and_refuses_the_rest(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    cluster.place_files(run, [("tensorboard/train/events.out", b"e"), ("history.csv", b"h")])
+    shipping.place_files(run, [("tensorboard/train/events.out", b"e"), ("history.csv", b"h")])
     assert (run / "tensorboard" / "train" / "events.out").read_bytes() == b"e"
     for rel in ("../outside.txt", "/etc/cnn-studio", "tensorboard/../../outside.txt"):
         with pytest.raises(StudioError, match="outside its run folder"):
-            cluster.place_files(run, [(rel, b"x")])
+            shipping.place_files(run, [(rel, b"x")])
     assert not (tmp_path / "outside.txt").exists()
 
 

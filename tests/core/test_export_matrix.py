@@ -22,9 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.settings.config import SCHEDULES, ArchChoice, DataConfig, TrainConfig
 from cnn_core.takehome import export
-from cnn_core.training.schedules import SCHEDULES
 from tests.conftest import ROOT, make_class_folder
 
 pytestmark = pytest.mark.slow

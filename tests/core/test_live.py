@@ -6,7 +6,8 @@ import threading
 import numpy as np
 import pytest
 
-from cnn_core.training.live import BUCKETS, Decimator, LiveRecord, decimate
+from cnn_core.training.decimate import BUCKETS, Decimator, decimate
+from cnn_core.training.live import LiveRecord
 
 
 def running_averages(values, sizes):

@@ -19,7 +19,7 @@ import pytest
 
 from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
-from cnn_core.jobs import cluster
+from cnn_core.jobs import cluster, shipping
 from cnn_core.jobs.registry import JobRegistry, RemoteJob
 from cnn_core.runs.store import RunStore
 from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
@@ -181,7 +181,7 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
 def test_an_uploaded_folder_travels_through_the_object_store(on_cluster, tmp_path):
     root = make_class_folder(tmp_path / "pets", {"cats": 30, "dogs": 30, "fish": 30})
     ds = load_dataset(DataConfig(dataset_id=f"folder:{root}"))
-    assert not cluster.ships_by_config(ds)
+    assert not shipping.ships_by_config(ds)
     shutil.rmtree(root)  # the worker cannot read the images from disk: they go through Ray's object store
     job = JobRegistry().submit(ds, ArchChoice("lenet-dropout"), TrainConfig(epochs=3, batch_size=8), "carol")
     job.wait(300)

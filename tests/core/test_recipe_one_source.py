@@ -42,7 +42,7 @@ def test_the_recipe_imports_only_the_standard_library_numpy_pillow_and_keras():
 
 def test_the_app_trains_with_the_recipes_functions():
     """No second copy: the app's names are the recipe's objects, or call them."""
-    assert fit.augmentation_layers is recipe.augmentation_layers
+    assert build.augmentation_layers is recipe.augmentation_layers
     assert schedules.formula is recipe.formula and schedules.COSINE_FLOOR == recipe.COSINE_FLOOR
     assert builder.BN_MOMENTUM is recipe.BN_MOMENTUM
     assert images.to_array is recipe.to_array and images.to_channels is recipe.to_channels  # a folder's pixels
@@ -57,7 +57,7 @@ def test_the_app_trains_with_the_recipes_functions():
         assert name in inspect.getsource(module), (module.__name__, name)
     config = TrainConfig(schedule="cosine", optimizer="sgd", momentum=0.8)
     assert isinstance(schedules.keras_schedule(config, 10), recipe.schedule_class())  # the app's registers its settings
-    assert float(fit.make_optimizer(config, 10).momentum) == pytest.approx(0.8)
+    assert float(build.make_optimizer(config, 10).momentum) == pytest.approx(0.8)
 
 
 def test_the_script_carries_the_recipe_verbatim(trained_runs):
@@ -105,7 +105,7 @@ def test_the_script_builds_the_apps_model_with_the_same_start_weights(digits_run
     script.write_text(export.script(digits_run), encoding="utf-8")
     ns = runpy.run_path(str(script), run_name="not_main")  # the script's own functions, not called as __main__
     keras.utils.set_random_seed(CONFIG.seed)
-    app = fit.build_run_model(ARCH, (8, 8, 1), 10, CONFIG)
+    app = build.build_run_model(ARCH, (8, 8, 1), 10, CONFIG)
     keras.utils.set_random_seed(ns["Settings"].seed)
     theirs = ns["build_model"](ns["LAYERS"], ns["INPUT_SHAPE"], ns["augmentation_layers"](ns["Settings"]))
     assert [(type(a).__name__, a.name) for a in app.layers] == [(type(b).__name__, b.name) for b in theirs.layers]

@@ -39,7 +39,7 @@ def test_every_setting_has_a_training_flag_with_its_help(cls, d):
 def test_train_flags_parse_like_links_and_refuse_out_of_range_values(capsys):
     parser = build_parser()
     args = parser.parse_args(["train", "--rotation", "15", "--epochs", "3", "--split-seed", "4", "--seed", "9", "--no-flip"])
-    from cnn_core.cli import data_config
+    from cnn_core.cli.common import data_config
     from cnn_core.settings.config import TrainConfig
 
     train, data = fields.from_arguments(TrainConfig, args), data_config(args, "shapes")

@@ -244,9 +244,7 @@ def result_view(job: TrainingJob) -> None:
             left.page_link("pages/evaluate.py", label="Evaluate this model", icon=":material/fact_check:")
             if right.button("Train a variant", icon=":material/compare_arrows:", key=state.key("train", "variant", job.run_id),
                             help="Change one setting and watch the new run beside this one."):  # fmt: skip
-                from ui.runs_view import start_variant
-
-                start_variant(RunStore().info(job.run_dir))
+                train_tools.start_variant(RunStore().info(job.run_dir))
     worker = getattr(job, "worker", None)
     if worker:
         st.caption(f"Trained on the Ray cluster: host {worker['host']}, process {worker['pid']}.")

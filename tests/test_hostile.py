@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.helpers import open_page
+from tests.cli import cli as in_process_cli
 from tests.conftest import ROOT
 from tests.hostile import HOSTILE_RUN_NAME, dataset_zips, model_files, predict_uploads, run_zips, snapshot
 
@@ -23,7 +24,9 @@ def corpus(tmp_path_factory):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "cnn_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    """The CLI in this process (tests/cli.py: a new process would import TensorFlow again, 7-8 s per
+    case); the exported script's --help below, and tests/core/test_cli.py, still run real processes."""
+    return in_process_cli(*args)
 
 
 def run_hashes(runs: Path) -> dict[str, str]:

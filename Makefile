@@ -32,7 +32,7 @@ test-packages:
 
 test: $(VENV)/.installed-test test-packages
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .

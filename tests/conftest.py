@@ -14,6 +14,16 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """`make test` runs two pytest-xdist workers with `--dist loadgroup`: each test file stays on one
+    worker (its module fixtures, such as a server, start once), and files that share an expensive
+    session fixture name one group (`pytest.mark.xdist_group`) so it is built once."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(Path(str(item.fspath)).relative_to(ROOT).as_posix()))
+
+
 @pytest.fixture(autouse=True)
 def workspace(tmp_path, monkeypatch):
     """Runs, uploads, the Keras cache and the system datasets folder (Debian's, normally) live in

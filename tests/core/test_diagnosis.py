@@ -7,6 +7,8 @@ import pytest
 
 from cnn_core.training.diagnosis import Context, diagnose
 
+pytestmark = pytest.mark.xdist_group("diagnosed")  # shares a session fixture with other files (tests/conftest.py)
+
 TEN = Context(num_classes=10, learning_rate=0.001, class_counts=[100] * 10)
 
 

@@ -7,7 +7,7 @@ from cnn_core.errors import StudioError
 from cnn_core.inspection.embedding import embed, pca
 from tests.trained import corner_data
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("corner")]  # a shared session fixture (tests/conftest.py)
 SILHOUETTE = 0.5  # well-separated clusters score near 1; overlapping ones near 0
 
 

@@ -9,7 +9,7 @@ from cnn_core.model.builder import build_model
 from cnn_core.model.summary import plan
 from tests.trained import corner_data
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("corner")]  # a shared session fixture (tests/conftest.py)
 
 
 def test_feature_map_shapes_match_the_layer_output_shapes():

@@ -28,6 +28,7 @@ from tests.conftest import ROOT, make_class_folder
 
 # not imported here: Ray must first see the environment of a loopback cluster (cluster.connect sets it)
 pytestmark = [
+    pytest.mark.xdist_group("ray"),
     pytest.mark.slow,
     pytest.mark.skipif(
         importlib.util.find_spec("ray") is None, reason="the cluster extra is not installed (requirements-cluster.txt)"

@@ -6,6 +6,8 @@ import pytest
 from cnn_core.inspection.robustness import Change, fill_value, occlusion_map, robustness_curve
 from tests.trained import corner_data
 
+pytestmark = pytest.mark.xdist_group("corner")  # shares a session fixture with other files (tests/conftest.py)
+
 
 def test_the_identity_change_keeps_the_image_and_each_change_does_its_part():
     image = np.zeros((20, 20, 1), np.uint8)

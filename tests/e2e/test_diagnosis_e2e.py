@@ -7,7 +7,7 @@ import pytest
 from tests.e2e.conftest import Server
 from tests.e2e.helpers import assert_no_exception, choose, wait_ready
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("diagnosed")]  # a shared session fixture (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from tests.e2e.conftest import Server
 from tests.e2e.helpers import assert_no_exception, draw_a_digit, go_to, wait_ready
 
 pytestmark = [
+    pytest.mark.xdist_group("ray"),
     pytest.mark.e2e,
     pytest.mark.skipif(
         importlib.util.find_spec("ray") is None, reason="the cluster extra is not installed (requirements-cluster.txt)"

@@ -4,7 +4,7 @@ Optional: `pip install 'cnn-studio[cluster]'`. It is on when `CNN_STUDIO_RAY_ADD
 `--ray-address`) names a running cluster's GCS address (`host:port`); unset, jobs train in the
 server's own threads and Ray is never imported.
 
-How a job crosses the network (see `jobs.RemoteJob` for the server's side):
+How a job crosses the network (see `remote.RemoteJob` for the server's side):
 - **Out:** the run's folder as it stands (config, checkpoints to resume from, curves so far), the
   parent run's model for a fine-tune, and the data: by its configuration for the registry's
   datasets (bundled ones load on the worker; Keras ones from the worker's own files), or the

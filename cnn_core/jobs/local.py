@@ -2,7 +2,7 @@
 
 A job is controlled only by its owner (the browser session that started it, or the teacher in
 classroom mode): stop, pause, cancel and resume check the owner; everyone else may watch. A job
-waits in its registry's queue for a training slot (see jobs.py); a queued job that is cancelled
+waits in its registry's queue for a training slot (see registry.py); a queued job that is cancelled
 leaves the queue at once. A job given a time limit (the class's run time) stops when it runs out,
 and evaluates and saves like a Stop.
 """

@@ -5,7 +5,7 @@ in classroom mode a learner's jobs also wait while the learner has as many train
 allows. A second Train press with the same settings, while the first run is queued or training,
 gets that run back, not a second one. Personal mode keeps one active job per browser session;
 classroom mode applies the class limits instead (see access/quotas.py). The jobs themselves are in
-training_job.py (this machine) and remote_job.py (the Ray backend).
+local.py (this machine) and remote.py (the Ray backend).
 """
 
 from __future__ import annotations
@@ -49,14 +49,16 @@ class JobRegistry:
         owner: str,
         store: RunStore | None = None,
         parent: Parent | None = None,
+        alongside: bool = False,
     ) -> TrainingJob:
         """Start a new run (a fine-tuning one when `parent` is given) for `owner`.
 
-        The same request again while the owner's job for it is active returns that job.
+        The same request again while the owner's job for it is active returns that job. A sweep's
+        trials come `alongside` the owner's other jobs: neither refused by them nor answered by them.
         """
         config.check()
         arch.spec()  # refuse an invalid custom stack before creating a run
-        return self._start(TrainRequest(dataset, arch, config, owner, start=Start(parent=parent)), store)
+        return self._start(TrainRequest(dataset, arch, config, owner, start=Start(parent=parent)), store, alongside)
 
     def resume(self, run: str | Path, owner: str, dataset: Dataset, more_epochs: int = 0, store: RunStore | None = None):
         """Continue a saved run of `owner` (see `plan_resume`); `dataset` is the run's own data.
@@ -78,7 +80,7 @@ class JobRegistry:
         plan.save_settings()
         return self._start(TrainRequest(dataset, plan.arch, plan.config, owner, plan.run_dir, plan.start), store)
 
-    def _start(self, request: TrainRequest, store: RunStore | None) -> TrainingJob:
+    def _start(self, request: TrainRequest, store: RunStore | None, alongside: bool = False) -> TrainingJob:
         kind = TrainingJob
         if cluster.address():  # the cluster must answer, and offer what a job asks, before a run is created for it
             cluster.job_resources()
@@ -87,10 +89,10 @@ class JobRegistry:
         store = store or RunStore()
         with self._lock:
             busy = self.active_for(request.owner)
-            same = [j for j in busy if j.key == request.key()]
+            same = [j for j in busy if j.key == request.key()] if not alongside else []
             if same:  # pressed twice: the run already on its way is the answer
                 return same[0]
-            if busy and not classroom.enabled():
+            if busy and not classroom.enabled() and not alongside:
                 raise StudioError(f"run {busy[0].run_id} is still {busy[0].status}: stop it or wait before starting another")
             request.time_limit = quotas.check(request.owner, busy, store, new_run=request.run_dir is None)
             job = kind(self, request, store)

@@ -1,6 +1,6 @@
 """The Ray backend's job: a training session run by an actor on the cluster, mirrored on this server.
 
-See cluster.py for how a job crosses the network; this is the server's side of it.
+See cluster.py, shipping.py and worker.py for how a job crosses the network; this is the server's side of it.
 """
 
 from __future__ import annotations

@@ -120,30 +120,32 @@ def to_array(img, size, channels):
 # The model.
 
 
-def keras_layer(kind, config, name):
-    """One Keras layer from its spec: `kind` is the class name, `config` its settings."""
+def keras_layer(kind, config, name, dtype=None):
+    """One Keras layer from its spec: `kind` is the class name, `config` its settings, `dtype` its
+    dtype policy (None: Keras' global one, float32)."""
     import keras
 
-    c, L = config, keras.layers
+    c, L, d = config, keras.layers, dtype
     if kind == "Rescaling":
-        return L.Rescaling(c["scale"], name=name)
+        return L.Rescaling(c["scale"], name=name, dtype=d)
     if kind == "Conv2D":
         return L.Conv2D(
-            c["filters"], c["kernel_size"], strides=c["strides"], padding=c["padding"], activation=c["activation"], name=name
-        )
+            c["filters"], c["kernel_size"], strides=c["strides"], padding=c["padding"], activation=c["activation"], name=name,
+            dtype=d,
+        )  # fmt: skip
     if kind in ("MaxPooling2D", "AveragePooling2D"):
-        return getattr(L, kind)(c["pool_size"], strides=c["strides"], padding=c["padding"], name=name)
+        return getattr(L, kind)(c["pool_size"], strides=c["strides"], padding=c["padding"], name=name, dtype=d)
     if kind == "Dense":
-        return L.Dense(c["units"], activation=c["activation"], name=name)
+        return L.Dense(c["units"], activation=c["activation"], name=name, dtype=d)
     if kind == "Dropout":
-        return L.Dropout(c["rate"], name=name)
+        return L.Dropout(c["rate"], name=name, dtype=d)
     if kind == "Activation":
-        return L.Activation(c["activation"], name=name)
+        return L.Activation(c["activation"], name=name, dtype=d)
     if kind == "BatchNormalization":
         # momentum 0.9 (Keras' default is 0.99): the averages used at test time catch up within tens of
         # batches, so a small dataset or a short run is not judged with stale statistics
-        return L.BatchNormalization(momentum=BN_MOMENTUM, name=name)
-    return getattr(L, kind)(name=name)  # Flatten, GlobalAveragePooling2D
+        return L.BatchNormalization(momentum=BN_MOMENTUM, name=name, dtype=d)
+    return getattr(L, kind)(name=name, dtype=d)  # Flatten, GlobalAveragePooling2D
 
 
 def augmentation_layers(settings):
@@ -161,17 +163,24 @@ def augmentation_layers(settings):
     return layers
 
 
-def build_model(layer_specs, input_shape, augmentation=(), name=None):
+def build_model(layer_specs, input_shape, augmentation=(), name=None, precision="float32"):
     """A `keras.Model`: uint8 images in, augmentation (training only), then one layer per
-    (kind, config, name) spec, the last giving the class probabilities."""
+    (kind, config, name) spec, the last giving the class probabilities.
+
+    `precision` "bfloat16" is mixed precision: each layer keeps float32 weights and computes in
+    bfloat16 (fast on CPUs with AMX and on recent GPUs), except the classifier, the last layer,
+    which computes in float32 so the probabilities and the loss stay accurate. Each layer carries
+    its own policy: Keras' global policy stays as it is.
+    """
     import keras
 
+    mixed = "mixed_bfloat16" if precision == "bfloat16" else None
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = inputs
     for layer in augmentation:
         x = layer(x)
-    for kind, config, layer_name in layer_specs:
-        x = keras_layer(kind, config, layer_name)(x)
+    for i, (kind, config, layer_name) in enumerate(layer_specs):
+        x = keras_layer(kind, config, layer_name, "float32" if i == len(layer_specs) - 1 else mixed)(x)
     return keras.Model(inputs, x, name=name)
 
 

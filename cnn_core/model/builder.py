@@ -28,14 +28,36 @@ def check_size(model_plan: Plan, batch_size: int = 32) -> None:
 
 
 def build_model(
-    spec: ArchitectureSpec, input_shape, num_classes: int, dropout: float | None = None, augmentation=None, batch_size: int = 32
+    spec: ArchitectureSpec,
+    input_shape,
+    num_classes: int,
+    dropout: float | None = None,
+    augmentation=None,
+    batch_size: int = 32,
+    precision: str = "float32",
 ):
     """A `keras.Model` for the dataset: uint8 images in, class probabilities out.
 
     `augmentation` is a list of Keras preprocessing layers placed right after the input; Keras
-    runs them only while training.
+    runs them only while training. `precision` "bfloat16" gives each layer but the classifier the
+    mixed bfloat16 policy (see `recipe.build_model`).
     """
     model_plan = plan(spec, tuple(input_shape), num_classes, dropout)
     check_size(model_plan, batch_size)
     layer_specs = [(info.type, info.config, info.name) for info in model_plan.layers]
-    return recipe.build_model(layer_specs, input_shape, augmentation or [], name=spec.id.replace(" ", "_"))
+    return recipe.build_model(layer_specs, input_shape, augmentation or [], name=spec.id.replace(" ", "_"), precision=precision)
+
+
+def float32_copy(model):
+    """`model` itself when every layer computes in float32; else a copy whose mixed layers compute in
+    float32, with the same (float32) weights: what model.keras, TFLite and SavedModel receive."""
+    if not any(layer.dtype_policy.name.startswith("mixed_") for layer in model.layers):
+        return model
+    config = model.get_config()
+    for layer in config["layers"]:
+        dtype = layer["config"].get("dtype")
+        if isinstance(dtype, dict) and str(dtype.get("config", {}).get("name", "")).startswith("mixed_"):
+            layer["config"]["dtype"] = "float32"
+    copy = type(model).from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy

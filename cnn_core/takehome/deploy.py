@@ -1,5 +1,6 @@
 """Deployable model files: TFLite (float and dynamic-range quantized) and a TensorFlow SavedModel,
-with each format's size and test accuracy (TFLite through its own interpreter)."""
+with each format's size and test accuracy (TFLite through its own interpreter). A model trained in
+mixed bfloat16 is exported computing in float32, with its float32 weights."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_core.errors import StudioError
+from cnn_core.model.builder import float32_copy
 
 
 def _quiet(fn, *args, **kwargs):
@@ -23,6 +25,8 @@ def _quiet(fn, *args, **kwargs):
 def tflite(model, quantize: bool = False) -> bytes:
     """The model as a TFLite flatbuffer; `quantize`: dynamic-range quantization (int8 weights)."""
     import tensorflow as tf
+
+    model = float32_copy(model)  # a mixed-bfloat16 model deploys in float32, with its float32 weights
 
     def convert():
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -55,7 +59,7 @@ def savedmodel(model, folder: Path) -> Path:
     folder = Path(folder)
     if folder.exists():
         raise StudioError(f"{folder} already exists; choose a new folder")
-    _quiet(model.export, str(folder), format="tf_saved_model")
+    _quiet(float32_copy(model).export, str(folder), format="tf_saved_model")
     return folder
 
 

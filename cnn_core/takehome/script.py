@@ -39,8 +39,16 @@ def recipe_source() -> str:
     return "\n".join(source.splitlines()[first.end_lineno :]).strip() + "\n"
 
 
-def _settings_code(train) -> str:
+def trained_precision(config: dict) -> str:
+    """The precision the run trained in: its recorded choice (runs from before the setting: float32)."""
+    found = config.get("precision")
+    chosen = found.get("chosen") if isinstance(found, dict) else None
+    return chosen if chosen in ("float32", "bfloat16") else "float32"
+
+
+def _settings_code(train, precision: str) -> str:
     lines = [f"    {name} = {getattr(train, name)!r}" for name in SETTINGS]
+    lines.append(f"    precision = {precision!r}  # float32, or bfloat16: mixed, fast with AMX or a recent GPU")
     return (
         'class Settings:\n    """The run\'s training settings, as CNN Studio recorded them; the recipe reads these."""\n\n'
         + "\n".join(lines)
@@ -99,7 +107,7 @@ def script(run_dir: Path) -> str:
     return TEMPLATE.format(
         title=title, arch=one_line(arch_name), dataset=one_line(dataset["name"]), today=date.today().isoformat(),
         file=file, params=f"{model_plan.total_params:,}", accuracy=_accuracy_text(run_dir), fine_tune=note,
-        recipe=recipe_source(), settings=_settings_code(train), layers=_layers_code(model_plan),
+        recipe=recipe_source(), settings=_settings_code(train, trained_precision(config)), layers=_layers_code(model_plan),
         split_seed=repr(int(data.seed)), validation=repr(float(data.validation_fraction)),
         test=repr(float(data.test_fraction)),
         limit=repr(None if data.dataset_id == "shapes" or data.limit is None else int(data.limit)),
@@ -182,8 +190,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=Settings.epochs, help=f"training epochs (default {{Settings.epochs}})")
     parser.add_argument("--limit", type=int, default=LIMIT, help=f"use at most this many images (default {{LIMIT}})")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default=Settings.precision,
+                        help=f"mixed bfloat16 or float32 (default {{Settings.precision}}, as CNN Studio trained it)")
     args = parser.parse_args()
-    Settings.epochs, LIMIT = args.epochs, args.limit  # --epochs shortens the schedule too
+    Settings.epochs, LIMIT, Settings.precision = args.epochs, args.limit, args.precision  # --epochs shortens the schedule too
     if FINE_TUNED:
         print("note: CNN Studio fine-tuned this run from another run; this script trains from scratch")
     keras.utils.set_random_seed(Settings.seed)
@@ -191,8 +201,8 @@ def main():
     print(f"{{len(y):,}} training, {{len(yv):,}} validation and {{len(yt):,}} test images of {{x.shape[1:]}}")
     print(f"Keras {{keras.__version__}} on {{keras.backend.backend()}}")
     layers = [(kind, {{**c, "units": len(names)}} if c.get("output") else c, name) for kind, c, name in LAYERS]
-    model = build_model(layers, INPUT_SHAPE, augmentation_layers(Settings))
-    print(f"parameters: {{model.count_params():,}}")
+    model = build_model(layers, INPUT_SHAPE, augmentation_layers(Settings), precision=Settings.precision)
+    print(f"parameters: {{model.count_params():,}}, computing in {{Settings.precision}}")
     steps_per_epoch = -(-len(y) // Settings.batch_size)
     compile_model(model, make_optimizer(Settings, learning_rate(Settings, steps_per_epoch)))
     model.fit(x, y, batch_size=Settings.batch_size, epochs=Settings.epochs, validation_data=(xv, yv) if len(yv) else None,

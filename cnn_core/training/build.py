@@ -38,11 +38,16 @@ def make_optimizer(config: TrainConfig, steps: int):
 augmentation_layers = recipe.augmentation_layers  # Keras preprocessing layers, active only while training
 
 
-def build_run_model(arch: ArchChoice, input_shape, num_classes: int, config: TrainConfig, freeze: bool = False):
-    """The run's Keras model (augmentation first), uncompiled; frozen convolutions when `freeze`."""
+def build_run_model(
+    arch: ArchChoice, input_shape, num_classes: int, config: TrainConfig, freeze: bool = False, precision: str = "float32"
+):
+    """The run's Keras model (augmentation first), uncompiled; frozen convolutions when `freeze`;
+    `precision` is a resolved one, "float32" or "bfloat16" (see precision.py), never "auto"."""
     from cnn_core.model.builder import build_model
     from cnn_core.training.transfer import freeze as freeze_layers
 
-    model = build_model(arch.spec(), input_shape, num_classes, config.dropout, augmentation_layers(config), config.batch_size)
+    model = build_model(
+        arch.spec(), input_shape, num_classes, config.dropout, augmentation_layers(config), config.batch_size, precision
+    )
     freeze_layers(model, freeze)
     return model

@@ -18,6 +18,7 @@ from cnn_core import recipe
 from cnn_core.data.datasets import Dataset
 from cnn_core.data.pipeline import evaluation_batches, steps_per_epoch, training_batches
 from cnn_core.errors import StudioError
+from cnn_core.model.builder import float32_copy
 from cnn_core.model.summary import plan
 from cnn_core.runs.store import RunStore, read_json, update_config
 from cnn_core.settings.config import SETTINGS_VERSION, ArchChoice, TrainConfig
@@ -109,10 +110,19 @@ def _restore(model, run_dir: Path, store: RunStore, record: LiveRecord, point: c
     record.restore(batches, history, point.seconds)
 
 
-def compiled_model(dataset: Dataset, arch: ArchChoice, config: TrainConfig, start: Start, steps: int):
-    """The run's model, with a parent's weights when `start` names one, compiled (the recipe's loss)."""
+def compiled_model(dataset: Dataset, arch: ArchChoice, config: TrainConfig, start: Start, steps: int, run_dir: Path):
+    """The run's model in its precision (resolved and recorded now, see precision.py), with a parent's
+    weights when `start` names one, compiled (the recipe's loss)."""
+    import keras
+
+    from cnn_core.training.precision import for_run
+
+    model_plan = plan(arch.spec(), dataset.input_shape, dataset.num_classes, config.dropout)
+    args = (config.precision, model_plan, config.batch_size, len(dataset.train), config.epochs, bool(start.resume))
+    precision = for_run(run_dir, *args).chosen
+    keras.utils.set_random_seed(config.seed)  # after auto's measurement: the start weights depend on the seed alone
     with choose_strategy().scope():
-        model = build_run_model(arch, dataset.input_shape, dataset.num_classes, config, start.freeze)
+        model = build_run_model(arch, dataset.input_shape, dataset.num_classes, config, start.freeze, precision)
         if start.parent:
             start_from_parent(model, start.parent)
         recipe.compile_model(model, make_optimizer(config, steps))
@@ -138,13 +148,10 @@ def run_training(
         report: called as `report(epoch, row)` after each epoch (the CLI prints with it).
         start: a fresh start (default), a resume point of this run, or a parent run's weights.
     """
-    import keras
-
     start, control = start or Start(), control or Control()
     record = record or new_record(dataset, config)
     steps = steps_per_epoch(len(dataset.train), config.batch_size)
-    keras.utils.set_random_seed(config.seed)
-    model = compiled_model(dataset, arch, config, start, steps)
+    model = compiled_model(dataset, arch, config, start, steps, run_dir)  # seeds itself after measuring
     if start.parent:  # which layers came from the parent, and which start afresh
         update_config(run_dir, parent=start.parent.record())
     first_epoch = first_step = 0
@@ -242,7 +249,7 @@ def _save(model, dataset, config, run_dir, store, record, control, early) -> Tra
         checkpoints.write(run_dir, point_info(model, record, checkpoints.RESUME, early), checkpoints.capture(model))
     scores = model.evaluate(evaluation_batches(dataset.test, config.batch_size), return_dict=True, verbose=0)
     metrics = {"test_loss": float(scores["loss"]), "test_accuracy": float(scores["accuracy"]), "test_size": len(dataset.test)}
-    store.save_model(run_dir, model)
+    store.save_model(run_dir, float32_copy(model))
     if early and early.stopped_epoch:
         message = f"early stopping: no better validation loss for {config.patience} epochs; kept epoch {early.best_epoch + 1}"
     else:

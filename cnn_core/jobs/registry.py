@@ -60,7 +60,10 @@ class JobRegistry:
         arch.spec()  # refuse an invalid custom stack before creating a run
         return self._start(TrainRequest(dataset, arch, config, owner, start=Start(parent=parent)), store, alongside)
 
-    def resume(self, run: str | Path, owner: str, dataset: Dataset, more_epochs: int = 0, store: RunStore | None = None):
+    def resume(
+        self, run: str | Path, owner: str, dataset: Dataset, more_epochs: int = 0, store: RunStore | None = None,
+        alongside: bool = False,
+    ):  # fmt: skip
         """Continue a saved run of `owner` (see `plan_resume`); `dataset` is the run's own data.
 
         A second press while the owner's run is already queued or training again returns that job.
@@ -78,7 +81,7 @@ class JobRegistry:
         with self._lock:  # check the class limits before the run's settings change
             quotas.check(owner, self.active_for(owner), store, new_run=False)
         plan.save_settings()
-        return self._start(TrainRequest(dataset, plan.arch, plan.config, owner, plan.run_dir, plan.start), store)
+        return self._start(TrainRequest(dataset, plan.arch, plan.config, owner, plan.run_dir, plan.start), store, alongside)
 
     def _start(self, request: TrainRequest, store: RunStore | None, alongside: bool = False) -> TrainingJob:
         kind = TrainingJob

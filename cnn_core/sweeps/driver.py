@@ -1,0 +1,282 @@
+"""The sweep driver: asks the study for settings, trains each trial as a job, and tells the study
+how it went, as epochs arrive.
+
+Trials are ordinary jobs of the job registry, so they queue, train and save as runs do: in this
+process as threads, or with the Ray backend as actors on the cluster, as many at once as it has
+CPUs for them (and a learner's class limits allow). The driver polls each job's live record: every
+new epoch's validation accuracy is reported to Optuna, and a trial the pruner calls hopeless is
+stopped as Stop stops a run, with a message that says after which epoch and why.
+
+A sweep resumes where it was left (paused, or its process killed): a trial whose run finished is
+told from the run's files, one whose run can continue resumes from its last checkpoint, and one
+that saved nothing is tried again. Complete trials are never trained twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+from cnn_core.access import quotas
+from cnn_core.errors import StudioError
+from cnn_core.runs.store import RunStore, read_json, update_config
+from cnn_core.sweeps import study as studies
+from cnn_core.sweeps.definition import Sweep
+
+log = logging.getLogger("cnn_studio.sweeps")
+FINISHED = ("COMPLETE", "PRUNED", "FAIL")
+
+
+@dataclass
+class Trial:
+    """A trial being trained: Optuna's trial, its job, and the epochs already reported."""
+
+    trial: object
+    job: object
+    reported: dict[int, float] = field(default_factory=dict)  # validation accuracy by epoch
+    pruned: str = ""  # why it was stopped early, once it was
+
+
+class SweepDriver:
+    """Runs one sweep to its end (budget, time limit, pause or stop), in `run()` or its own thread."""
+
+    POLL_SECONDS = 0.2
+
+    def __init__(self, sweep: Sweep, owner: str, dataset, store: RunStore, registry=None, on_event=None):
+        from cnn_core.jobs.registry import JOBS
+
+        self.sweep, self.owner, self.dataset, self.store = sweep, owner, dataset, store
+        self.registry = registry or JOBS
+        self.on_event = on_event or (lambda text: None)  # the CLI prints what happens
+        self.pause_requested, self.stop_requested = threading.Event(), threading.Event()
+        self.running: dict[int, Trial] = {}
+        self.peak = 0  # the most trials seen training at once
+        self.status, self.message = "queued", ""
+        self.blocked = ""  # why no further trial may start (a class limit)
+        self.thread = threading.Thread(target=self.run, name=f"sweep-{sweep.sweep_id}", daemon=True)
+        self._spent = float(sweep.status().get("seconds", 0.0) or 0.0)
+        self._started = time.monotonic()
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
+    def seconds(self) -> float:
+        return self._spent + (time.monotonic() - self._started)
+
+    def run(self) -> str:
+        """Drive the sweep until it ends; returns its final status. Never raises."""
+        try:
+            self._drive()
+        except StudioError as exc:
+            self._halt(stop=True)
+            self._end("failed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - the sweep records any failure; the server stays up
+            log.exception("sweep %s failed", self.sweep.sweep_id)
+            self._halt(stop=True)
+            self._end("failed", f"{type(exc).__name__}: {exc}")
+        return self.status
+
+    def _drive(self) -> None:
+        study = studies.open_study(self.sweep)
+        d = self.sweep.definition
+        self.status = "running"
+        self.sweep.set_status("running", seconds=round(self._spent, 1))
+        capacity = self._capacity()
+        self._adopt(study)
+        deadline = d.time_limit * 60 if d.time_limit else math.inf
+        while True:
+            if self.pause_requested.is_set() or self.stop_requested.is_set():
+                stop = self.stop_requested.is_set()
+                self._halt(stop)
+                self._drain(study)
+                return self._end("stopped" if stop else "paused", "stopped by request" if stop else "paused by request")
+            self._poll(study)
+            over = self.seconds() >= deadline
+            if over:
+                self._time_up(d.time_limit)
+            left = d.budget - len(self._counted(study))
+            while not over and not self.blocked and left > 0 and len(self.running) < capacity:
+                self._start_trial(study)
+                left -= 1
+            if not self.running:
+                break
+            self.peak = max(self.peak, sum(t.job.status == "running" for t in self.running.values()))
+            time.sleep(self.POLL_SECONDS)
+        if self.blocked:
+            return self._end("paused", f"{self.blocked}; resume the sweep when there is room")
+        self._end("completed", studies.summary(self.sweep, self.store) + ("; the time limit ended it" if over else ""))
+
+    def _counted(self, study) -> list:
+        """The trials that use the budget: every one asked, except those lost with a killed process
+        (their settings wait to be asked again)."""
+        return [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("lost") and t.state.name != "WAITING"]
+
+    def _capacity(self) -> int:
+        """How many trials may train at once: the training slots here, or the cluster's CPUs for
+        jobs; never more than a learner's class allows to train and wait."""
+        from cnn_core.jobs import cluster
+
+        if cluster.address():
+            ray = cluster.connect()
+            per_job = cluster.job_resources()["num_cpus"]
+            found = max(1, int(ray.cluster_resources().get("CPU", 1) // per_job))
+        else:
+            found = self.registry.max_running
+        limits = quotas.limited(self.owner)
+        if limits is not None:
+            found = min(found, max(1, limits.active_runs + limits.queued_runs))
+        return found
+
+    def _start_trial(self, study) -> None:
+        d = self.sweep.definition
+        trial = study.ask({p.name: p.distribution() for p in d.params})
+        try:
+            config = replace(d.train, **trial.params)
+            config.check()
+            job = self.registry.submit(self.dataset, d.arch, config, self.owner, self.store, alongside=True)
+        except StudioError as exc:  # a class limit: the trial never ran; the sweep pauses once the others end
+            self._lose(study, trial, trial.params, f"it could not start: {exc}")
+            self.blocked = f"trial {trial.number} could not start: {exc}"
+            return
+        update_config(job.run_dir, sweep={"id": self.sweep.sweep_id, "trial": trial.number})
+        trial.set_user_attr("run_id", job.run_id)
+        self.running[trial.number] = Trial(trial, job)
+        self.on_event(f"trial {trial.number}: {studies.shown(trial.params)} -> run {job.run_id}")
+
+    def _poll(self, study) -> None:
+        """Report new epochs, prune the hopeless, and tell the study about trials whose job ended."""
+        d = self.sweep.definition
+        for number, t in list(self.running.items()):
+            for row in t.job.record.history():
+                epoch, value = int(row["epoch"]), row.get("val_accuracy")
+                if epoch in t.reported or value is None or not math.isfinite(float(value)):
+                    continue
+                t.trial.report(float(value), epoch)
+                t.reported[epoch] = float(value)
+                self.on_event(f"trial {number}: epoch {epoch}, validation accuracy {float(value):.4f}")
+                if d.prune and not t.pruned and epoch < d.train.epochs and t.job.active and t.trial.should_prune():
+                    self._prune(t, epoch, studies.prune_reason(study, d.prune, epoch, t.reported))
+            if not t.job.active and not t.job.thread.is_alive():
+                self._settle(study, t)
+                del self.running[number]
+
+    def _prune(self, t: Trial, epoch: int, reason: str) -> None:
+        t.pruned = f"pruned after epoch {epoch}: {reason}"
+        t.trial.set_user_attr("message", t.pruned)
+        t.trial.set_user_attr("pruned_epoch", epoch)
+        t.job.control.reason = f"{t.pruned}; the model keeps what it learned"
+        t.job.stop(self.owner)
+        sweep = read_json(t.job.run_dir / "config.json").get("sweep") or {}
+        update_config(t.job.run_dir, sweep={**sweep, "pruned": {"epoch": epoch, "reason": reason}})
+        self.on_event(f"trial {t.trial.number}: {t.pruned}")
+
+    def _settle(self, study, t: Trial) -> None:
+        """Tell the study how a trial whose job ended went (a paused or interrupted one stays open)."""
+        status, message = t.job.status, t.job.snapshot().message
+        values = [float(r["val_accuracy"]) for r in t.job.record.history() if r.get("val_accuracy") is not None]
+        self._tell(study, t.trial, status, message, values, t.pruned)
+
+    def _tell(self, study, trial, status: str, message: str, values: list[float], pruned: str = "") -> None:
+        number = trial.number
+        if status == "completed" and values and math.isfinite(values[-1]):
+            study.tell(trial, values[-1])
+            self.on_event(f"trial {number}: complete, validation accuracy {values[-1]:.4f}")
+        elif status == "stopped":
+            trial.set_user_attr("message", pruned or message or "stopped")
+            study.tell(trial, state=_state("PRUNED"))
+            self.on_event(f"trial {number}: {'pruned' if pruned else 'stopped'}")
+        elif status in ("failed", "completed", "damaged"):
+            trial.set_user_attr("message", message or "it ended without a validation accuracy")
+            study.tell(trial, state=_state("FAIL"))
+            self.on_event(f"trial {number}: failed: {message}")
+        else:  # paused or interrupted: it stays open, and continues when the sweep resumes
+            self.on_event(f"trial {number}: {status}")
+
+    def _adopt(self, study) -> None:
+        """Pick up the trials an earlier session left open (a pause, or a killed process)."""
+        import optuna
+
+        for frozen in study.get_trials(deepcopy=False, states=(_state("RUNNING"),)):
+            trial = optuna.trial.Trial(study, frozen._trial_id)
+            run_id = str(frozen.user_attrs.get("run_id", ""))
+            run_dir = self.store.root / run_id
+            if not run_id or not (run_dir / "config.json").is_file():
+                self._lose(study, trial, frozen.params, "its run was never made")
+                continue
+            reported = dict(frozen.intermediate_values)
+            job = self.registry.get(run_id)
+            if job is not None and job.active:
+                self.running[frozen.number] = Trial(trial, job, reported)
+                continue
+            info = self.store.info(run_dir)
+            if info.status in ("completed", "stopped", "failed", "damaged"):
+                values = [
+                    float(r["val_accuracy"]) for r in self.store.read_history(run_dir) if r.get("val_accuracy") not in (None, "")
+                ]
+                pruned = frozen.user_attrs.get("message", "") if frozen.user_attrs.get("pruned_epoch") else ""
+                self._tell(study, trial, info.status, info.message, values, pruned)
+                continue
+            try:
+                job = self.registry.resume(run_dir, self.owner, self.dataset, store=self.store, alongside=True)
+            except StudioError as exc:
+                self._lose(study, trial, frozen.params, str(exc))
+                continue
+            self.running[frozen.number] = Trial(trial, job, reported)
+            self.on_event(f"trial {frozen.number}: resumed run {run_id}")
+
+    def _lose(self, study, trial, params: dict, why: str) -> None:
+        """A trial that left nothing to continue from: failed, not counted, and its settings tried again."""
+        trial.set_user_attr("lost", True)
+        trial.set_user_attr("message", why)
+        study.tell(trial, state=_state("FAIL"))
+        study.enqueue_trial(params)
+        self.on_event(f"trial {trial.number}: {why}; its settings will be tried again")
+
+    def _time_up(self, minutes: float) -> None:
+        for t in self.running.values():
+            if t.job.active and not t.pruned:
+                t.pruned = f"stopped at the sweep's time limit of {minutes:g} minutes"
+                t.job.control.reason = t.pruned
+                t.job.stop(self.owner)
+
+    def _halt(self, stop: bool) -> None:
+        """Pause (or stop) every trial's job; they end after their current batch."""
+        for t in self.running.values():
+            try:
+                if stop:
+                    t.pruned = t.pruned or "stopped with the sweep"
+                    t.job.control.reason = t.job.control.reason or "stopped with the sweep"
+                    t.job.stop(self.owner)
+                else:
+                    t.job.pause(self.owner)
+            except StudioError:
+                pass
+
+    def _drain(self, study) -> None:
+        while self.running:
+            self._poll(study)
+            time.sleep(self.POLL_SECONDS)
+
+    def _end(self, status: str, message: str) -> None:
+        self.status, self.message = status, message
+        self.sweep.set_status(status, message, seconds=round(self.seconds(), 1), peak=self.peak)
+        self.on_event(f"sweep {self.sweep.sweep_id}: {status}" + (f" ({message})" if message else ""))
+
+    def pause(self) -> None:
+        self.pause_requested.set()
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        self.thread.join(timeout)
+
+
+def _state(name: str):
+    from optuna.trial import TrialState
+
+    return TrialState[name]

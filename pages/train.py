@@ -86,6 +86,7 @@ with st.expander("Find a learning rate", icon=":material/search:"):
     train_tools.lr_finder(ds, arch, settings)
 with st.form(state.key("train", "form"), border=True):
     chosen = settings_form.form_section(settings, "train", "Training")
+    train_tools.precision_note(model_plan, len(ds.train), settings, job)
     data_changes = settings_form.form_section(ds.config, "train", "Splits", columns=1)
     st.markdown("**Augmentation** (random changes to training images only)")
     chosen |= settings_form.form_section(settings, "train", "Augmentation")

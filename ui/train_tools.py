@@ -1,5 +1,6 @@
 """Tools around the Train page's form: the learning-rate schedule with its preview, the
-learning-rate finder, a preset's recommended settings, and earlier runs to draw beside the live curves."""
+learning-rate finder, a preset's recommended settings, the precision `auto` chose and why, and
+earlier runs to draw beside the live curves."""
 
 from __future__ import annotations
 
@@ -32,6 +33,22 @@ def recommended_settings(spec, settings: TrainConfig) -> None:
         state.update_train_config(**spec.recommended)
         settings_form.forget("train", TrainConfig)
         st.rerun()
+
+
+def precision_note(model_plan, train_size: int, settings: TrainConfig, job=None) -> None:
+    """What the precision setting chose and why: the attached run's recorded choice, else a preview
+    from this machine's CPU flags and earlier measurements (no TensorFlow import, no measuring)."""
+    from cnn_core.training.precision import Choice, resolve
+
+    recorded = None
+    if job is not None and getattr(job, "run_dir", None) and (Path(job.run_dir) / "config.json").is_file():
+        recorded = read_json(Path(job.run_dir) / "config.json").get("precision")
+    if isinstance(recorded, dict) and recorded.get("chosen"):
+        choice, whose = Choice(**{k: recorded.get(k, "") for k in ("setting", "chosen", "reason")}), f"run {job.run_id}"
+    else:
+        choice = resolve(settings.precision, model_plan, settings.batch_size, train_size, settings.epochs, measure_now=False)
+        whose = "next run"
+    st.caption(f":material/memory: Precision ({whose}): {choice.sentence}.")
 
 
 def schedule_section(settings, train_size: int) -> dict:

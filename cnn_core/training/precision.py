@@ -28,6 +28,7 @@ FASTER = 1.10  # bfloat16's median ratio must reach this: auto must never be slo
 MIN_RUN_FLOP = 2e12  # below this (about half a minute of training here) a measurement costs more than it saves
 PAIRS = 3
 PAIR_SECONDS = 0.6  # each half of a pair trains about this long
+DETECT = "detect"
 NO_UNITS = "this machine has no bfloat16 units (AMX-BF16 or AVX512-BF16 in the CPU, or a GPU of compute capability 8.0+)"
 
 
@@ -191,15 +192,20 @@ def measured_reason(ratios: list[float], hardware: str, was_cached: bool) -> tup
     return "float32", f"bf16 measured {median:.2f}x on this model ({spread}{when}); auto wants {FASTER:.2f}x or more"
 
 
-def resolve(setting: str, model_plan, batch_size: int, train_size: int, epochs: int, measure_now: bool = True) -> Choice:
+def resolve(
+    setting: str, model_plan, batch_size: int, train_size: int, epochs: int, measure_now: bool = True, hardware=DETECT
+) -> Choice:
     """The precision for a run of `epochs` epochs over `train_size` images of `model_plan`.
 
-    `measure_now` False (the Train page's preview): use only the cache and the CPU's flags, and
-    say when a measurement is still to come; no TensorFlow is imported.
+    Args:
+        measure_now: False for the Train page's preview: use only the cache and the CPU's flags,
+            and say when a measurement is still to come; no TensorFlow is imported.
+        hardware: the bfloat16 unit's name, or None for none; by default `bf16_hardware()`.
     """
     if setting == "float32":
         return Choice(setting, "float32", "float32, as set")
-    hardware = bf16_hardware(tensorflow_loaded_only=not measure_now)
+    if hardware == DETECT:
+        hardware = bf16_hardware(tensorflow_loaded_only=not measure_now)
     if setting == "bfloat16":
         warn = "" if hardware else f"; {NO_UNITS}, so expect it to be slower than float32"
         return Choice(setting, "bfloat16", f"mixed bfloat16, as set{warn}")

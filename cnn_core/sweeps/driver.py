@@ -262,7 +262,7 @@ class SweepDriver:
             time.sleep(self.POLL_SECONDS)
 
     def _end(self, status: str, message: str) -> None:
-        self.status, self.message = status, message
+        self.status, self.message, self.dataset = status, message, None  # let go of the images
         self.sweep.set_status(status, message, seconds=round(self.seconds(), 1), peak=self.peak)
         self.on_event(f"sweep {self.sweep.sweep_id}: {status}" + (f" ({message})" if message else ""))
 

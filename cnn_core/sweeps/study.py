@@ -9,6 +9,7 @@ keeps. Each epoch's validation accuracy is reported to Optuna as the intermediat
 
 from __future__ import annotations
 
+import itertools
 import logging
 import statistics
 import threading
@@ -84,14 +85,20 @@ def grid_sampler(space: dict, seed: int):
 
 
 def open_study(sweep: Sweep):
-    """The sweep's study, made on first use, with the sampler and pruner its definition names."""
+    """The sweep's study, made on first use, with the sampler and pruner its definition names. A
+    grid's combinations wait in the study in the order their values were given, so trial 0 is the
+    first of each list."""
     import optuna
 
     d = sweep.definition
-    return optuna.create_study(
+    study = optuna.create_study(
         storage=storage(sweep), study_name=sweep.sweep_id, direction="maximize", load_if_exists=True,
         sampler=sampler(d, d.train.seed), pruner=pruner(d),
     )  # fmt: skip
+    if d.search == "grid" and not study.get_trials(deepcopy=False):  # in the order the values were listed
+        for combination in itertools.product(*(p.grid() for p in d.params)):
+            study.enqueue_trial(dict(zip([p.name for p in d.params], combination)))
+    return study
 
 
 @dataclass

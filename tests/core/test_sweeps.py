@@ -1,0 +1,144 @@
+"""Sweeps that really train (digits, 150 images at 16x16, the smallest preset): a grid gives one
+complete run per value and picks the best, a diverging learning rate is pruned before its last
+epoch, a paused sweep resumes without training a complete trial again, a killed CLI sweep
+resumes the same way, and the sweep's report quotes what it shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cnn_core.data.datasets import load_dataset
+from cnn_core.jobs.registry import JobRegistry
+from cnn_core.runs.store import RunStore, read_json
+from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
+from cnn_core.sweeps import definition as sweeps
+from cnn_core.sweeps import study
+from cnn_core.sweeps.definition import SweepDefinition
+from cnn_core.sweeps.driver import SweepDriver
+from cnn_core.sweeps.space import parse_param
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+DATA = DataConfig(dataset_id="digits", limit=150, image_size=16)
+TINY = ["--dataset", "digits", "--limit", "150", "--image-size", "16", "--arch", "tutorial-minimal"]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset(DATA)
+
+
+def drive(digits, params: list[str], epochs: int = 2, **changes) -> tuple[SweepDriver, RunStore]:
+    definition = SweepDefinition(
+        DATA, ArchChoice("tutorial-minimal"), TrainConfig(epochs=epochs), tuple(map(parse_param, params)),
+        **{"search": "grid", **changes},
+    )  # fmt: skip
+    store = RunStore()
+    driver = SweepDriver(sweeps.create(store, definition, "cli"), "cli", digits, store, JobRegistry(max_running=1))
+    return driver, store
+
+
+def test_a_three_value_grid_gives_three_complete_runs_and_the_best_has_the_highest_val_accuracy(digits):
+    driver, store = drive(digits, ["learning_rate=0.001,0.003,0.01"])
+    assert driver.run() == "completed"
+    rows = study.trial_rows(driver.sweep, store)
+    assert [r.state for r in rows] == ["complete"] * 3
+    assert [r.params["learning_rate"] for r in rows] == [0.001, 0.003, 0.01]
+    runs = store.list_runs()
+    assert len(runs) == 3 and {r.status for r in runs} == {"completed"}
+    assert {r.run_id for r in runs} == {r.run_id for r in rows}
+    for row in rows:  # every trial is a normal run that names its sweep and trial
+        config = read_json(store.root / row.run_id / "config.json")
+        assert config["sweep"] == {"id": driver.sweep.sweep_id, "trial": row.number}
+        assert config["train"]["learning_rate"] == row.params["learning_rate"]
+        history = store.read_history(store.root / row.run_id)
+        assert row.val_accuracy == pytest.approx(float(history[-1]["val_accuracy"]))
+        assert (store.root / row.run_id / "model.keras").is_file() and row.test_accuracy is not None
+    best = study.best(rows)
+    assert best.val_accuracy == max(r.val_accuracy for r in rows)
+    assert f"best: trial {best.number}" in driver.sweep.status()["message"]
+
+
+def test_a_diverging_learning_rate_is_pruned_before_its_last_epoch(digits):
+    driver, store = drive(digits, ["learning_rate=0.01,5.0"], epochs=8, prune="median")
+    assert driver.run() == "completed"
+    good, diverging = study.trial_rows(driver.sweep, store)
+    assert (good.state, diverging.state) == ("complete", "pruned")
+    run = store.root / diverging.run_id
+    epochs_trained = len(store.read_history(run))
+    assert epochs_trained < 8
+    status = store.status(run)
+    assert status["status"] == "stopped" and status["message"].startswith("pruned after epoch ")
+    assert "below the median of the complete trials" in status["message"]
+    pruned = read_json(run / "config.json")["sweep"]["pruned"]
+    assert 1 <= pruned["epoch"] < epochs_trained + 1 and "median" in pruned["reason"]
+    assert diverging.message.startswith(f"pruned after epoch {pruned['epoch']}")
+
+
+def test_a_paused_sweep_resumes_without_training_a_complete_trial_again(digits):
+    driver, store = drive(digits, ["learning_rate=0.003,0.01"], epochs=30)
+    driver.thread.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(len(t.reported) >= 2 for t in driver.running.values()):
+        time.sleep(0.05)
+    driver.pause()
+    driver.wait(120)
+    assert driver.status == "paused"
+    rows = study.trial_rows(driver.sweep, store)
+    assert rows[0].state == "paused" and 2 <= rows[0].epochs < 30
+    assert driver.sweep.status()["status"] == "paused"
+    again = SweepDriver(sweeps.load(store, driver.sweep.sweep_id), "cli", digits, store, JobRegistry(max_running=1))
+    assert again.run() == "completed"
+    rows = study.trial_rows(again.sweep, store)
+    assert [r.state for r in rows] == ["complete", "complete"]
+    assert len(store.list_runs()) == 2  # the paused trial's run went on; no run was made twice
+    first = store.read_history(store.root / rows[0].run_id)
+    assert [int(r["epoch"]) for r in first] == list(range(1, 31))
+    assert rows[0].epochs == 30
+
+
+def sweep_cli(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "cnn_core", "sweep", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)  # fmt: skip
+
+
+def test_a_killed_sweep_resumes_without_repeating_complete_trials(workspace):
+    runs = workspace / "runs"
+    process = sweep_cli(*TINY, "--epochs", "12", "--search", "grid", "--param", "learning_rate=0.001,0.003,0.01",
+                        "--runs-dir", str(runs))  # fmt: skip
+    store = RunStore(runs)
+    deadline = time.monotonic() + 180
+
+    def completed() -> list[str]:
+        return [r.run_id for r in store.list_runs() if r.status == "completed"]
+
+    while time.monotonic() < deadline and not (len(completed()) == 1 and len(store.list_runs()) == 2):
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    while time.monotonic() < deadline and not store.info(store.list_runs()[0].path).checkpoints:
+        time.sleep(0.05)  # the second trial has a checkpoint to resume from
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    before = completed()
+    (sweep,) = sweeps.list_sweeps(store)
+    assert len(before) == 1 and sweep.status()["status"] == "interrupted"
+    resumed = sweep_cli("--resume", sweep.sweep_id, "--runs-dir", str(runs), "--json")
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    result = json.loads(out)
+    assert result["sweep"] == sweep.sweep_id
+    assert [t["state"] for t in result["trials"]] == ["complete"] * 3
+    assert sorted(t["params"]["learning_rate"] for t in result["trials"]) == [0.001, 0.003, 0.01]
+    assert before[0] in [t["run_id"] for t in result["trials"]]  # the complete trial was kept, not trained again
+    assert len(completed()) == 3 and len(store.list_runs()) == 3  # the killed trial's run resumed
+    assert "resumed run" in err
+    assert result["best"]["val_accuracy"] == max(t["val_accuracy"] for t in result["trials"])
+    assert set(result["best"]) >= {"run_id", "params", "val_accuracy", "test_accuracy", "state"}

@@ -35,6 +35,11 @@ def make_optimizer(config: TrainConfig, steps: int):
     return recipe.make_optimizer(config, schedules.keras_schedule(config, steps))
 
 
+def compile_run_model(model, config: TrainConfig, steps: int):
+    """Compile with the recipe's loss and metrics and the configured optimizer and schedule."""
+    return recipe.compile_model(model, make_optimizer(config, steps))
+
+
 augmentation_layers = recipe.augmentation_layers  # Keras preprocessing layers, active only while training
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from cnn_core import recipe
 from cnn_core.data.datasets import Dataset
 from cnn_core.data.pipeline import evaluation_batches, steps_per_epoch, training_batches
 from cnn_core.errors import StudioError
@@ -23,7 +22,7 @@ from cnn_core.model.summary import plan
 from cnn_core.runs.store import RunStore, read_json, update_config
 from cnn_core.settings.config import SETTINGS_VERSION, ArchChoice, TrainConfig
 from cnn_core.training import checkpoints, schedules
-from cnn_core.training.build import build_run_model, choose_strategy, make_optimizer
+from cnn_core.training.build import build_run_model, choose_strategy, compile_run_model
 from cnn_core.training.live import Control, LiveRecord
 from cnn_core.training.saved import start_from_parent
 from cnn_core.training.transfer import Parent
@@ -125,7 +124,7 @@ def compiled_model(dataset: Dataset, arch: ArchChoice, config: TrainConfig, star
         model = build_run_model(arch, dataset.input_shape, dataset.num_classes, config, start.freeze, precision)
         if start.parent:
             start_from_parent(model, start.parent)
-        recipe.compile_model(model, make_optimizer(config, steps))
+        compile_run_model(model, config, steps)
     return model
 
 

@@ -18,6 +18,7 @@ PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/dataset:", default=True),
     st.Page("pages/model.py", title="Model", icon=":material/account_tree:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/sweeps.py", title="Sweeps", icon=":material/science:"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
     st.Page("pages/visualize.py", title="Visualize", icon=":material/visibility:"),
     st.Page("pages/predict.py", title="Predict", icon=":material/draw:"),

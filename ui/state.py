@@ -47,6 +47,8 @@ PAGE_KEYS = {
     "inspect": {"layer", "kernel", "explain", "camlayer", "run", "epoch", "compare", "robust", "maxim"},
     "classroom": {"form", "code", "name", "message", "rename"},
     "teacher": {"limits", "limit", "reset", "stop", "pause", "pick", "published"},
+    "sweeps": {"settings", "param", "search", "prune", "trials", "time", "epochs", "start", "pick", "pause", "stop", "resume",
+               "table", "curves", "coords", "importance", "current", "more", "longer", "use", "download"},
 }  # fmt: skip
 SETTINGS_PAGES = {"data": (DataConfig,), "train": (TrainConfig, DataConfig), "model": (TrainConfig,)}
 

@@ -1,0 +1,258 @@
+"""Training speed on this CPU (issue 28): images per second in float32, mixed bfloat16 and what `auto`
+chooses, and where an epoch's wall time goes.
+
+Every figure trains through the app's own path (`run_training`: tf.data, the session's callbacks,
+validation, checkpoints) on mnist-5k, whose images have full MNIST's and Fashion-MNIST's shape.
+A run's speed is the median images/s of its epochs after the first (which traces and compiles).
+Two settings are compared in alternating pairs (A B, then B A, ...), and the figure is the median
+of the pairs' ratios with their range: this VM has spells of half speed, and two other sessions
+share its two cores. `auto` decides as it would for the full-size run (12 epochs of
+Fashion-MNIST for fashion-cnn, 8 of MNIST for keras-mnist): that decision is measured once
+(`precision.measure`) and cached, and the run then trains in the precision it chose.
+
+The epoch profile wraps each of the session's callbacks with a timer (the sum of its hooks' time
+per epoch), and times the training input pipeline alone (iterating its tf.data batches without a
+model); forward/backward is the rest of the epoch's training part.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+from bench.common import median, save, table  # noqa: F401 (save and table: run() below)
+
+PRESETS = {"fashion-cnn": 128, "keras-mnist": 64}  # batch: fashion-cnn's recommended; keras-mnist as `bench training`
+FULL_RUN = {"fashion-cnn": (54_000, 12), "keras-mnist": (54_000, 8)}  # training images and epochs auto decides for
+EPOCHS, PAIRS = 3, 3
+
+
+def _rate(history: list[dict], train_size: int) -> float:
+    stamps = [row["seconds"] for row in history]
+    return median([train_size / (b - a) for a, b in zip(stamps, stamps[1:])])
+
+
+def train(dataset, preset: str, epochs: int = EPOCHS, **settings):
+    """One run through the app's path; (images/s, the run's result)."""
+    from cnn_core.runs.store import RunStore
+    from cnn_core.settings.config import ArchChoice, TrainConfig
+    from cnn_core.training.fit import run_config, run_training
+
+    store, arch = RunStore(tempfile.mkdtemp()), ArchChoice(preset)
+    config = TrainConfig(epochs=epochs, batch_size=PRESETS[preset], **settings)
+    result = run_training(dataset, arch, config, store.new_run(run_config(dataset, arch, config), preset), store)
+    return _rate(result.history, len(dataset.train)), result
+
+
+def abba(a, b, pairs: int = PAIRS) -> dict:
+    """`b()`'s images/s over `a()`'s, in alternating pairs: the median ratio, its range, each side's median."""
+    rates_a, rates_b = [], []
+    for k in range(pairs):
+        for fn, out in ((a, rates_a), (b, rates_b)) if k % 2 == 0 else ((b, rates_b), (a, rates_a)):
+            out.append(fn())
+    ratios = [y / x for x, y in zip(rates_a, rates_b)]
+    return {
+        "ratio": round(median(ratios), 3),
+        "range": [round(min(ratios), 3), round(max(ratios), 3)],
+        "a_images_per_s": round(median(rates_a)),
+        "b_images_per_s": round(median(rates_b)),
+    }
+
+
+def shown(result: dict) -> str:
+    low, high = result["range"]
+    return f"{result['ratio']:.2f}x ({low:.2f}-{high:.2f}; {result['a_images_per_s']:,} -> {result['b_images_per_s']:,} images/s)"
+
+
+def auto_choice(dataset, preset: str):
+    """What `auto` chooses for the full-size run of `preset` (measuring now, unless cached)."""
+    from cnn_core.model.architectures import get_preset
+    from cnn_core.model.summary import plan
+    from cnn_core.training import precision
+
+    model_plan = plan(get_preset(preset), dataset.input_shape, dataset.num_classes, None)
+    began = time.perf_counter()
+    choice = precision.resolve("auto", model_plan, PRESETS[preset], *FULL_RUN[preset])
+    return choice, time.perf_counter() - began
+
+
+def precision_figures(dataset) -> dict:
+    found = {}
+    for preset in PRESETS:
+        choice, seconds = auto_choice(dataset, preset)
+        f32, bf16 = (lambda p=preset, x=x: train(dataset, p, precision=x)[0] for x in ("float32", "bfloat16"))
+        bf16 = abba(f32, bf16)
+        found[preset] = {
+            "bf16_vs_float32": bf16,
+            "auto_chose": choice.chosen,
+            "auto_reason": choice.sentence,
+            "auto_decision_seconds": round(seconds, 1),
+            "auto_vs_float32": bf16 if choice.chosen == "bfloat16" else {"ratio": 1.0, "same_run": "float32"},
+        }
+    return found
+
+
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin", "on_train_batch_end")
+
+
+def timed_class(inner):
+    """A Keras callback running `inner`'s hooks and adding their time to `totals["Name (batch|epoch)"]`;
+    its class has `inner`'s class name, so `run_training` still finds its HistoryWriter."""
+    import keras
+
+    def hook(name):
+        def run(self, *args, **kwargs):
+            began = time.perf_counter()
+            getattr(self.inner, name)(*args, **kwargs)
+            key = "batch" if "batch" in name else "epoch"
+            self.totals[f"{type(self.inner).__name__} ({key})"] += time.perf_counter() - began
+
+        return run
+
+    def init(self, inner, totals):
+        keras.callbacks.Callback.__init__(self)
+        self.inner, self.totals = inner, totals
+
+    methods = {name: hook(name) for name in HOOKS} | {
+        "__init__": init,
+        "set_model": lambda self, model: self.inner.set_model(model),
+        "set_params": lambda self, params: self.inner.set_params(params),
+        "__getattr__": lambda self, name: getattr(self.__dict__["inner"], name),  # flush(), state()
+    }
+    return type(type(inner).__name__, (keras.callbacks.Callback,), methods)
+
+
+@contextmanager
+def timed_callbacks(totals: dict, ends: list):
+    """While the block runs, `run_training` sessions run each callback through `timed_class`; after
+    the first epoch (which traces) the totals start again, and `ends` gets each epoch's end time."""
+    import keras
+
+    from cnn_core.training import fit
+
+    original = fit._callbacks
+
+    def mark(epoch, logs):
+        ends.append(time.perf_counter())
+        if epoch == 0:
+            totals.clear()
+
+    def wrapped(*args):
+        callbacks, divergence, early = original(*args)
+        timed = [timed_class(c)(c, totals) for c in callbacks]
+        return [*timed, keras.callbacks.LambdaCallback(on_epoch_end=mark)], divergence, early
+
+    fit._callbacks = wrapped
+    try:
+        yield
+    finally:
+        fit._callbacks = original
+
+
+def input_seconds(dataset, batch_size: int) -> float:
+    """One epoch of the training input pipeline alone: tf.data batches, no model."""
+    from cnn_core.data.pipeline import steps_per_epoch, training_batches
+
+    batches = iter(training_batches(dataset.train, batch_size, 0))
+    next(batches)  # the pipeline's start-up, as fit's first epoch pays it
+    began = time.perf_counter()
+    for _ in range(steps_per_epoch(len(dataset.train), batch_size) - 1):
+        next(batches)
+    return time.perf_counter() - began
+
+
+def profile(dataset, preset: str, epochs: int = EPOCHS, **settings) -> dict:
+    """Where the wall time of an epoch (after the first) goes, in seconds per epoch and as shares."""
+    totals, ends = defaultdict(float), []
+    with timed_callbacks(totals, ends):
+        rate, _ = train(dataset, preset, epochs=epochs, **settings)
+    wall = (ends[-1] - ends[0]) / (epochs - 1)
+    per_epoch = {k: v / (epochs - 1) for k, v in totals.items()}
+    parts = {
+        "validation (full split, every epoch)": per_epoch.pop("Validation (epoch)", 0.0),
+        "live record and per-batch callbacks": sum(v for k, v in per_epoch.items() if k.endswith("(batch)")),
+        "checkpoint (copy; the write is in a thread)": per_epoch.pop("Checkpointer (epoch)", 0.0),
+        "history, TensorBoard and other epoch callbacks": sum(v for k, v in per_epoch.items() if k.endswith("(epoch)")),
+    }
+    parts = {"forward and backward (with tf.data prefetching)": wall - sum(parts.values()), **parts}
+    alone = input_seconds(dataset, PRESETS[preset])
+    return {
+        "preset": preset,
+        "settings": settings,
+        "epoch_seconds": round(wall, 3),
+        "images_per_s": round(rate),
+        "parts_seconds": {k: round(v, 3) for k, v in parts.items()},
+        "shares": {k: round(v / wall, 3) for k, v in parts.items()},
+        "input_pipeline_alone_seconds": round(alone, 3),
+        "input_pipeline_alone_share": round(alone / wall, 3),
+    }
+
+
+@contextmanager
+def xla(enabled: bool):
+    """Compile the app's models with XLA (`jit_compile=True`) while the block runs; Keras' "auto"
+    leaves XLA off on a machine without a GPU."""
+    from cnn_core import recipe
+
+    original = recipe.compile_model
+
+    def compile_model(model, optimizer):
+        model.compile(optimizer=optimizer, loss=recipe.LOSS, metrics=list(recipe.METRICS), jit_compile=True)
+        return model
+
+    recipe.compile_model = compile_model if enabled else original
+    try:
+        yield
+    finally:
+        recipe.compile_model = original
+
+
+def _with_xla(dataset, preset: str) -> float:
+    with xla(True):
+        return train(dataset, preset, precision="float32")[0]
+
+
+def _profile_rows(found: dict) -> list[tuple]:
+    rows = [(f"{found['preset']} in {found['settings']['precision']}", f"{found['epoch_seconds']:.2f} s an epoch, "
+             f"{found['images_per_s']:,} images/s")]  # fmt: skip
+    rows += [(f"  {part}", f"{share:.1%}") for part, share in found["shares"].items()]
+    rows.append(("  input pipeline alone (overlaps the steps)", f"{found['input_pipeline_alone_share']:.1%}"))
+    return rows
+
+
+def run() -> dict:
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.settings.config import DataConfig
+    from cnn_core.training.build import prepare_tensorflow
+
+    prepare_tensorflow()
+    dataset = load_dataset(DataConfig("mnist-5k"))
+    figures = {"data": f"mnist-5k: {len(dataset.train):,} training, {len(dataset.validation):,} validation images",
+               "epochs": EPOCHS, "pairs": PAIRS, "precision": precision_figures(dataset)}  # fmt: skip
+    rows = []
+    for preset, found in figures["precision"].items():
+        rows += [
+            (f"{preset}, batch {PRESETS[preset]}: bfloat16 / float32", shown(found["bf16_vs_float32"])),
+            (f"{preset}: auto / float32", f"{found['auto_vs_float32']['ratio']:.2f}x ({found['auto_reason']})"),
+        ]
+    table(f"Training images/s through the app's path on {figures['data']} ({PAIRS} ABBA pairs, epochs 2-{EPOCHS})", rows)
+    auto = figures["precision"]["fashion-cnn"]["auto_chose"] or "float32"
+    figures["profile"] = [
+        profile(dataset, "fashion-cnn", precision="float32"),
+        profile(dataset, "keras-mnist", precision="float32"),
+    ]
+    if auto != "float32":
+        figures["profile"].append(profile(dataset, "fashion-cnn", precision=auto))
+    table(
+        "Where an epoch's wall time goes (epochs 2-3; shares of the epoch)",
+        [r for f in figures["profile"] for r in _profile_rows(f)],
+    )
+    figures["xla_vs_default"] = abba(lambda: train(dataset, "fashion-cnn", precision="float32")[0],
+                                     lambda: _with_xla(dataset, "fashion-cnn"), pairs=2)  # fmt: skip
+    table("Changes tried (kept only when ABBA says faster)",
+          [("XLA jit_compile=True vs Keras' auto (off without a GPU), fashion-cnn float32",
+            shown(figures["xla_vs_default"]) + ": not kept")])  # fmt: skip
+    save("speed", figures)
+    return figures

@@ -135,8 +135,8 @@ def trial_rows(sweep: Sweep, store=None) -> list[TrialRow]:
         return []
     rows = []
     for t in study.get_trials(deepcopy=False):
-        if t.user_attrs.get("lost"):
-            continue  # its process died before it saved anything; it was tried again
+        if t.user_attrs.get("lost") or t.state.name == "WAITING":
+            continue  # lost: its process died before it saved anything, and it is tried again; waiting: not asked yet
         curve = [t.intermediate_values[k] for k in sorted(t.intermediate_values)]
         run_id = str(t.user_attrs.get("run_id", ""))
         row = TrialRow(t.number, STATES.get(t.state.name, t.state.name.lower()), dict(t.params), run_id, len(curve),

@@ -130,7 +130,8 @@ def test_a_killed_sweep_resumes_without_repeating_complete_trials(workspace):
     before = completed()
     (sweep,) = sweeps.list_sweeps(store)
     assert len(before) == 1 and sweep.status()["status"] == "interrupted"
-    resumed = sweep_cli("--resume", sweep.sweep_id, "--runs-dir", str(runs), "--json")
+    page = workspace / "sweep.html"
+    resumed = sweep_cli("--resume", sweep.sweep_id, "--runs-dir", str(runs), "--json", "--report", str(page))
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     result = json.loads(out)
@@ -142,3 +143,25 @@ def test_a_killed_sweep_resumes_without_repeating_complete_trials(workspace):
     assert "resumed run" in err
     assert result["best"]["val_accuracy"] == max(t["val_accuracy"] for t in result["trials"])
     assert set(result["best"]) >= {"run_id", "params", "val_accuracy", "test_accuracy", "state"}
+    assert sweep.sweep_id in page.read_text() and result["best"]["run_id"] in page.read_text()
+
+
+def test_the_time_limit_stops_the_running_trial_and_starts_no_other(digits):
+    driver, store = drive(digits, ["learning_rate=0.003,0.01"], epochs=200, time_limit=0.05)
+    assert driver.run() == "completed"
+    (row,) = study.trial_rows(driver.sweep, store)
+    assert row.state == "pruned" and row.epochs < 200
+    assert store.status(store.root / row.run_id)["message"].startswith("stopped at the sweep's time limit of 0.05 minutes")
+    assert "the time limit ended it" in driver.sweep.status()["message"]
+
+
+def test_the_report_is_one_html_file_that_quotes_safely(digits):
+    driver, store = drive(digits, ["dropout=0.2,0.5"], epochs=1, name='<script>alert("x")</script>')
+    driver.run()
+    from cnn_core.sweeps.report import report
+
+    page = report(driver.sweep, store)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    rows = study.trial_rows(driver.sweep, store)
+    assert all(r.run_id in page for r in rows) and "Best: trial" in page
+    assert page.count("<h2>") >= 5 and "Validation accuracy per epoch" in page and '<script src="http' not in page

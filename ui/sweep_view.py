@@ -165,10 +165,12 @@ def _trial_actions(row: study.TrialRow, top, sweep: Sweep, owner: str, store: Ru
         return
     info = store.info(run_dir)
     left, middle, right = st.columns(3)
-    if info.has_model and left.button(f"Make {which} the current model", icon=":material/check_circle:",
-                                      key=state.key("sweeps", "current", row.run_id)):  # fmt: skip
+    if state.current_run() == row.run_id:
+        left.success(f"Run {row.run_id} is the current model: Evaluate, Visualize and Predict show it.")
+    elif info.has_model and left.button(f"Make {which} the current model", icon=":material/check_circle:",
+                                        key=state.key("sweeps", "current", row.run_id)):  # fmt: skip
         state.set_current_run(row.run_id)
-        st.success(f"Run {row.run_id} is the current model: Evaluate, Visualize and Predict show it.")
+        st.rerun(scope="app")  # the whole page: the sidebar card names the current model too
     more = middle.number_input("More epochs", 1, 1000, sweep.definition.train.epochs, key=state.key("sweeps", "more", row.run_id))
     if info.status in ("completed", "stopped") and info.controlled_by(owner):
         if right.button(f"Train {which} longer", icon=":material/fast_forward:", key=state.key("sweeps", "longer", row.run_id)):

@@ -1,0 +1,46 @@
+"""Chromium: define a sweep on the Sweeps page, watch its table fill as the trials train, and make
+the best trial the current model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.helpers import assert_no_exception, choose, wait_ready
+
+pytestmark = pytest.mark.e2e
+LINK = "data=digits&size=16&limit=150&epochs=3&arch=tutorial-minimal"
+CELLS = "() => [...document.querySelectorAll('[data-testid=stDataFrame] [role=gridcell]')].map(c => c.innerText)"
+
+
+def test_define_a_sweep_watch_the_table_fill_and_keep_the_best(page, server):
+    page.goto(f"{server.url}/sweeps?{LINK}")
+    wait_ready(page, "No sweeps yet")
+    page.get_by_label("Learning rate: values", exact=True).fill("0.001,0.003,0.01")
+    choose(page, "Search", "Grid")
+    page.get_by_role("button", name="Start the sweep").click()
+    page.get_by_text("Running", exact=True).first.wait_for(timeout=120_000)
+    page.wait_for_function(f"({CELLS})().includes('running')", timeout=120_000)  # the table shows a trial training
+    page.get_by_text("Completed", exact=True).first.wait_for(timeout=240_000)  # redrawn live, no click needed
+    wait_ready(page)
+    cells = page.evaluate(CELLS)
+    assert cells.count("complete") == 3, cells
+    assert page.locator(".js-plotly-plot").count() >= 2  # the validation curves and the parallel coordinates
+    assert_no_exception(page)
+
+    page.get_by_role("button", name="Make the best trial the current model").click()
+    page.get_by_text("is the current model").wait_for()
+    sweeps = server.workdir / "runs" / ".sweeps"
+    (folder,) = list(sweeps.iterdir())
+    message = json.loads((folder / "status.json").read_text())["message"]
+    best_trial = int(message.split("best: trial ")[1].split(" ")[0])
+    best_run = next(
+        p.name
+        for p in (server.workdir / "runs").iterdir()
+        if p.is_dir()
+        and not p.name.startswith(".")
+        and json.loads((p / "config.json").read_text())["sweep"]["trial"] == best_trial
+    )
+    page.locator("[data-testid=stSidebar]").get_by_text(best_run).wait_for()  # the sidebar card names it
+    assert_no_exception(page)

@@ -29,41 +29,48 @@ FULL_RUN = {"fashion-cnn": (54_000, 12), "keras-mnist": (54_000, 8)}  # training
 EPOCHS, PAIRS = 3, 3
 
 
-def _rate(history: list[dict], train_size: int) -> float:
-    stamps = [row["seconds"] for row in history]
-    return median([train_size / (b - a) for a, b in zip(stamps, stamps[1:])])
-
-
-def train(dataset, preset: str, epochs: int = EPOCHS, **settings):
-    """One run through the app's path; (images/s, the run's result)."""
+def train(dataset, preset: str, epochs: int = EPOCHS, totals: dict | None = None, **settings) -> dict:
+    """One run through the app's path: its images per second of wall time ("wall") and per second of
+    this process's CPU time ("cpu", less moved by the other sessions' load), over epochs 2..,
+    and `totals` of its callbacks' time per epoch (see `timed_callbacks`)."""
     from cnn_core.runs.store import RunStore
     from cnn_core.settings.config import ArchChoice, TrainConfig
     from cnn_core.training.fit import run_config, run_training
 
-    store, arch = RunStore(tempfile.mkdtemp()), ArchChoice(preset)
+    store, arch, ends = RunStore(tempfile.mkdtemp()), ArchChoice(preset), []
     config = TrainConfig(epochs=epochs, batch_size=PRESETS[preset], **settings)
-    result = run_training(dataset, arch, config, store.new_run(run_config(dataset, arch, config), preset), store)
-    return _rate(result.history, len(dataset.train)), result
+    with timed_callbacks(defaultdict(float) if totals is None else totals, ends):
+        result = run_training(dataset, arch, config, store.new_run(run_config(dataset, arch, config), preset), store)
+    images = len(dataset.train) * (epochs - 1)
+    wall, cpu = (ends[-1][k] - ends[0][k] for k in (0, 1))
+    return {"wall": images / wall, "cpu": images / cpu, "epoch_seconds": wall / (epochs - 1), "result": result}
 
 
 def abba(a, b, pairs: int = PAIRS) -> dict:
-    """`b()`'s images/s over `a()`'s, in alternating pairs: the median ratio, its range, each side's median."""
-    rates_a, rates_b = [], []
+    """`b()`'s images/s over `a()`'s, in alternating pairs: the median ratio, its range, each side's
+    median, by wall time and by this process's CPU time."""
+    runs_a, runs_b = [], []
     for k in range(pairs):
-        for fn, out in ((a, rates_a), (b, rates_b)) if k % 2 == 0 else ((b, rates_b), (a, rates_a)):
+        for fn, out in ((a, runs_a), (b, runs_b)) if k % 2 == 0 else ((b, runs_b), (a, runs_a)):
             out.append(fn())
-    ratios = [y / x for x, y in zip(rates_a, rates_b)]
-    return {
-        "ratio": round(median(ratios), 3),
-        "range": [round(min(ratios), 3), round(max(ratios), 3)],
-        "a_images_per_s": round(median(rates_a)),
-        "b_images_per_s": round(median(rates_b)),
-    }
+    found = {}
+    for clock in ("wall", "cpu"):
+        ratios = [y[clock] / x[clock] for x, y in zip(runs_a, runs_b)]
+        found[clock] = {
+            "ratio": round(median(ratios), 3),
+            "range": [round(min(ratios), 3), round(max(ratios), 3)],
+            "a_images_per_s": round(median([x[clock] for x in runs_a])),
+            "b_images_per_s": round(median([y[clock] for y in runs_b])),
+        }
+    return found
 
 
-def shown(result: dict) -> str:
-    low, high = result["range"]
-    return f"{result['ratio']:.2f}x ({low:.2f}-{high:.2f}; {result['a_images_per_s']:,} -> {result['b_images_per_s']:,} images/s)"
+def shown(found: dict) -> str:
+    wall, cpu = found["wall"], found["cpu"]
+    return (
+        f"{wall['ratio']:.2f}x ({wall['range'][0]:.2f}-{wall['range'][1]:.2f}; {wall['a_images_per_s']:,} -> "
+        f"{wall['b_images_per_s']:,} images/s); by CPU time {cpu['ratio']:.2f}x ({cpu['range'][0]:.2f}-{cpu['range'][1]:.2f})"
+    )
 
 
 def auto_choice(dataset, preset: str):
@@ -82,14 +89,14 @@ def precision_figures(dataset) -> dict:
     found = {}
     for preset in PRESETS:
         choice, seconds = auto_choice(dataset, preset)
-        f32, bf16 = (lambda p=preset, x=x: train(dataset, p, precision=x)[0] for x in ("float32", "bfloat16"))
+        f32, bf16 = (lambda p=preset, x=x: train(dataset, p, precision=x) for x in ("float32", "bfloat16"))
         bf16 = abba(f32, bf16)
         found[preset] = {
             "bf16_vs_float32": bf16,
             "auto_chose": choice.chosen,
             "auto_reason": choice.sentence,
             "auto_decision_seconds": round(seconds, 1),
-            "auto_vs_float32": bf16 if choice.chosen == "bfloat16" else {"ratio": 1.0, "same_run": "float32"},
+            "auto_vs_float32": bf16["wall"]["ratio"] if choice.chosen == "bfloat16" else 1.0,
         }
     return found
 
@@ -135,7 +142,7 @@ def timed_callbacks(totals: dict, ends: list):
     original = fit._callbacks
 
     def mark(epoch, logs):
-        ends.append(time.perf_counter())
+        ends.append((time.perf_counter(), time.process_time()))
         if epoch == 0:
             totals.clear()
 
@@ -165,10 +172,9 @@ def input_seconds(dataset, batch_size: int) -> float:
 
 def profile(dataset, preset: str, epochs: int = EPOCHS, **settings) -> dict:
     """Where the wall time of an epoch (after the first) goes, in seconds per epoch and as shares."""
-    totals, ends = defaultdict(float), []
-    with timed_callbacks(totals, ends):
-        rate, _ = train(dataset, preset, epochs=epochs, **settings)
-    wall = (ends[-1] - ends[0]) / (epochs - 1)
+    totals = defaultdict(float)
+    found = train(dataset, preset, epochs, totals, **settings)
+    wall, rate = found["epoch_seconds"], found["wall"]
     per_epoch = {k: v / (epochs - 1) for k, v in totals.items()}
     parts = {
         "validation (full split, every epoch)": per_epoch.pop("Validation (epoch)", 0.0),
@@ -209,9 +215,9 @@ def xla(enabled: bool):
         recipe.compile_model = original
 
 
-def _with_xla(dataset, preset: str) -> float:
+def _with_xla(dataset, preset: str) -> dict:
     with xla(True):
-        return train(dataset, preset, precision="float32")[0]
+        return train(dataset, preset, precision="float32")
 
 
 def _profile_rows(found: dict) -> list[tuple]:
@@ -235,7 +241,7 @@ def run() -> dict:
     for preset, found in figures["precision"].items():
         rows += [
             (f"{preset}, batch {PRESETS[preset]}: bfloat16 / float32", shown(found["bf16_vs_float32"])),
-            (f"{preset}: auto / float32", f"{found['auto_vs_float32']['ratio']:.2f}x ({found['auto_reason']})"),
+            (f"{preset}: auto / float32", f"{found['auto_vs_float32']:.2f}x ({found['auto_reason']})"),
         ]
     table(f"Training images/s through the app's path on {figures['data']} ({PAIRS} ABBA pairs, epochs 2-{EPOCHS})", rows)
     auto = figures["precision"]["fashion-cnn"]["auto_chose"] or "float32"
@@ -249,7 +255,7 @@ def run() -> dict:
         "Where an epoch's wall time goes (epochs 2-3; shares of the epoch)",
         [r for f in figures["profile"] for r in _profile_rows(f)],
     )
-    figures["xla_vs_default"] = abba(lambda: train(dataset, "fashion-cnn", precision="float32")[0],
+    figures["xla_vs_default"] = abba(lambda: train(dataset, "fashion-cnn", precision="float32"),
                                      lambda: _with_xla(dataset, "fashion-cnn"), pairs=2)  # fmt: skip
     table("Changes tried (kept only when ABBA says faster)",
           [("XLA jit_compile=True vs Keras' auto (off without a GPU), fashion-cnn float32",

@@ -97,9 +97,8 @@ def test_learners_see_only_their_own_runs_until_one_is_published_and_the_teacher
             "[...document.querySelectorAll('button')].filter(b => b.innerText.trim() === 'Stop' && !b.disabled).length"
         )
         teacher.wait_for_function(f"() => {enabled_stops} === 2")  # each learner's row has a Stop button while their run trains
-        for left in (1, 0):
-            buttons = teacher.get_by_role("button", name="Stop", exact=True)
-            next(buttons.nth(i) for i in range(buttons.count()) if buttons.nth(i).is_enabled()).click()
+        for left in (1, 0):  # the table redraws every 2 s: find the enabled Stop and click it in one step
+            teacher.locator("button:not([disabled])").filter(has_text=re.compile(r"^\s*Stop\s*$")).first.click()
             teacher.wait_for_function(f"() => {enabled_stops} === {left}")  # a stopped row's button is disabled at once
             wait_ready(teacher)
         for run_id in (run_a, run_b):

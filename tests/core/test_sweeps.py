@@ -165,3 +165,49 @@ def test_the_report_is_one_html_file_that_quotes_safely(digits):
     rows = study.trial_rows(driver.sweep, store)
     assert all(r.run_id in page for r in rows) and "Best: trial" in page
     assert page.count("<h2>") >= 5 and "Validation accuracy per epoch" in page and '<script src="http' not in page
+
+
+def test_ctrl_c_pauses_a_cli_sweep(workspace):
+    runs = workspace / "runs"
+    process = sweep_cli(*TINY, "--epochs", "200", "--param", "dropout=0.1,0.5", "--search", "grid",
+                        "--runs-dir", str(runs), "--json")  # fmt: skip
+    store = RunStore(runs)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (store.list_runs() and store.read_history(store.list_runs()[0].path)):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    result = json.loads(out)
+    assert result["status"] == "paused" and [t["state"] for t in result["trials"]] == ["paused"]
+    (run,) = store.list_runs()
+    assert run.status == "paused" and run.resumable and 1 <= run.epochs_done < 200
+    assert "pausing the sweep" in err
+
+
+def test_class_limits_apply_to_every_trial_and_a_learner_sees_only_their_sweeps(digits, monkeypatch):
+    from cnn_core.access import classroom
+    from cnn_core.access.classroom import owner_tag
+
+    monkeypatch.setenv(classroom.CLASSROOM_ENV, "1")
+    monkeypatch.setenv(classroom.CLASS_CODE_ENV, "class-code-1")
+    monkeypatch.setenv(classroom.TEACHER_CODE_ENV, "teacher-code-1")
+    monkeypatch.setenv(classroom.Limits.ENV["saved_runs"], "2")
+    for owner, role in (("alice", classroom.LEARNER), ("bob", classroom.LEARNER), ("teacher", classroom.TEACHER)):
+        classroom.join(owner, role, owner)
+    definition = SweepDefinition(DATA, ArchChoice("tutorial-minimal"), TrainConfig(epochs=1),
+                                 (parse_param("learning_rate=0.001,0.003,0.01"),), search="grid")  # fmt: skip
+    store = RunStore()
+    sweep = sweeps.create(store, definition, owner_tag("alice"))
+    driver = SweepDriver(sweep, "alice", digits, store, JobRegistry(max_running=1))
+    assert driver.run() == "paused"
+    assert "class limit is 2" in driver.message and "resume the sweep when there is room" in driver.message
+    assert [r.state for r in study.trial_rows(sweep, store)] == ["complete", "complete"]
+    assert {r.owner for r in store.list_runs()} == {owner_tag("alice")}
+    assert [s.sweep_id for s in sweeps.list_sweeps(store, viewer="bob")] == []
+    assert [s.sweep_id for s in sweeps.list_sweeps(store, viewer="teacher")] == [sweep.sweep_id]
+    monkeypatch.setenv(classroom.Limits.ENV["saved_runs"], "5")
+    again = SweepDriver(sweeps.load(store, sweep.sweep_id), "alice", digits, store, JobRegistry(max_running=1))
+    assert again.run() == "completed"
+    rows = study.trial_rows(sweep, store)
+    assert [r.params["learning_rate"] for r in rows] == [0.001, 0.003, 0.01] and len(store.list_runs()) == 3

@@ -178,6 +178,10 @@ class SweepDriver:
         """Tell the study how a trial whose job ended went (a paused or interrupted one stays open)."""
         status, message = t.job.status, t.job.snapshot().message
         values = [float(r["val_accuracy"]) for r in t.job.record.history() if r.get("val_accuracy") is not None]
+        if t.pruned and status == "completed":  # it trained its last epoch before the stop landed: it is complete
+            t.trial.set_user_attr("message", f"finished before the pruner's stop landed ({t.pruned})")
+            t.trial.set_user_attr("pruned_epoch", None)
+            update_config(t.job.run_dir, sweep={"id": self.sweep.sweep_id, "trial": t.trial.number})
         self._tell(study, t.trial, status, message, values, t.pruned)
 
     def _tell(self, study, trial, status: str, message: str, values: list[float], pruned: str = "") -> None:

@@ -18,31 +18,17 @@ from cnn_core.sweeps import study
 from cnn_core.sweeps.definition import SweepDefinition
 from cnn_core.sweeps.driver import SweepDriver
 from cnn_core.sweeps.space import parse_param
+from tests.core.test_ray_backend import on_cluster, ray_cluster  # noqa: F401 - its one-node loopback cluster fixtures
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="the cluster extra is not installed"),
+    pytest.mark.usefixtures("on_cluster"),
 ]
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    local = cluster.LocalCluster(cpus=2).start()
-    auth = {k: v for k, v in local.env().items() if k != cluster.ADDRESS_ENV}
-    saved = {k: os.environ.get(k) for k in auth}
-    os.environ.update(auth)
-    yield local
-    import ray
-
-    ray.shutdown()
-    cluster._joined.clear()
-    local.stop()
-    for k, v in saved.items():
-        os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-
-
-def test_two_trials_train_at_once_on_a_two_cpu_cluster(ray_cluster, monkeypatch):
-    monkeypatch.setenv(cluster.ADDRESS_ENV, ray_cluster.address)
+def test_two_trials_train_at_once_on_a_two_cpu_cluster():
+    assert cluster.address()
     data = DataConfig(dataset_id="digits", limit=150, image_size=16)
     definition = SweepDefinition(
         data, ArchChoice("tutorial-minimal"), TrainConfig(epochs=3), (parse_param("learning_rate=0.003,0.01"),), search="grid"

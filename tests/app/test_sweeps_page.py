@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from cnn_core.jobs.registry import JOBS
 from cnn_core.runs.store import RunStore
 from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
 from cnn_core.sweeps import definition as sweeps
@@ -47,6 +48,13 @@ def test_a_sweep_started_on_the_page_fills_the_table_and_its_best_trial_becomes_
     assert at.session_state["current_run"] == best
     assert any("is the current model" in s.value for s in at.success)
     assert any(b.label == "Download the sweep's report (.html)" for b in at.get("download_button"))
+    at.number_input(key=f"sweeps.more.{best}").set_value(1)
+    button(at, "Train the best trial longer").click().run(timeout=120)  # its run, 1 more epoch, on the Train page
+    assert not at.exception and not at.error
+    assert at.session_state["train_job"] == best
+    job = JOBS.get(best)
+    job.wait(120)
+    assert job.status == "completed" and len(RunStore().read_history(job.run_dir)) == 3
 
 
 def test_a_value_out_of_range_is_refused_with_its_reason():

@@ -150,7 +150,7 @@ def _trials(sweep_id: str, owner: str, was_active: bool) -> None:
     if weights:
         st.markdown("**Which settings mattered** (Optuna's fANOVA importance, over the complete trials)")
         st.plotly_chart(charts.importance_bars(weights), width="stretch", key=state.key("sweeps", "importance", sweep_id))
-    elif len(sweep.definition.params) > 1 or rows:
+    elif len(sweep.definition.params) > 1:
         st.caption("Each setting's importance shows once 4 trials are complete.")
     if chosen is not None:
         _trial_actions(chosen, top, sweep, owner, store)

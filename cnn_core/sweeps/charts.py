@@ -41,10 +41,10 @@ def _dimension(name: str, values: list) -> dict:
     """One axis: numbers as they are (a rate spread over decades on log10), anything else as labelled positions."""
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         numbers = [float(v) for v in values]
-        if min(numbers) > 0 and max(numbers) / min(numbers) >= 20:
-            ticks = sorted(set(numbers))
-            return {"label": f"{name} (log)", "values": [math.log10(v) for v in numbers],
-                    "tickvals": [math.log10(t) for t in ticks], "ticktext": [f"{t:.3g}" for t in ticks]}  # fmt: skip
+        if min(numbers) > 0 and max(numbers) / min(numbers) >= 20:  # ticks at the decades it spans
+            decades = range(math.floor(math.log10(min(numbers))), math.ceil(math.log10(max(numbers))) + 1)
+            return {"label": f"{name} (log)", "values": [math.log10(v) for v in numbers], "range": [decades[0], decades[-1]],
+                    "tickvals": list(decades), "ticktext": [f"{10.0**d:g}" for d in decades]}  # fmt: skip
         return {"label": name, "values": numbers}
     labels = sorted({str(v) for v in values})
     return {"label": name, "values": [labels.index(str(v)) for v in values], "tickvals": list(range(len(labels))),

@@ -160,7 +160,7 @@ def best(rows: list[TrialRow]) -> TrialRow | None:
 
 def importances(sweep: Sweep, minimum: int = 4) -> dict[str, float]:
     """Each setting's share of the variation in validation accuracy (Optuna's fANOVA), once at least
-    `minimum` trials are complete; empty before, or when a setting never varied."""
+    `minimum` trials are complete and when at least two settings vary; empty otherwise."""
     import optuna
 
     try:
@@ -168,7 +168,7 @@ def importances(sweep: Sweep, minimum: int = 4) -> dict[str, float]:
     except KeyError:
         return {}
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
-    if len(complete) < minimum or len(sweep.definition.params) < 1:
+    if len(complete) < minimum or len(sweep.definition.params) < 2:  # one setting explains all there is
         return {}
     try:
         return dict(optuna.importance.get_param_importances(study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)))

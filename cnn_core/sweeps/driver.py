@@ -108,6 +108,9 @@ class SweepDriver:
             time.sleep(self.POLL_SECONDS)
         if self.blocked:
             return self._end("paused", f"{self.blocked}; resume the sweep when there is room")
+        left_open = study.get_trials(deepcopy=False, states=(_state("RUNNING"),))
+        if left_open:  # a trial's run was paused (or its Ray worker died) outside the sweep's own Pause
+            return self._end("paused", f"trial {left_open[0].number} did not finish; resume the sweep to finish it")
         self._end("completed", studies.summary(self.sweep, self.store) + ("; the time limit ended it" if over else ""))
 
     def _counted(self, study) -> list:

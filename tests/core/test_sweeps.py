@@ -211,3 +211,18 @@ def test_class_limits_apply_to_every_trial_and_a_learner_sees_only_their_sweeps(
     assert again.run() == "completed"
     rows = study.trial_rows(sweep, store)
     assert [r.params["learning_rate"] for r in rows] == [0.001, 0.003, 0.01] and len(store.list_runs()) == 3
+
+
+def test_a_trial_paused_outside_the_sweep_leaves_the_sweep_paused_not_complete(digits):
+    driver, store = drive(digits, ["dropout=0.2"], epochs=30)
+    driver.thread.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(t.reported for t in driver.running.values()):
+        time.sleep(0.05)
+    (trial,) = driver.running.values()
+    trial.job.pause("cli")  # as the Train or Teacher page would
+    driver.wait(120)
+    assert driver.status == "paused" and driver.message == "trial 0 did not finish; resume the sweep to finish it"
+    again = SweepDriver(sweeps.load(store, driver.sweep.sweep_id), "cli", digits, store, JobRegistry(max_running=1))
+    assert again.run() == "completed"
+    assert [r.state for r in study.trial_rows(again.sweep, store)] == ["complete"] and len(store.list_runs()) == 1

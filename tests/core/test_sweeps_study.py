@@ -68,3 +68,21 @@ def test_the_figures_draw_every_trial_and_quote_their_names(told):
     assert "&lt;b&gt;adam&lt;/b&gt;" in optimizer.ticktext and len(accuracy.values) == 8  # a stopped trial at its last epoch
     bars = charts.importance_bars(study.importances(told))
     assert set(bars.data[0].y) == {"learning_rate", "optimizer"}
+
+
+def test_the_definition_chooses_optunas_sampler_and_pruner():
+    import optuna
+
+    def made(**changes) -> SweepDefinition:
+        base = dict(data=DataConfig(dataset_id="digits"), arch=ArchChoice("tutorial-minimal"), train=TrainConfig(epochs=6),
+                    params=PARAMS, trials=12)  # fmt: skip
+        return SweepDefinition(**{**base, **changes})
+
+    assert isinstance(study.sampler(made(search="grid"), 0), optuna.samplers.GridSampler)
+    assert isinstance(study.sampler(made(search="random"), 0), optuna.samplers.RandomSampler)
+    assert isinstance(study.sampler(made(search="tpe"), 0), optuna.samplers.TPESampler)
+    median = study.pruner(made(prune="median"))
+    assert isinstance(median, optuna.pruners.MedianPruner) and median._n_startup_trials == 3  # a quarter of 12
+    hyperband = study.pruner(made(prune="hyperband"))
+    assert isinstance(hyperband, optuna.pruners.HyperbandPruner) and hyperband._max_resource == 6  # epochs
+    assert isinstance(study.pruner(made()), optuna.pruners.NopPruner)

@@ -9,7 +9,7 @@ from cnn_core.runs.store import RunStore
 from cnn_core.sweeps import definition as sweeps
 from cnn_core.sweeps.service import SWEEPS
 from ui import halt, state, sweep_view
-from ui.widgets import code_span
+from ui.widgets import code_span, plain_text
 
 st.title("Sweeps")
 st.caption(
@@ -26,7 +26,8 @@ with st.expander("Define a new sweep", expanded=not mine, icon=":material/scienc
     data, arch, train = state.data_config(), state.arch_choice(), state.train_config()
     try:
         st.markdown(
-            f"Every trial trains **{arch.spec().name}** on {code_span(data.dataset_id)}, with the Train page's settings except the ones varied here."
+            f"Every trial trains **{plain_text(arch.spec().name)}** on {code_span(data.dataset_id)}, with the Train page's "
+            "settings except the ones varied here."
         )
     except StudioError as exc:
         st.error(f"Cannot sweep the current selection: {exc}")

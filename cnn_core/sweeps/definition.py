@@ -153,8 +153,8 @@ def load(store: RunStore, sweep_id: str) -> Sweep:
     data = read_json(folder / "sweep.json")
     try:
         definition = SweepDefinition.from_dict(data)
-    except (TypeError, ValueError) as exc:
-        raise StudioError(f"sweep {text} is damaged: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise StudioError(f"sweep {text} is damaged: {exc!r}") from None
     return Sweep(text, folder, definition, str(data.get("owner", "")), str(data.get("created", "")))
 
 

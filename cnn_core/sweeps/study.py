@@ -19,6 +19,7 @@ from cnn_core.sweeps.definition import Sweep, SweepDefinition
 
 STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
 _storages: dict[str, object] = {}
+_importances: dict[tuple, dict[str, float]] = {}
 _lock = threading.Lock()
 
 
@@ -170,10 +171,14 @@ def importances(sweep: Sweep, minimum: int = 4) -> dict[str, float]:
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if len(complete) < minimum or len(sweep.definition.params) < 2:  # one setting explains all there is
         return {}
-    try:
-        return dict(optuna.importance.get_param_importances(study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)))
-    except (ValueError, RuntimeError):  # every complete trial had the same settings
-        return {}
+    key = (sweep.storage_url, tuple(t.number for t in complete))
+    if key not in _importances:  # a page asks every two seconds; the answer changes when a trial completes
+        try:
+            evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+            _importances[key] = dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
+        except (ValueError, RuntimeError):  # every complete trial had the same settings
+            _importances[key] = {}
+    return _importances[key]
 
 
 def prune_reason(study, pruner: str, epoch: int, reported: dict[int, float]) -> str:

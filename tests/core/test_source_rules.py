@@ -146,3 +146,13 @@ def test_every_room_is_a_package_with_a_docstring():
         assert ast.get_docstring(ast.parse((ROOT / "cnn_core" / room / "__init__.py").read_text())), room
     loose = sorted(p.stem for p in (ROOT / "cnn_core").glob("*.py"))
     assert loose == ["__init__", "__main__", "charts", "errors", "paths", "progress", "recipe"]
+
+
+def test_the_package_list_names_every_package():
+    """pyproject lists packages one by one (the app's own folder installs as cnn_studio_app), so a
+    new room must be added there too, or a wheel would leave it out."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for package in PACKAGES for p in (ROOT / package).rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -19,10 +21,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def test_cnn_studio_serve_from_an_installed_wheel(tmp_path, browser):
     source, wheels, target, elsewhere = (tmp_path / name for name in ("source", "wheels", "site", "somewhere"))
     elsewhere.mkdir()
-    skip = shutil.ignore_patterns(".git", ".venv", "runs", "data", "build", "test-artifacts", "*.egg-info", "__pycache__")
+    anywhere = shutil.ignore_patterns(".git", ".venv", "build", "test-artifacts", "*.egg-info", "__pycache__")
+
+    def skip(folder: str, names: list[str]) -> set[str]:  # the app's runs/ and data/ at the top, not cnn_core/runs
+        return set(anywhere(folder, names)) | ({"runs", "data"} & set(names) if Path(folder) == ROOT else set())
+
     shutil.copytree(ROOT, source, ignore=skip)  # setuptools builds in the source folder: not in the checkout
     build = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source), "-w", str(wheels)]
     subprocess.run(build, check=True, capture_output=True, timeout=300)
+    (wheel,) = wheels.glob("*.whl")
+    packed = set(
+        zipfile.ZipFile(wheel).namelist()
+    )  # this test's python also sees the checkout (editable install): check the files
+    modules = {p.relative_to(ROOT).as_posix() for package in ("cnn_core", "ui") for p in (ROOT / package).rglob("*.py")}
+    assert modules <= packed, sorted(modules - packed)[:5]
     install = [
         sys.executable,
         "-m",

@@ -2,7 +2,21 @@
 
 import sys
 
-from bench import checkpoints, classroom, cluster, fashion, hostile, inference, live, memory, startup, training, why
+from bench import (
+    checkpoints,
+    classroom,
+    cluster,
+    fashion,
+    hostile,
+    inference,
+    live,
+    memory,
+    speed,
+    startup,
+    sweeps,
+    training,
+    why,
+)
 
 BENCHMARKS = {
     "training": training.run,
@@ -16,6 +30,8 @@ BENCHMARKS = {
     "cluster": cluster.run,
     "classroom": classroom.run,
     "hostile": hostile.run,
+    "speed": speed.run,
+    "sweeps": sweeps.run,
 }
 
 if __name__ == "__main__":

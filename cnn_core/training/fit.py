@@ -17,7 +17,7 @@ from pathlib import Path
 from cnn_core.data.datasets import Dataset
 from cnn_core.data.pipeline import evaluation_batches, steps_per_epoch, training_batches
 from cnn_core.errors import StudioError
-from cnn_core.model.builder import float32_copy
+from cnn_core.model.builder import check_size, float32_copy
 from cnn_core.model.summary import plan
 from cnn_core.runs.store import RunStore, read_json, update_config
 from cnn_core.settings.config import SETTINGS_VERSION, ArchChoice, TrainConfig
@@ -117,6 +117,7 @@ def compiled_model(dataset: Dataset, arch: ArchChoice, config: TrainConfig, star
     from cnn_core.training.precision import for_run
 
     model_plan = plan(arch.spec(), dataset.input_shape, dataset.num_classes, config.dropout)
+    check_size(model_plan, config.batch_size)  # before auto's measurement builds it twice
     args = (config.precision, model_plan, config.batch_size, len(dataset.train), config.epochs, bool(start.resume))
     precision = for_run(run_dir, *args).chosen
     keras.utils.set_random_seed(config.seed)  # after auto's measurement: the start weights depend on the seed alone

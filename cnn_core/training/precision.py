@@ -221,7 +221,10 @@ def resolve(
         return Choice(setting, "", f"it times bfloat16 against float32 on this model ({hardware}) for a few seconds, "
                       "then picks the faster")  # fmt: skip
     if ratios is None:
-        ratios = measure(model_plan, batch_size)
+        try:
+            ratios = measure(model_plan, batch_size)
+        except Exception as exc:  # noqa: BLE001 - a failed measurement must not fail the run: float32 always works
+            return Choice(setting, "float32", f"measuring bfloat16 on this model failed ({type(exc).__name__}: {str(exc)[:200]})")
         remember(model_plan, batch_size, hardware, ratios)
     chosen, reason = measured_reason(ratios, hardware, was_cached)
     return Choice(setting, chosen, reason, ratios)

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cnn_core import recipe
+from cnn_core.paths import data_dir
 from cnn_core.runs.atomic import atomic_write
 
 CPU_FLAGS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512-BF16"}  # /proc/cpuinfo flag -> name, best first
@@ -108,11 +109,11 @@ def layer_specs(model_plan) -> list[tuple]:
 
 
 def cache_file() -> Path:
-    """`CNN_STUDIO_PRECISION_CACHE`, or precision.json in the user's cache folder."""
+    """`CNN_STUDIO_PRECISION_CACHE`, or precision.json in the app's data folder (the app writes
+    nowhere else: not in the user's home)."""
     if os.environ.get("CNN_STUDIO_PRECISION_CACHE"):
         return Path(os.environ["CNN_STUDIO_PRECISION_CACHE"])
-    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(home) / "cnn-studio" / "precision.json"
+    return data_dir() / "precision.json"
 
 
 def cache_key(model_plan, batch_size: int) -> str:

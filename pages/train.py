@@ -84,6 +84,7 @@ with st.expander("Learning-rate schedule", icon=":material/show_chart:"):
     schedule = train_tools.schedule_section(settings, len(ds.train))
 with st.expander("Find a learning rate", icon=":material/search:"):
     train_tools.lr_finder(ds, arch, settings)
+st.page_link("pages/sweeps.py", label="Try many settings at once: Sweeps", icon=":material/science:")
 with st.form(state.key("train", "form"), border=True):
     chosen = settings_form.form_section(settings, "train", "Training")
     train_tools.precision_note(model_plan, len(ds.train), settings, job)

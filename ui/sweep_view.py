@@ -4,9 +4,12 @@ the best one."""
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import streamlit as st
 
+from cnn_core.access.classroom import owner_tag
 from cnn_core.errors import StudioError
 from cnn_core.runs.store import RunStore
 from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
@@ -64,7 +67,7 @@ def define(data: DataConfig, arch: ArchChoice, train: TrainConfig) -> SweepDefin
         definition.check()
         return definition
     except StudioError as exc:
-        st.error(f"Cannot start this sweep: {exc}")
+        st.error(f"Cannot start this sweep: {plain_text(str(exc))}")
         return None
 
 
@@ -90,6 +93,8 @@ def controls(sweep: Sweep, owner: str) -> None:
             if right.button("Stop", icon=":material/stop:", key=state.key("sweeps", "stop", sweep.sweep_id)):
                 SWEEPS.stop(sweep.sweep_id, owner)
                 st.toast("Stopping every trial after its current batch…")
+        elif status.get("status") in ("paused", "interrupted", "stopped", "failed") and owner_tag(owner) != sweep.owner:
+            st.caption("Only the session that started this sweep can resume it: its trials train as that session's runs.")
         elif status.get("status") in ("paused", "interrupted", "stopped", "failed") and left.button(
             "Resume", type="primary", icon=":material/play_circle:", key=state.key("sweeps", "resume", sweep.sweep_id)
         ):
@@ -121,14 +126,18 @@ def _trials(sweep_id: str, owner: str, was_active: bool) -> None:
     from cnn_core.sweeps import definition as sweeps
 
     store = RunStore()
-    sweep = sweeps.load(store, sweep_id)
     driver = SWEEPS.get(sweep_id)
     if was_active and not (driver is not None and driver.active):
         st.rerun()  # it ended: one full rerun shows Resume or the final state, and stops polling
-    status = sweep.status()
-    said = f": {plain_text(status['message'])}" if status.get("message") else ""
+    try:
+        sweep = sweeps.load(store, sweep_id)  # its folder may have gone, or been damaged, since the page opened
+        status = sweep.status()
+        rows = study.trial_rows(sweep, store)
+    except StudioError as exc:
+        st.error(plain_text(str(exc)))
+        return
+    said = f": {plain_text(str(status['message']))}" if status.get("message") else ""
     st.markdown(f"**{plain_text(str(status.get('status', '?')).capitalize())}**{said}")
-    rows = study.trial_rows(sweep, store)
     if not rows:
         st.info("The first trial is starting…" if was_active else "No trial has run yet.")
         return
@@ -146,7 +155,7 @@ def _trials(sweep_id: str, owner: str, was_active: bool) -> None:
     coords = charts.parallel_coordinates(rows, [p.name for p in sweep.definition.params])
     if coords is not None:
         right.plotly_chart(coords, width="stretch", key=state.key("sweeps", "coords", sweep_id))
-    weights = study.importances(sweep) if sum(r.state == "complete" for r in rows) >= 4 else {}
+    weights = _importances(sweep) if sum(r.state == "complete" for r in rows) >= 4 else {}
     if weights:
         st.markdown("**Which settings mattered** (Optuna's fANOVA importance, over the complete trials)")
         st.plotly_chart(charts.importance_bars(weights), width="stretch", key=state.key("sweeps", "importance", sweep_id))
@@ -154,6 +163,13 @@ def _trials(sweep_id: str, owner: str, was_active: bool) -> None:
         st.caption("Each setting's importance shows once 4 trials are complete.")
     if chosen is not None:
         _trial_actions(chosen, top, sweep, owner, store)
+
+
+def _importances(sweep: Sweep) -> dict:
+    try:
+        return study.importances(sweep)
+    except StudioError:
+        return {}
 
 
 def _trial_actions(row: study.TrialRow, top, sweep: Sweep, owner: str, store: RunStore) -> None:
@@ -164,6 +180,9 @@ def _trial_actions(row: study.TrialRow, top, sweep: Sweep, owner: str, store: Ru
     if not row.run_id or not (run_dir / "config.json").is_file():
         return
     info = store.info(run_dir)
+    if not info.visible_to(owner):  # a trial run by someone else (a sweep resumed by another session)
+        st.caption("This trial's run belongs to another session: it is not shown here.")
+        return
     left, middle, right = st.columns(3)
     if state.current_run() == row.run_id:
         left.success(f"Run {row.run_id} is the current model: Evaluate, Visualize and Predict show it.")
@@ -196,10 +215,17 @@ def _train_longer(run_id: str, sweep: Sweep, owner: str, more: int) -> None:
     st.switch_page("pages/train.py")
 
 
-def report_button(sweep: Sweep, store: RunStore) -> None:
+def _report(sweep: Sweep, store: RunStore) -> str:
     from cnn_core.sweeps.report import report
 
+    try:
+        return report(sweep, store)
+    except StudioError as exc:
+        return f"<!doctype html><meta charset=utf-8><p>No report: {html.escape(str(exc))}</p>"
+
+
+def report_button(sweep: Sweep, store: RunStore) -> None:
     st.download_button(
-        "Download the sweep's report (.html)", lambda: report(sweep, store), f"{sweep.sweep_id}-report.html", "text/html",
+        "Download the sweep's report (.html)", lambda: _report(sweep, store), f"{sweep.sweep_id}-report.html", "text/html",
         icon=":material/download:", key=state.key("sweeps", "download", sweep.sweep_id), on_click="ignore",
     )  # fmt: skip

@@ -3,7 +3,9 @@
     python -m cnn_core sweep --dataset D --arch A --epochs N --trials K \\
         --param learning_rate=0.0003:0.01:log --param dropout=0.1,0.3,0.5 [--search grid|random|tpe] [--prune]
 
-Every training flag applies to every trial. Ctrl-C pauses the sweep (its trials save a resume
+Every training flag applies to every trial. `--json` gives each trial's state: complete, pruned,
+stopped (by request) or failed once it ended, running or paused while the sweep has not finished
+it. Ctrl-C pauses the sweep (its trials save a resume
 point); `sweep --resume ID` continues it, and a second Ctrl-C leaves at once.
 """
 
@@ -37,32 +39,35 @@ def _definition(args: argparse.Namespace):
 
 
 def _sweep(args: argparse.Namespace):
-    """The sweep to drive: a new one from the flags, or the one `--resume` names."""
+    """The sweep to drive and its data: a new one from the flags, or the one `--resume` names (a
+    sweep of the command line only)."""
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.errors import StudioError
     from cnn_core.runs.store import RunStore
     from cnn_core.sweeps import definition as sweeps
 
     store = RunStore(args.runs_dir)
     if args.resume:
         sweep = sweeps.load(store, args.resume)
-        if sweep.status().get("status") == "running":
-            from cnn_core.errors import StudioError
-
+        if sweep.owner != "cli":  # its trials are runs of the browser session that started it
+            raise StudioError(f"sweep {sweep.sweep_id} was started on the Sweeps page: resume it there, by its owner")
+        if sweep.status().get("status") in ("running", "queued"):
             raise StudioError(f"sweep {sweep.sweep_id} is still running in another process")
-        return store, sweep
-    return store, sweeps.create(store, _definition(args), "cli")
+        return store, sweep, load_dataset(sweep.definition.data, to_stderr)
+    definition = _definition(args)
+    dataset = load_dataset(definition.data, to_stderr)  # a missing dataset is said before a sweep is made
+    return store, sweeps.create(store, definition, "cli"), dataset
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from cnn_core.data.datasets import load_dataset
     from cnn_core.jobs.registry import JobRegistry
     from cnn_core.sweeps.driver import SweepDriver
 
     cluster.use_address(args.ray_address)
     if cluster.address():
         cluster.connect()  # an unreachable cluster is said before the data loads
-    store, sweep = _sweep(args)
+    store, sweep, dataset = _sweep(args)
     print(f"sweep {sweep.sweep_id}: {sweep.definition.budget} trials ({sweep.folder})", file=sys.stderr, flush=True)
-    dataset = load_dataset(sweep.definition.data, to_stderr)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # a model per trial is retraced, as it should be
     out = sys.stderr if args.json else sys.stdout
     driver = SweepDriver(sweep, "cli", dataset, store, JobRegistry(), lambda text: print(text, file=out, flush=True))

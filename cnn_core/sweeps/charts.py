@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from cnn_core.sweeps.study import TrialRow, shown
 
-DASH = {"complete": "solid", "pruned": "dash", "failed": "dot"}
+DASH = {"complete": "solid", "pruned": "dash", "stopped": "dashdot", "failed": "dot"}
 
 
 def _name(row: TrialRow) -> str:

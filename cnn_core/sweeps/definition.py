@@ -17,6 +17,7 @@ from cnn_core.access import classroom
 from cnn_core.errors import StudioError
 from cnn_core.runs import liveness
 from cnn_core.runs.atomic import locked, read_json, write_json
+from cnn_core.runs.schema import CONFIG_MAX_BYTES
 from cnn_core.runs.store import RunStore
 from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
 from cnn_core.sweeps.space import SweepParam, check_params, grid_size
@@ -108,7 +109,7 @@ class Sweep:
             found = read_json(self.folder / "status.json")
         except StudioError:
             return {"status": "interrupted", "message": "its status was never written"}
-        if found.get("status") == "running" and not liveness.alive(found):
+        if found.get("status") in ("running", "queued") and not liveness.alive(found):  # its process died
             found = {**found, "status": "interrupted", "message": "the process driving it stopped; resume it to go on"}
         return found
 
@@ -150,11 +151,18 @@ def load(store: RunStore, sweep_id: str) -> Sweep:
     folder = sweeps_root(store) / text
     if not (folder / "sweep.json").is_file():
         raise StudioError(f"no sweep {text} in {store.root}")
+    try:
+        size = (folder / "sweep.json").stat().st_size
+    except OSError:
+        raise StudioError(f"no sweep {text} in {store.root}") from None
+    if size > CONFIG_MAX_BYTES:
+        raise StudioError(f"sweep {text} is damaged: sweep.json is {size:,} bytes (the limit is {CONFIG_MAX_BYTES:,})")
     data = read_json(folder / "sweep.json")
     try:
         definition = SweepDefinition.from_dict(data)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise StudioError(f"sweep {text} is damaged: {exc!r}") from None
+        definition.check()  # a hand-edited file must not reach the page, the report or a resumed driver
+    except (StudioError, TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        raise StudioError(f"sweep {text} is damaged: {str(exc)[:300]}") from None
     return Sweep(text, folder, definition, str(data.get("owner", "")), str(data.get("created", "")))
 
 

@@ -18,26 +18,18 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from cnn_core.access import quotas
 from cnn_core.errors import StudioError
 from cnn_core.runs.store import RunStore, read_json, update_config
 from cnn_core.sweeps import study as studies
+from cnn_core.sweeps import trials
 from cnn_core.sweeps.definition import Sweep
+from cnn_core.sweeps.trials import Trial, _state, _stop
 
 log = logging.getLogger("cnn_studio.sweeps")
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
-
-
-@dataclass
-class Trial:
-    """A trial being trained: Optuna's trial, its job, and the epochs already reported."""
-
-    trial: object
-    job: object
-    reported: dict[int, float] = field(default_factory=dict)  # validation accuracy by epoch
-    pruned: str = ""  # why it was stopped early, once it was
 
 
 class SweepDriver:
@@ -126,7 +118,8 @@ class SweepDriver:
         if cluster.address():
             ray = cluster.connect()
             per_job = cluster.job_resources()["num_cpus"]
-            found = max(1, int(ray.cluster_resources().get("CPU", 1) // per_job))
+            cpus = ray.cluster_resources().get("CPU", 1)
+            found = max(1, int(cpus // per_job if per_job > 0 else cpus))  # a job asking 0 CPUs: one per CPU
         else:
             found = self.registry.max_running
         limits = quotas.limited(self.owner)
@@ -161,7 +154,14 @@ class SweepDriver:
                 t.trial.report(float(value), epoch)
                 t.reported[epoch] = float(value)
                 self.on_event(f"trial {number}: epoch {epoch}, validation accuracy {float(value):.4f}")
-                if d.prune and not t.pruned and epoch < d.train.epochs and t.job.active and t.trial.should_prune():
+                if (
+                    d.prune
+                    and not t.pruned
+                    and not t.stopped
+                    and epoch < d.train.epochs
+                    and t.job.active
+                    and t.trial.should_prune()
+                ):
                     self._prune(t, epoch, studies.prune_reason(study, d.prune, epoch, t.reported))
             if not t.job.active and not t.job.thread.is_alive():
                 self._settle(study, t)
@@ -172,7 +172,7 @@ class SweepDriver:
         t.trial.set_user_attr("message", t.pruned)
         t.trial.set_user_attr("pruned_epoch", epoch)
         t.job.control.reason = f"{t.pruned}; the model keeps what it learned"
-        t.job.stop(self.owner)
+        _stop(t.job, self.owner)
         sweep = read_json(t.job.run_dir / "config.json").get("sweep") or {}
         update_config(t.job.run_dir, sweep={**sweep, "pruned": {"epoch": epoch, "reason": reason}})
         self.on_event(f"trial {t.trial.number}: {t.pruned}")
@@ -188,12 +188,16 @@ class SweepDriver:
         self._tell(study, t.trial, status, message, values, t.pruned)
 
     def _tell(self, study, trial, status: str, message: str, values: list[float], pruned: str = "") -> None:
+        """Tell the study how a trial ended; a stop that no pruner or time limit asked for is marked
+        "stopped" (Optuna has no such state: it is told PRUNED, and the rows say stopped)."""
         number = trial.number
         if status == "completed" and values and math.isfinite(values[-1]):
             study.tell(trial, values[-1])
             self.on_event(f"trial {number}: complete, validation accuracy {values[-1]:.4f}")
         elif status == "stopped":
             trial.set_user_attr("message", pruned or message or "stopped")
+            if not pruned:
+                trial.set_user_attr("stopped", True)
             study.tell(trial, state=_state("PRUNED"))
             self.on_event(f"trial {number}: {'pruned' if pruned else 'stopped'}")
         elif status in ("failed", "completed", "damaged"):
@@ -204,64 +208,30 @@ class SweepDriver:
             self.on_event(f"trial {number}: {status}")
 
     def _adopt(self, study) -> None:
-        """Pick up the trials an earlier session left open (a pause, or a killed process)."""
-        import optuna
-
-        for frozen in study.get_trials(deepcopy=False, states=(_state("RUNNING"),)):
-            trial = optuna.trial.Trial(study, frozen._trial_id)
-            run_id = str(frozen.user_attrs.get("run_id", ""))
-            run_dir = self.store.root / run_id
-            if not run_id or not (run_dir / "config.json").is_file():
-                self._lose(study, trial, frozen.params, "its run was never made")
-                continue
-            reported = dict(frozen.intermediate_values)
-            job = self.registry.get(run_id)
-            if job is not None and job.active:
-                self.running[frozen.number] = Trial(trial, job, reported)
-                continue
-            info = self.store.info(run_dir)
-            if info.status in ("completed", "stopped", "failed", "damaged"):
-                values = [
-                    float(r["val_accuracy"]) for r in self.store.read_history(run_dir) if r.get("val_accuracy") not in (None, "")
-                ]
-                pruned = frozen.user_attrs.get("message", "") if frozen.user_attrs.get("pruned_epoch") else ""
-                self._tell(study, trial, info.status, info.message, values, pruned)
-                continue
-            try:
-                job = self.registry.resume(run_dir, self.owner, self.dataset, store=self.store, alongside=True)
-            except StudioError as exc:
-                self._lose(study, trial, frozen.params, str(exc))
-                continue
-            self.running[frozen.number] = Trial(trial, job, reported)
-            self.on_event(f"trial {frozen.number}: resumed run {run_id}")
+        trials.adopt(self, study)
 
     def _lose(self, study, trial, params: dict, why: str) -> None:
-        """A trial that left nothing to continue from: failed, not counted, and its settings tried again."""
-        trial.set_user_attr("lost", True)
-        trial.set_user_attr("message", why)
-        study.tell(trial, state=_state("FAIL"))
-        study.enqueue_trial(params)
-        self.on_event(f"trial {trial.number}: {why}; its settings will be tried again")
+        trials.lose(self, study, trial, params, why)
 
     def _time_up(self, minutes: float) -> None:
-        for t in self.running.values():
-            if t.job.active and not t.pruned:
+        for t in list(self.running.values()):
+            if t.job.active and not t.pruned and not t.stopped:
                 t.pruned = f"stopped at the sweep's time limit of {minutes:g} minutes"
                 t.job.control.reason = t.pruned
-                t.job.stop(self.owner)
+                _stop(t.job, self.owner)
 
     def _halt(self, stop: bool) -> None:
         """Pause (or stop) every trial's job; they end after their current batch."""
-        for t in self.running.values():
-            try:
-                if stop:
-                    t.pruned = t.pruned or "stopped with the sweep"
-                    t.job.control.reason = t.job.control.reason or "stopped with the sweep"
-                    t.job.stop(self.owner)
-                else:
+        for t in list(self.running.values()):
+            if stop:
+                t.stopped = not t.pruned
+                t.job.control.reason = t.job.control.reason or "stopped with the sweep"
+                _stop(t.job, self.owner)
+            else:
+                try:
                     t.job.pause(self.owner)
-            except StudioError:
-                pass
+                except StudioError as exc:
+                    log.warning("could not pause trial %s: %s", t.trial.number, exc)
 
     def _drain(self, study) -> None:
         while self.running:
@@ -269,8 +239,8 @@ class SweepDriver:
             time.sleep(self.POLL_SECONDS)
 
     def _end(self, status: str, message: str) -> None:
+        self.sweep.set_status(status, message, seconds=round(self.seconds(), 1), peak=self.peak)  # the file first
         self.status, self.message, self.dataset = status, message, None  # let go of the images
-        self.sweep.set_status(status, message, seconds=round(self.seconds(), 1), peak=self.peak)
         self.on_event(f"sweep {self.sweep.sweep_id}: {status}" + (f" ({message})" if message else ""))
 
     def pause(self) -> None:
@@ -281,9 +251,3 @@ class SweepDriver:
 
     def wait(self, timeout: float | None = None) -> None:
         self.thread.join(timeout)
-
-
-def _state(name: str):
-    from optuna.trial import TrialState
-
-    return TrialState[name]

@@ -43,10 +43,14 @@ class SweepService:
             return self._launch(sweeps.create(store, definition, owner_tag(owner)), owner, dataset, store)
 
     def resume(self, sweep_id: str, owner: str, dataset, store: RunStore | None = None) -> SweepDriver:
-        """Continue a paused, interrupted or stopped sweep of `owner` where it was left."""
+        """Continue a paused, interrupted or stopped sweep of `owner` where it was left. Only the
+        session that started it resumes it (a teacher may pause or stop a learner's sweep, not
+        train it as themselves)."""
         store = store or RunStore()
         sweep = sweeps.load(store, sweep_id)
         self._check_control(sweep, owner, "resume")
+        if owner_tag(owner) != sweep.owner:  # its trials are the owner's runs, under the owner's class limits
+            raise StudioError(f"sweep {sweep.sweep_id} trains as the session that started it: only that session can resume it")
         with self._lock:
             driver = self.drivers.get(sweep.sweep_id)
             if driver is not None and driver.active:

@@ -15,9 +15,12 @@ import statistics
 import threading
 from dataclasses import dataclass, field
 
+from cnn_core.errors import StudioError
 from cnn_core.sweeps.definition import Sweep, SweepDefinition
 
 STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
+ENDED = ("complete", "pruned", "stopped", "failed")  # a trial's state once it ended ("stopped": by request)
+OPEN = ("running", "paused")  # an open trial: its run trains, or it waits for the sweep to resume
 _storages: dict[str, object] = {}
 _importances: dict[tuple, dict[str, float]] = {}
 _lock = threading.Lock()
@@ -87,8 +90,11 @@ def grid_sampler(space: dict, seed: int):
 
 def open_study(sweep: Sweep):
     """The sweep's study, made on first use, with the sampler and pruner its definition names. A
-    grid's combinations wait in the study in the order their values were given, so trial 0 is the
-    first of each list."""
+    one-setting grid's values wait in the study in the order they were given, so trial 0 is the
+    first; a grid of several settings waits in an order shuffled by the seed, so a budget smaller
+    than the grid spreads over every setting's values instead of trying the first one only."""
+    import random
+
     import optuna
 
     d = sweep.definition
@@ -96,8 +102,11 @@ def open_study(sweep: Sweep):
         storage=storage(sweep), study_name=sweep.sweep_id, direction="maximize", load_if_exists=True,
         sampler=sampler(d, d.train.seed), pruner=pruner(d),
     )  # fmt: skip
-    if d.search == "grid" and not study.get_trials(deepcopy=False):  # in the order the values were listed
-        for combination in itertools.product(*(p.grid() for p in d.params)):
+    if d.search == "grid" and not study.get_trials(deepcopy=False):
+        combinations = list(itertools.product(*(p.grid() for p in d.params)))
+        if len(d.params) > 1:
+            random.Random(d.train.seed).shuffle(combinations)
+        for combination in combinations:
             study.enqueue_trial(dict(zip([p.name for p in d.params], combination)))
     return study
 
@@ -123,32 +132,58 @@ class TrialRow:
         }  # fmt: skip
 
 
-def trial_rows(sweep: Sweep, store=None) -> list[TrialRow]:
-    """Every trial of the sweep, in order, with its run's test accuracy when the run has one."""
+def load(sweep: Sweep):
+    """The sweep's study, or None before its first trial (no study.db is made just to look);
+    `StudioError` for a damaged study.db."""
     import optuna
+    from sqlalchemy.exc import SQLAlchemyError
 
+    if not (sweep.folder / "study.db").is_file():
+        return None
+    try:
+        return optuna.load_study(study_name=sweep.sweep_id, storage=storage(sweep))
+    except KeyError:  # no trial asked yet
+        return None
+    except (SQLAlchemyError, RuntimeError, ValueError) as exc:
+        forget(sweep)
+        raise StudioError(f"sweep {sweep.sweep_id}'s study.db is damaged ({type(exc).__name__})") from None
+
+
+def trial_rows(sweep: Sweep, store=None) -> list[TrialRow]:
+    """Every trial of the sweep, in order, with its run's test accuracy when the run has one. The
+    state is one of ENDED, or of OPEN for a trial the sweep has not finished."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cnn_core.runs.schema import valid_run_id
     from cnn_core.runs.store import RunStore
 
     store = store or RunStore(sweep.folder.parent.parent)
-    try:
-        study = optuna.load_study(study_name=sweep.sweep_id, storage=storage(sweep))
-    except KeyError:  # no trial asked yet
+    study = load(sweep)
+    if study is None:
         return []
+    try:
+        trials = study.get_trials(deepcopy=False)
+    except (SQLAlchemyError, RuntimeError, ValueError) as exc:
+        forget(sweep)
+        raise StudioError(f"sweep {sweep.sweep_id}'s study.db is damaged ({type(exc).__name__})") from None
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         if t.user_attrs.get("lost") or t.state.name == "WAITING":
             continue  # lost: its process died before it saved anything, and it is tried again; waiting: not asked yet
         curve = [t.intermediate_values[k] for k in sorted(t.intermediate_values)]
         run_id = str(t.user_attrs.get("run_id", ""))
+        run_id = run_id if valid_run_id(run_id) else ""  # it is joined into a path
         row = TrialRow(t.number, STATES.get(t.state.name, t.state.name.lower()), dict(t.params), run_id, len(curve),
                        curve[-1] if curve else None, curve, None, str(t.user_attrs.get("message", "")))  # fmt: skip
+        if t.state.name == "PRUNED" and t.user_attrs.get("stopped"):
+            row.state = "stopped"
         if t.state.name == "COMPLETE" and t.value is not None:
             row.val_accuracy = float(t.value)
         if run_id and (store.root / run_id / "config.json").is_file():
             info = store.info(store.root / run_id)
             row.test_accuracy = info.test_accuracy
             if row.state == "running" and info.status not in ("running", "queued"):
-                row.state = info.status  # paused or interrupted with the sweep
+                row.state = "paused"  # paused, interrupted or ended with the sweep: it goes on when the sweep resumes
         rows.append(row)
     return rows
 
@@ -164,9 +199,8 @@ def importances(sweep: Sweep, minimum: int = 4) -> dict[str, float]:
     `minimum` trials are complete and when at least two settings vary; empty otherwise."""
     import optuna
 
-    try:
-        study = optuna.load_study(study_name=sweep.sweep_id, storage=storage(sweep))
-    except KeyError:
+    study = load(sweep)
+    if study is None:
         return {}
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if len(complete) < minimum or len(sweep.definition.params) < 2:  # one setting explains all there is
@@ -202,7 +236,7 @@ def prune_reason(study, pruner: str, epoch: int, reported: dict[int, float]) -> 
 def summary(sweep: Sweep, store=None) -> str:
     """The sweep's outcome in one line: how many trials ended how, and the best one."""
     rows = trial_rows(sweep, store)
-    counts = {s: sum(r.state == s for r in rows) for s in ("complete", "pruned", "failed")}
+    counts = {s: sum(r.state == s for r in rows) for s in ENDED}
     text = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no trials"
     top = best(rows)
     if top is not None:

@@ -117,6 +117,8 @@ def progress_line(job: TrainingJob) -> None:
             f"Waiting for the Ray cluster to give this run a worker with free CPUs (number {JOBS.queue_position(job)} "
             "of the runs waiting here). A new worker process loads TensorFlow first, which takes a few seconds."
         )
+    elif snap.status == "running" and snap.message:  # getting ready: building the model, auto's measurement
+        st.info(f"{snap.message[:1].upper()}{snap.message[1:]}…", icon=":material/hourglass_top:")
     worker = getattr(job, "worker", None)
     if worker:
         st.caption(f"Training on the Ray cluster: host {worker['host']}, process {worker['pid']}.")

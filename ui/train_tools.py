@@ -19,6 +19,7 @@ from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig, train_
 from cnn_core.settings.fields import format_value
 from cnn_core.training import curves, schedules
 from ui import settings_form, state
+from ui.widgets import plain_text
 
 
 def recommended_settings(spec, settings: TrainConfig) -> None:
@@ -38,17 +39,18 @@ def recommended_settings(spec, settings: TrainConfig) -> None:
 def precision_note(model_plan, train_size: int, settings: TrainConfig, job=None) -> None:
     """What the precision setting chose and why: the attached run's recorded choice, else a preview
     from this machine's CPU flags and earlier measurements (no TensorFlow import, no measuring)."""
-    from cnn_core.training.precision import Choice, resolve
+    from cnn_core.training.precision import from_record, resolve
 
     recorded = None
     if job is not None and getattr(job, "run_dir", None) and (Path(job.run_dir) / "config.json").is_file():
-        recorded = read_json(Path(job.run_dir) / "config.json").get("precision")
-    if isinstance(recorded, dict) and recorded.get("chosen"):
-        choice, whose = Choice(**{k: recorded.get(k, "") for k in ("setting", "chosen", "reason")}), f"run {job.run_id}"
+        recorded = from_record(read_json(Path(job.run_dir) / "config.json").get("precision"))
+    if recorded is not None:
+        choice, whose = recorded, f"run {job.run_id}"
     else:
         choice = resolve(settings.precision, model_plan, settings.batch_size, train_size, settings.epochs, measure_now=False)
         whose = "next run"
-    st.caption(f":material/memory: Precision ({whose}): {choice.sentence}.")
+    sentence = plain_text(choice.sentence) if recorded is not None else choice.sentence  # a record may be edited by hand
+    st.caption(f":material/memory: Precision ({whose}): {sentence}.")
 
 
 def schedule_section(settings, train_size: int) -> dict:

@@ -206,6 +206,15 @@ class TrainingJob:
             return True
 
     def _time_up(self) -> None:
+        """The limit counts training time: what went to building the model and auto's measurement
+        (before the training clock starts) is given back by waiting longer."""
+        left = self.request.time_limit - self.record.session_seconds
+        if left > 0.5 and self.record.status not in FINAL:
+            with self._gate:
+                self._timer = threading.Timer(left, self._time_up)
+                self._timer.daemon = True
+                self._timer.start()
+            return
         minutes = self.request.time_limit / 60
         self.control.reason = (
             f"stopped at the class limit of {minutes:g} minute{'s' if minutes != 1 else ''} a run may train; "

@@ -12,6 +12,7 @@ from cnn_core.jobs import cluster, shipping
 from cnn_core.jobs.local import TrainingJob, log
 from cnn_core.runs import liveness
 from cnn_core.runs.store import locked, read_json, update_config, write_json
+from cnn_core.training import precision
 from cnn_core.training.fit import TrainResult
 from cnn_core.training.live import FINAL
 
@@ -36,6 +37,7 @@ class RemoteJob(TrainingJob):
         self._known: dict[str, list[int]] = {}  # the worker's files already copied, by signature
         self._batches_fresh = True  # batches.csv is rewritten when this session's first points arrive
         self._parent: dict | None = None
+        self._precision: dict | None = None  # the precision record the worker's run chose, once copied here
 
     def _run(self) -> None:  # no local slot: the cluster queues jobs by the resources they ask for
         try:
@@ -138,6 +140,10 @@ class RemoteJob(TrainingJob):
         if update["parent"] and update["parent"] != self._parent:
             self._parent = update["parent"]
             update_config(self.run_dir, parent=self._parent)
+        chosen = precision.from_record(update.get("precision"), self.request.config.precision)
+        if chosen is not None and chosen.record() != self._precision:  # the exported script and a resume read it
+            self._precision = chosen.record()
+            update_config(self.run_dir, precision=self._precision)
 
     def _result(self, status: str, message: str) -> TrainResult:
         metrics = read_json(self.run_dir / "metrics.json") if (self.run_dir / "metrics.json").is_file() else {}

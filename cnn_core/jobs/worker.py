@@ -117,12 +117,16 @@ class Trainer:
         self.control.pause.set()
 
     def poll(self, points_from: int, known: dict[str, list[int]]) -> dict:
-        """What changed since the server last asked: batch points, epochs, the live state, and files."""
+        """What changed since the server last asked: batch points, epochs, the live state, files, and
+        what training wrote into this copy's config.json (which is not sent back whole): the precision
+        it chose and which layers came from a parent."""
         files, deleted, now = changes(self.run_dir, known)
         record = self.record
-        parent = None
-        if self.job["start"].parent is not None:  # which layers came from the parent (written as training starts)
-            parent = json.loads((self.run_dir / "config.json").read_text(encoding="utf-8")).get("parent")
+        try:
+            config = json.loads((self.run_dir / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            config = {}
+        parent = config.get("parent") if self.job["start"].parent is not None else None
         return {
             "points": record.points_since(points_from) if record else [],
             "history": record.history() if record else [],
@@ -131,6 +135,7 @@ class Trainer:
             "signatures": now,
             "deleted": deleted,
             "parent": parent,
+            "precision": config.get("precision"),
         }
 
     def close(self) -> None:

@@ -109,9 +109,11 @@ def _restore(model, run_dir: Path, store: RunStore, record: LiveRecord, point: c
     record.restore(batches, history, point.seconds)
 
 
-def compiled_model(dataset: Dataset, arch: ArchChoice, config: TrainConfig, start: Start, steps: int, run_dir: Path):
-    """The run's model in its precision (resolved and recorded now, see precision.py), with a parent's
-    weights when `start` names one, compiled (the recipe's loss)."""
+def compiled_model(
+    dataset: Dataset, arch: ArchChoice, config: TrainConfig, start: Start, steps: int, run_dir: Path, announce=None
+):
+    """The run's model in its precision (resolved and recorded now, see precision.py; `announce` is told
+    when auto measures), with a parent's weights when `start` names one, compiled (the recipe's loss)."""
     import keras
 
     from cnn_core.training.precision import for_run
@@ -119,7 +121,7 @@ def compiled_model(dataset: Dataset, arch: ArchChoice, config: TrainConfig, star
     model_plan = plan(arch.spec(), dataset.input_shape, dataset.num_classes, config.dropout)
     check_size(model_plan, config.batch_size)  # before auto's measurement builds it twice
     args = (config.precision, model_plan, config.batch_size, len(dataset.train), config.epochs, bool(start.resume))
-    precision = for_run(run_dir, *args).chosen
+    precision = for_run(run_dir, *args, announce=announce).chosen
     keras.utils.set_random_seed(config.seed)  # after auto's measurement: the start weights depend on the seed alone
     with choose_strategy().scope():
         model = build_run_model(arch, dataset.input_shape, dataset.num_classes, config, start.freeze, precision)
@@ -151,7 +153,8 @@ def run_training(
     start, control = start or Start(), control or Control()
     record = record or new_record(dataset, config)
     steps = steps_per_epoch(len(dataset.train), config.batch_size)
-    model = compiled_model(dataset, arch, config, start, steps, run_dir)  # seeds itself after measuring
+    record.prepare("building the model")  # it holds its slot: "running", though the training clock waits for fit
+    model = compiled_model(dataset, arch, config, start, steps, run_dir, record.prepare)  # seeds itself after measuring
     if start.parent:  # which layers came from the parent, and which start afresh
         update_config(run_dir, parent=start.parent.record())
     first_epoch = first_step = 0

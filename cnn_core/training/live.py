@@ -83,10 +83,19 @@ class LiveRecord:
     _seconds_before: float = 0.0  # training time of earlier sessions of a resumed run
     _running: dict = field(default_factory=dict)  # previous running averages in this epoch
     _remote: dict | None = None  # a mirror of a record in another process: its timing (see `mirror`)
+    _preparing: bool = False  # "running" said by `prepare`: the training clock has not started
+
+    def prepare(self, message: str) -> None:
+        """The session holds its training slot and gets ready (builds the model, auto's measurement):
+        status "running", saying what it does, before the training clock starts (`set_status("running")`)."""
+        with self._lock:
+            self.status, self.message, self._preparing = "running", message, True
 
     def set_status(self, status: str, message: str = "") -> None:
         with self._lock:
-            self.status, self.message = status, message or self.message
+            kept = "" if self._preparing else self.message  # the preparation's words end with it
+            self._preparing = False
+            self.status, self.message = status, message or kept
             if status == "running" and self._started is None:
                 self._started = time.perf_counter()
             if status in FINAL:
@@ -176,6 +185,14 @@ class LiveRecord:
             return self._seconds()
 
     @property
+    def session_seconds(self) -> float:
+        """Training time of this session alone (a class time limit counts it); 0 until training starts."""
+        with self._lock:
+            if self._remote is not None:
+                return float(self._remote.get("session") or 0.0)
+            return ((self._ended or time.perf_counter()) - self._started) if self._started else 0.0
+
+    @property
     def epochs_recorded(self) -> int:
         with self._lock:
             return len(self._history)
@@ -191,10 +208,11 @@ class LiveRecord:
 
     def state(self) -> dict:
         """Where training stands, as plain data: what a mirror in another process needs besides the points."""
-        snap = self.snapshot()
+        snap, session = self.snapshot(), self.session_seconds
         with self._lock:
             seen = self._seen
         return {
+            "session": session,
             "status": snap.status, "message": snap.message, "epoch": snap.epoch, "step": snap.step, "seen": seen,
             "elapsed": snap.elapsed, "rate": snap.images_per_second, "eta": snap.eta_seconds, "warnings": snap.warnings,
         }  # fmt: skip
@@ -209,7 +227,7 @@ class LiveRecord:
             self._epoch, self._step, self._seen = state["epoch"], state["step"], state["seen"]
             self.status, self.message = state["status"], state["message"]
             self._warnings = list(state["warnings"])
-            self._remote = {k: state[k] for k in ("elapsed", "rate", "eta")}
+            self._remote = {k: state.get(k) for k in ("elapsed", "rate", "eta", "session")}
 
     def snapshot(self) -> Snapshot:
         with self._lock:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import statistics
 import time
@@ -30,6 +31,9 @@ MIN_RUN_FLOP = 2e12  # below this (about half a minute of training here) a measu
 PAIRS = 3
 PAIR_SECONDS = 0.6  # each half of a pair trains about this long
 DETECT = "detect"
+CACHE_ENTRIES = 200  # the newest measurements kept
+CACHE_BYTES = 2**20  # a cache file larger than this is ignored (and replaced at the next measurement)
+CHOSEN = ("float32", "bfloat16")
 NO_UNITS = "this machine has no bfloat16 units (AMX-BF16 or AVX512-BF16 in the CPU, or a GPU of compute capability 8.0+)"
 
 
@@ -59,6 +63,28 @@ class Choice:
 
     def record(self) -> dict:
         return asdict(self)
+
+
+def valid_ratios(found) -> list[float] | None:
+    """`found` as measured ratios when it is a list of 1-50 finite numbers in [0.01, 100], else None
+    (a cache file or run record may have been edited by hand)."""
+    if not isinstance(found, list) or not 1 <= len(found) <= 50:
+        return None
+    if not all(isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r) and 0.01 <= r <= 100 for r in found):
+        return None
+    return [float(r) for r in found]
+
+
+def from_record(found, setting: str = "auto") -> Choice | None:
+    """The Choice a run recorded in its config.json (`"precision"`), checked; None when there is none
+    or it names no precision. Fields that do not fit are dropped, never trusted."""
+    from cnn_core.settings.config import PRECISIONS
+
+    if not isinstance(found, dict) or found.get("chosen") not in CHOSEN:
+        return None
+    kept = found.get("setting") if isinstance(found.get("setting"), str) and found["setting"] in PRECISIONS else setting
+    reason = found.get("reason") if isinstance(found.get("reason"), str) else ""
+    return Choice(kept, found["chosen"], reason[:500], valid_ratios(found.get("ratios")) or [])
 
 
 def cpu_bf16(flags: str) -> str | None:
@@ -124,7 +150,10 @@ def cache_key(model_plan, batch_size: int) -> str:
 
 
 def _read_cache() -> dict:
+    """The cache's entries; {} for a missing, unreadable, oversized or malformed file."""
     try:
+        if cache_file().stat().st_size > CACHE_BYTES:
+            return {}
         found = json.loads(cache_file().read_text(encoding="utf-8"))
         return found if isinstance(found, dict) else {}
     except (OSError, ValueError):
@@ -132,20 +161,27 @@ def _read_cache() -> dict:
 
 
 def cached(model_plan, batch_size: int, hardware: str) -> list[float] | None:
-    """The ratios measured earlier for this model on this hardware, or None."""
+    """The ratios measured earlier for this model on this hardware, or None (also for a damaged entry)."""
     entry = _read_cache().get(cache_key(model_plan, batch_size))
-    if isinstance(entry, dict) and entry.get("hardware") == hardware and isinstance(entry.get("ratios"), list):
-        return [float(r) for r in entry["ratios"]]
+    if isinstance(entry, dict) and entry.get("hardware") == hardware:
+        return valid_ratios(entry.get("ratios"))
     return None
 
 
+def _when(entry) -> float:
+    at = entry.get("at") if isinstance(entry, dict) else None
+    return float(at) if isinstance(at, (int, float)) and math.isfinite(at) else 0.0
+
+
 def remember(model_plan, batch_size: int, hardware: str, ratios: list[float]) -> None:
+    """Keep a measurement; the cache holds the newest `CACHE_ENTRIES`."""
     try:
         found = _read_cache() | {cache_key(model_plan, batch_size): {"hardware": hardware, "ratios": ratios, "at": time.time()}}
+        newest = sorted(found.items(), key=lambda item: _when(item[1]), reverse=True)[:CACHE_ENTRIES]
         cache_file().parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(cache_file(), json.dumps(found, indent=1))
+        atomic_write(cache_file(), json.dumps(dict(newest), indent=1))
     except OSError:
-        pass  # a read-only home: measure again next time
+        pass  # a data folder that cannot be written: measure again next time
 
 
 def _images_per_second(model, x, y, steps: int) -> float:
@@ -194,14 +230,16 @@ def measured_reason(ratios: list[float], hardware: str, was_cached: bool) -> tup
 
 
 def resolve(
-    setting: str, model_plan, batch_size: int, train_size: int, epochs: int, measure_now: bool = True, hardware=DETECT
-) -> Choice:
+    setting: str, model_plan, batch_size: int, train_size: int, epochs: int, measure_now: bool = True, hardware=DETECT,
+    announce=None,
+) -> Choice:  # fmt: skip
     """The precision for a run of `epochs` epochs over `train_size` images of `model_plan`.
 
     Args:
         measure_now: False for the Train page's preview: use only the cache and the CPU's flags,
             and say when a measurement is still to come; no TensorFlow is imported.
         hardware: the bfloat16 unit's name, or None for none; by default `bf16_hardware()`.
+        announce: called with a sentence just before a measurement starts (the live record says it).
     """
     if setting == "float32":
         return Choice(setting, "float32", "float32, as set")
@@ -222,6 +260,8 @@ def resolve(
         return Choice(setting, "", f"it times bfloat16 against float32 on this model ({hardware}) for a few seconds, "
                       "then picks the faster")  # fmt: skip
     if ratios is None:
+        if announce:
+            announce(f"measuring bfloat16 against float32 on this model ({hardware}) for a few seconds, for auto precision")
         try:
             ratios = measure(model_plan, batch_size)
         except Exception as exc:  # noqa: BLE001 - a failed measurement must not fail the run: float32 always works
@@ -231,18 +271,20 @@ def resolve(
     return Choice(setting, chosen, reason, ratios)
 
 
-def for_run(run_dir: Path, setting: str, model_plan, batch_size: int, train_size: int, epochs: int, resumed: bool) -> Choice:
+def for_run(
+    run_dir: Path, setting: str, model_plan, batch_size: int, train_size: int, epochs: int, resumed: bool, announce=None
+) -> Choice:
     """A training session's precision, recorded in the run's config.json as `"precision"`.
 
     A resumed run keeps the precision it recorded (its checkpoints hold float32 weights either
-    way, so this is about speed and sameness, not compatibility).
+    way, so this is about speed and sameness, not compatibility); a record that names no
+    precision (edited by hand) is decided again.
     """
     from cnn_core.runs.store import read_json, update_config
 
-    found = read_json(Path(run_dir) / "config.json").get("precision") if resumed else None
-    if isinstance(found, dict) and found.get("chosen") in ("float32", "bfloat16"):
-        return Choice(str(found.get("setting", setting)), found["chosen"], str(found.get("reason", "")),
-                      list(found.get("ratios") or []))  # fmt: skip
-    choice = resolve(setting, model_plan, batch_size, train_size, epochs)
+    found = from_record(read_json(Path(run_dir) / "config.json").get("precision"), setting) if resumed else None
+    if found is not None:
+        return found
+    choice = resolve(setting, model_plan, batch_size, train_size, epochs, announce=announce)
     update_config(Path(run_dir), precision=choice.record())
     return choice

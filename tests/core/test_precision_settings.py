@@ -4,6 +4,8 @@ measured ratios, the cache) with the sentence each gives."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cnn_core.cli import build_parser
@@ -104,3 +106,85 @@ def test_auto_wants_bf16_clearly_faster(ratios, chosen):
     assert got == chosen
     if chosen == "float32":
         assert reason.startswith("bf16 measured 1.05x on this model") and "auto wants 1.10x or more" in reason
+
+
+@pytest.mark.parametrize("ratios", [[], ["x"], [None], 5, "1.2", [float("nan")], [1e9], [True], [1.2] * 51])
+def test_a_damaged_cache_entry_is_no_measurement(ratios, tmp_path):
+    key = precision.cache_key(FASHION, 128)
+    (tmp_path / "precision.json").write_text(json.dumps({key: {"hardware": "AMX-BF16", "ratios": ratios}}))
+    assert precision.cached(FASHION, 128, "AMX-BF16") is None
+    preview = precision.resolve("auto", FASHION, 128, 60_000, 12, measure_now=False, hardware="AMX-BF16")
+    assert preview.chosen == "" and preview.sentence.startswith("auto decides when training starts")
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"x": 1}' + " " * (precision.CACHE_BYTES + 1)])
+def test_a_damaged_or_oversized_cache_file_is_ignored_and_replaced(text, tmp_path):
+    (tmp_path / "precision.json").write_text(text)
+    assert precision.resolve("auto", FASHION, 128, 60_000, 12, measure_now=False, hardware="AMX-BF16").chosen == ""
+    precision.remember(FASHION, 128, "AMX-BF16", [1.2, 1.3, 1.25])
+    assert precision.cached(FASHION, 128, "AMX-BF16") == [1.2, 1.3, 1.25]
+
+
+def test_the_cache_keeps_the_newest_entries(tmp_path, monkeypatch):
+    monkeypatch.setattr(precision, "CACHE_ENTRIES", 3)
+    old = {f"old{k}": {"hardware": "AMX-BF16", "ratios": [1.0], "at": k} for k in range(5)}
+    (tmp_path / "precision.json").write_text(json.dumps(old | {"odd": {"at": "yesterday"}}))
+    precision.remember(FASHION, 128, "AMX-BF16", [1.2])
+    kept = json.loads((tmp_path / "precision.json").read_text())
+    assert sorted(kept) == sorted([precision.cache_key(FASHION, 128), "old4", "old3"])
+
+
+HOSTILE = [
+    ({"chosen": "bfloat16", "ratios": 5, "setting": ["x"], "reason": 7}, ("auto", "bfloat16", "", [])),
+    ({"chosen": "float32", "ratios": "1.5", "setting": "float16"}, ("auto", "float32", "", [])),
+    ({"chosen": "bfloat16", "ratios": [1.3, "x"], "setting": "bfloat16", "reason": "r"}, ("bfloat16", "bfloat16", "r", [])),
+    (
+        {"chosen": "float32", "ratios": [0.9, 1.0, 1.05], "setting": "auto", "reason": "r"},
+        ("auto", "float32", "r", [0.9, 1.0, 1.05]),
+    ),
+]
+
+
+@pytest.mark.parametrize(("record", "kept"), HOSTILE)
+def test_a_resumed_run_keeps_its_recorded_precision_checked(record, kept, tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"precision": record}))
+    choice = precision.for_run(tmp_path, "auto", FASHION, 128, 60_000, 12, resumed=True)
+    assert (choice.setting, choice.chosen, choice.reason, choice.ratios) == kept
+
+
+@pytest.mark.parametrize("record", [{"chosen": "float16"}, {"chosen": ["bfloat16"]}, "bfloat16", 5, None])
+def test_a_record_naming_no_precision_is_decided_again_and_rewritten(record, tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"precision": record}))
+    choice = precision.for_run(tmp_path, "float32", FASHION, 128, 60_000, 12, resumed=True)
+    assert choice.chosen == "float32"
+    assert json.loads((tmp_path / "config.json").read_text())["precision"]["reason"] == "float32, as set"
+
+
+def test_a_session_getting_ready_is_running_but_its_clock_and_time_limit_wait(tmp_path):
+    """Defect 4: building the model and auto's measurement hold the slot, so the job says "running"
+    with what it does; the training clock and the class time limit start only when training does."""
+    import threading
+
+    from cnn_core.jobs.local import TrainingJob
+    from cnn_core.training.live import Control, LiveRecord
+
+    record = LiveRecord(1, 10, 32, 320)
+    record.prepare("measuring bfloat16 against float32")
+    snap = record.snapshot()
+    assert (snap.status, snap.message, snap.elapsed, record.session_seconds) == (
+        "running",
+        "measuring bfloat16 against float32",
+        0,
+        0,
+    )
+
+    job = object.__new__(TrainingJob)  # only what the time limit's timer reads: a job without a run
+    job.request = type("Request", (), {"time_limit": 0.6})()
+    job.record, job.control, job._gate, job._timer = record, Control(), threading.RLock(), None
+    job._time_up()  # the limit's first deadline passes while the session still gets ready
+    assert not job.control.stop.is_set() and job._timer is not None
+    record.set_status("running")
+    assert record.snapshot().message == "" and record.session_seconds >= 0
+    assert not job.control.stop.wait(0.3)  # not before the session has trained for the limit
+    assert job.control.stop.wait(2) and "class limit" in job.control.reason and record.session_seconds >= 0.55
+    job._timer.cancel()

@@ -6,9 +6,12 @@ validation, checkpoints) on mnist-5k, whose images have full MNIST's and Fashion
 A run's speed is the median images/s of its epochs after the first (which traces and compiles).
 Two settings are compared in alternating pairs (A B, then B A, ...), and the figure is the median
 of the pairs' ratios with their range: this VM has spells of half speed, and two other sessions
-share its two cores. `auto` decides as it would for the full-size run (12 epochs of
-Fashion-MNIST for fashion-cnn, 8 of MNIST for keras-mnist): that decision is measured once
-(`precision.measure`) and cached, and the run then trains in the precision it chose.
+share its two cores. float32, bfloat16 and `auto` runs alternate (A B C, then C B A, ...). Each
+`auto` run starts with an empty measurement cache and decides as it would for the full-size run
+(12 epochs of Fashion-MNIST for fashion-cnn, 8 of MNIST for keras-mnist), so it measures
+bfloat16 against float32 (`precision.measure`) every time; its images/s count epochs 2.. as for
+the others, and the decision's own seconds are given next to the ratio, with their share of
+the full-size run.
 
 The epoch profile wraps each of the session's callbacks with a timer (the sum of its hooks' time
 per epoch), and times the training input pipeline alone (iterating its tf.data batches without a
@@ -23,6 +26,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 
 from bench.common import median, save, table  # noqa: F401 (save and table: run() below)
+from bench.fashion import fresh_precision_cache
 
 PRESETS = {"fashion-cnn": 128, "keras-mnist": 64}  # batch: fashion-cnn's recommended; keras-mnist as `bench training`
 FULL_RUN = {"fashion-cnn": (54_000, 12), "keras-mnist": (54_000, 8)}  # training images and epochs auto decides for
@@ -46,13 +50,18 @@ def train(dataset, preset: str, epochs: int = EPOCHS, totals: dict | None = None
     return {"wall": images / wall, "cpu": images / cpu, "epoch_seconds": wall / (epochs - 1), "result": result}
 
 
-def abba(a, b, pairs: int = PAIRS) -> dict:
-    """`b()`'s images/s over `a()`'s, in alternating pairs: the median ratio, its range, each side's
-    median, by wall time and by this process's CPU time."""
-    runs_a, runs_b = [], []
-    for k in range(pairs):
-        for fn, out in ((a, runs_a), (b, runs_b)) if k % 2 == 0 else ((b, runs_b), (a, runs_a)):
-            out.append(fn())
+def alternating(named: dict, rounds: int = PAIRS) -> dict[str, list[dict]]:
+    """Each function's runs, called in turn: in the given order, then reversed (A B C, C B A, ...)."""
+    runs = {name: [] for name in named}
+    for k in range(rounds):
+        for name in list(named) if k % 2 == 0 else list(named)[::-1]:
+            runs[name].append(named[name]())
+    return runs
+
+
+def compared(runs_a: list[dict], runs_b: list[dict]) -> dict:
+    """b's images/s over a's, round by round: the median ratio, its range, each side's median, by
+    wall time and by this process's CPU time."""
     found = {}
     for clock in ("wall", "cpu"):
         ratios = [y[clock] / x[clock] for x, y in zip(runs_a, runs_b)]
@@ -65,6 +74,12 @@ def abba(a, b, pairs: int = PAIRS) -> dict:
     return found
 
 
+def abba(a, b, pairs: int = PAIRS) -> dict:
+    """`b()`'s images/s over `a()`'s, in alternating pairs (see `compared`)."""
+    runs = alternating({"a": a, "b": b}, pairs)
+    return compared(runs["a"], runs["b"])
+
+
 def shown(found: dict) -> str:
     wall, cpu = found["wall"], found["cpu"]
     return (
@@ -73,30 +88,47 @@ def shown(found: dict) -> str:
     )
 
 
-def auto_choice(dataset, preset: str):
-    """What `auto` chooses for the full-size run of `preset` (measuring now, unless cached)."""
-    from cnn_core.model.architectures import get_preset
-    from cnn_core.model.summary import plan
+def train_auto(dataset, preset: str) -> dict:
+    """A `train` in precision auto deciding from an empty cache, as for the full-size run of `preset`;
+    with its Choice and the seconds deciding took."""
     from cnn_core.training import precision
 
-    model_plan = plan(get_preset(preset), dataset.input_shape, dataset.num_classes, None)
-    began = time.perf_counter()
-    choice = precision.resolve("auto", model_plan, PRESETS[preset], *FULL_RUN[preset])
-    return choice, time.perf_counter() - began
+    real_flop, real_resolve, decided = precision.run_flop, precision.resolve, []
+
+    def timed(*args, **kwargs):
+        began = time.perf_counter()
+        decided.append((real_resolve(*args, **kwargs), time.perf_counter() - began))
+        return decided[-1][0]
+
+    precision.run_flop = lambda model_plan, size, epochs: real_flop(model_plan, *FULL_RUN[preset])
+    precision.resolve = timed
+    try:
+        with fresh_precision_cache():
+            found = train(dataset, preset, precision="auto")
+    finally:
+        precision.run_flop, precision.resolve = real_flop, real_resolve
+    return found | {"choice": decided[0][0], "decision_seconds": decided[0][1]}
 
 
 def precision_figures(dataset) -> dict:
     found = {}
     for preset in PRESETS:
-        choice, seconds = auto_choice(dataset, preset)
-        f32, bf16 = (lambda p=preset, x=x: train(dataset, p, precision=x) for x in ("float32", "bfloat16"))
-        bf16 = abba(f32, bf16)
+        runs = alternating({
+            "float32": lambda p=preset: train(dataset, p, precision="float32"),
+            "bfloat16": lambda p=preset: train(dataset, p, precision="bfloat16"),
+            "auto": lambda p=preset: train_auto(dataset, p),
+        })  # fmt: skip
+        chosen = [r["choice"].chosen for r in runs["auto"]]
+        decision = median([r["decision_seconds"] for r in runs["auto"]])
+        full_run = FULL_RUN[preset][0] * FULL_RUN[preset][1] / median([r["wall"] for r in runs["float32"]])
         found[preset] = {
-            "bf16_vs_float32": bf16,
-            "auto_chose": choice.chosen,
-            "auto_reason": choice.sentence,
-            "auto_decision_seconds": round(seconds, 1),
-            "auto_vs_float32": bf16["wall"]["ratio"] if choice.chosen == "bfloat16" else 1.0,
+            "bf16_vs_float32": compared(runs["float32"], runs["bfloat16"]),
+            "auto_vs_float32": compared(runs["float32"], runs["auto"]),
+            "auto_chose": max(set(chosen), key=chosen.count),
+            "auto_choices": chosen,
+            "auto_reason": runs["auto"][-1]["choice"].sentence,
+            "auto_decision_seconds": round(decision, 1),
+            "auto_decision_share_of_full_run": round(decision / full_run, 4),
         }
     return found
 
@@ -196,6 +228,11 @@ def profile(dataset, preset: str, epochs: int = EPOCHS, **settings) -> dict:
     }
 
 
+def _with_xla(dataset) -> dict:
+    with xla(True):
+        return train(dataset, "fashion-cnn", precision="float32")
+
+
 @contextmanager
 def xla(enabled: bool):
     """Compile the app's models with XLA (`jit_compile=True`) while the block runs; Keras' "auto"
@@ -213,11 +250,6 @@ def xla(enabled: bool):
         yield
     finally:
         recipe.compile_model = original
-
-
-def _with_xla(dataset, preset: str) -> dict:
-    with xla(True):
-        return train(dataset, preset, precision="float32")
 
 
 def _profile_rows(found: dict) -> list[tuple]:
@@ -239,11 +271,15 @@ def run() -> dict:
                "epochs": EPOCHS, "pairs": PAIRS, "precision": precision_figures(dataset)}  # fmt: skip
     rows = []
     for preset, found in figures["precision"].items():
+        decided = (f"deciding took {found['auto_decision_seconds']:.1f} s ({found['auto_decision_share_of_full_run']:.1%} "
+                   f"of the full-size float32 run); {found['auto_reason']}")  # fmt: skip
         rows += [
             (f"{preset}, batch {PRESETS[preset]}: bfloat16 / float32", shown(found["bf16_vs_float32"])),
-            (f"{preset}: auto / float32", f"{found['auto_vs_float32']:.2f}x ({found['auto_reason']})"),
+            (f"{preset}: auto / float32", shown(found["auto_vs_float32"])),
+            (f"  auto chose {'/'.join(found['auto_choices'])}", decided),
         ]
-    table(f"Training images/s through the app's path on {figures['data']} ({PAIRS} ABBA pairs, epochs 2-{EPOCHS})", rows)
+    table(f"Training images/s through the app's path on {figures['data']} ({PAIRS} alternating rounds, epochs 2-{EPOCHS})",
+          rows)  # fmt: skip
     auto = figures["precision"]["fashion-cnn"]["auto_chose"] or "float32"
     figures["profile"] = [
         profile(dataset, "fashion-cnn", precision="float32"),
@@ -256,7 +292,7 @@ def run() -> dict:
         [r for f in figures["profile"] for r in _profile_rows(f)],
     )
     figures["xla_vs_default"] = abba(lambda: train(dataset, "fashion-cnn", precision="float32"),
-                                     lambda: _with_xla(dataset, "fashion-cnn"), pairs=2)  # fmt: skip
+                                     lambda: _with_xla(dataset), pairs=2)  # fmt: skip
     table("Changes tried (kept only when ABBA says faster)",
           [("XLA jit_compile=True vs Keras' auto (off without a GPU), fashion-cnn float32",
             shown(figures["xla_vs_default"]) + ": not kept")])  # fmt: skip

@@ -179,6 +179,24 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
     assert record["run_id"] == job.run_id and record["freeze"] and "conv2d" in record["copied"] and not record["fresh"]
 
 
+def test_a_runs_precision_comes_back_from_the_worker_and_stays_on_resume(on_cluster, mnist):
+    """The worker records the precision it chose in its copy of config.json, which is not sent back
+    whole: the server's run must get the record (the Train page, the exported script and a resume read it)."""
+    from cnn_core.takehome import export
+
+    jobs = JobRegistry(max_running=1)
+    job = jobs.submit(mnist, ArchChoice("tutorial-minimal"), TrainConfig(epochs=1, batch_size=64, precision="bfloat16"), "dan")
+    job.wait(300)
+    assert job.status == "completed", job.record.message
+    recorded = json.loads((job.run_dir / "config.json").read_text())["precision"]
+    assert recorded == {"setting": "bfloat16", "chosen": "bfloat16", "reason": "mixed bfloat16, as set", "ratios": []}
+    assert "    precision = 'bfloat16'" in export.script(job.run_dir)
+    more = jobs.resume(job.run_id, "dan", mnist, more_epochs=1)
+    more.wait(300)
+    assert more.status == "completed", more.record.message
+    assert json.loads((job.run_dir / "config.json").read_text())["precision"] == recorded
+
+
 def test_an_uploaded_folder_travels_through_the_object_store(on_cluster, tmp_path):
     root = make_class_folder(tmp_path / "pets", {"cats": 30, "dogs": 30, "fish": 30})
     ds = load_dataset(DataConfig(dataset_id=f"folder:{root}"))

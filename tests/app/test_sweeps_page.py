@@ -1,6 +1,8 @@
 """AppTest: a sweep defined and started on the Sweeps page trains its trials, fills the table,
 and makes its best trial the current model; a bad value is refused with its reason; a sweep of
-the command line is only watched."""
+the command line is only watched; a damaged sweep.json or study.db never gives a traceback; a
+teacher may pause a learner's sweep but not resume it, and a trial's run the viewer may not see
+offers nothing."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ def test_a_sweep_started_on_the_page_fills_the_table_and_its_best_trial_becomes_
     assert "No sweeps yet" in at.info[0].value
     at.text_input(key="sweeps.param.learning_rate").set_value("0.003,0.01")
     at.selectbox(key="sweeps.search").set_value("grid")
+    at.selectbox(key="sweeps.prune").set_value("")  # no pruning: every trial trains to its end
     button(at, "Start the sweep").click().run(timeout=120)
     assert not at.exception and not at.error, at.error
     (sweep_id,) = [s.sweep_id for s in sweeps.list_sweeps(RunStore())]
@@ -78,3 +81,74 @@ def test_a_sweep_of_the_command_line_is_watched_not_controlled():
     assert any("you can watch it" in c.value for c in at.caption)
     assert not [b for b in at.button if b.label in ("Resume", "Pause", "Stop")]
     assert any("No trial has run yet" in i.value for i in at.info)
+
+
+def paused_sweep(owner: str = "cli", store: RunStore | None = None):
+    definition = SweepDefinition(
+        DataConfig(**TINY["data_config"]), ArchChoice("tutorial-minimal"), TrainConfig(epochs=2),
+        (parse_param("dropout=0.1,0.5"),), search="grid",
+    )  # fmt: skip
+    sweep = sweeps.create(store or RunStore(), definition, owner)
+    sweep.set_status("paused", "paused by request")
+    return sweep
+
+
+def test_a_hostile_sweep_json_and_a_damaged_study_db_never_give_a_traceback():
+    from cnn_core.runs.atomic import read_json, write_json
+
+    hostile = paused_sweep()
+    data = read_json(hostile.folder / "sweep.json")
+    write_json(hostile.folder / "sweep.json", {**data, "params": [{"name": "learning_rate", "low": "a", "high": "b"}]})
+    at = open_page("sweeps", session=TINY)
+    assert not at.exception and "No sweeps yet" in at.info[0].value  # left out, not formatted with :g
+    broken = paused_sweep()
+    (broken.folder / "study.db").write_bytes(b"garbage, not SQLite" * 50)
+    at = open_page("sweeps", session=TINY)
+    assert not at.exception
+    assert any("study.db is damaged" in e.value.replace("\\", "") for e in at.error), [e.value for e in at.error]
+
+
+LEARNER, OTHER, TEACHER = "a" * 32, "b" * 32, "c" * 32
+
+
+@pytest.fixture
+def classroom_mode(monkeypatch):
+    from cnn_core.access import classroom
+
+    monkeypatch.setenv(classroom.CLASSROOM_ENV, "1")
+    monkeypatch.setenv(classroom.CLASS_CODE_ENV, "class-code-for-tests")
+    monkeypatch.setenv(classroom.TEACHER_CODE_ENV, "teacher-code-for-tests")
+    classroom.join(LEARNER, classroom.LEARNER, "Ada")
+    classroom.join(OTHER, classroom.LEARNER, "Bo")
+    classroom.join(TEACHER, classroom.TEACHER, "Ms T")
+
+
+def test_the_teacher_watches_a_learners_paused_sweep_but_only_the_learner_resumes_it(classroom_mode):
+    from cnn_core.access.classroom import owner_tag
+
+    paused_sweep(owner_tag(LEARNER))
+    at = open_page("sweeps", session={**TINY, "owner": TEACHER})
+    assert not [b for b in at.button if b.label == "Resume"]
+    assert any("Only the session that started this sweep can resume it" in c.value for c in at.caption)
+    at = open_page("sweeps", session={**TINY, "owner": LEARNER})
+    assert [b for b in at.button if b.label == "Resume"]
+    at = open_page("sweeps", session={**TINY, "owner": OTHER})
+    assert "No sweeps yet" in at.info[0].value  # another learner does not see it
+
+
+def test_a_trial_whose_run_the_viewer_may_not_see_offers_nothing(classroom_mode):
+    from cnn_core.access.classroom import owner_tag
+    from cnn_core.sweeps import study
+
+    store = RunStore()
+    sweep = paused_sweep(owner_tag(LEARNER), store)
+    run = store.new_run({"owner": owner_tag(OTHER)}, "tutorial-minimal")  # trained as someone else
+    store.set_status(run, "completed")
+    opened = study.open_study(sweep)
+    trial = opened.ask({p.name: p.distribution() for p in sweep.definition.params})
+    trial.set_user_attr("run_id", run.name)
+    opened.tell(trial, 0.5)
+    at = open_page("sweeps", session={**TINY, "owner": LEARNER})
+    assert not at.exception
+    assert any("belongs to another session" in c.value for c in at.caption)
+    assert not [b for b in at.button if "the best trial" in b.label]

@@ -27,6 +27,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 DATA = DataConfig(dataset_id="digits", limit=150, image_size=16)
+EPOCHS = 15  # a pause lands within a trial this long (6 raced to the end on a loaded 2-core machine)
 TINY = ["--dataset", "digits", "--limit", "150", "--image-size", "16", "--arch", "tutorial-minimal"]
 
 
@@ -35,19 +36,28 @@ def digits():
     return load_dataset(DATA)
 
 
-def drive(digits, params: list[str], epochs: int = 2, **changes) -> tuple[SweepDriver, RunStore]:
+def drive(digits, params: list[str], epochs: int = 2, store: RunStore | None = None, **changes) -> tuple[SweepDriver, RunStore]:
     definition = SweepDefinition(
         DATA, ArchChoice("tutorial-minimal"), TrainConfig(epochs=epochs), tuple(map(parse_param, params)),
         **{"search": "grid", **changes},
     )  # fmt: skip
-    store = RunStore()
+    store = store or RunStore()
     driver = SweepDriver(sweeps.create(store, definition, "cli"), "cli", digits, store, JobRegistry(max_running=1))
     return driver, store
 
 
-def test_a_three_value_grid_gives_three_complete_runs_and_the_best_has_the_highest_val_accuracy(digits):
-    driver, store = drive(digits, ["learning_rate=0.001,0.003,0.01"])
-    assert driver.run() == "completed"
+@pytest.fixture(scope="module")
+def grid(digits, tmp_path_factory):
+    """One finished three-value grid (named with markup, for the report), shared by the tests that read it."""
+    store = RunStore(tmp_path_factory.mktemp("grid") / "runs")
+    driver, store = drive(digits, ["learning_rate=0.001,0.003,0.01"], store=store, name='<script>alert("x")</script>')
+    driver.run()
+    return driver, store
+
+
+def test_a_three_value_grid_gives_three_complete_runs_and_the_best_has_the_highest_val_accuracy(grid):
+    driver, store = grid
+    assert driver.status == "completed", driver.message
     rows = study.trial_rows(driver.sweep, store)
     assert [r.state for r in rows] == ["complete"] * 3
     assert [r.params["learning_rate"] for r in rows] == [0.001, 0.003, 0.01]
@@ -83,16 +93,16 @@ def test_a_diverging_learning_rate_is_pruned_before_its_last_epoch(digits):
 
 
 def test_a_paused_sweep_resumes_without_training_a_complete_trial_again(digits):
-    driver, store = drive(digits, ["learning_rate=0.003,0.01"], epochs=30)
+    driver, store = drive(digits, ["learning_rate=0.003,0.01"], epochs=EPOCHS)
     driver.thread.start()
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not any(len(t.reported) >= 2 for t in driver.running.values()):
+    while time.monotonic() < deadline and not any(len(t.reported) >= 2 for t in list(driver.running.values())):
         time.sleep(0.05)
     driver.pause()
     driver.wait(120)
     assert driver.status == "paused"
     rows = study.trial_rows(driver.sweep, store)
-    assert rows[0].state == "paused" and 2 <= rows[0].epochs < 30
+    assert rows[0].state == "paused" and 2 <= rows[0].epochs < EPOCHS
     assert driver.sweep.status()["status"] == "paused"
     again = SweepDriver(sweeps.load(store, driver.sweep.sweep_id), "cli", digits, store, JobRegistry(max_running=1))
     assert again.run() == "completed"
@@ -100,8 +110,8 @@ def test_a_paused_sweep_resumes_without_training_a_complete_trial_again(digits):
     assert [r.state for r in rows] == ["complete", "complete"]
     assert len(store.list_runs()) == 2  # the paused trial's run went on; no run was made twice
     first = store.read_history(store.root / rows[0].run_id)
-    assert [int(r["epoch"]) for r in first] == list(range(1, 31))
-    assert rows[0].epochs == 30
+    assert [int(r["epoch"]) for r in first] == list(range(1, EPOCHS + 1))
+    assert rows[0].epochs == EPOCHS
 
 
 def sweep_cli(*args: str, **kw) -> subprocess.Popen:
@@ -155,9 +165,8 @@ def test_the_time_limit_stops_the_running_trial_and_starts_no_other(digits):
     assert "the time limit ended it" in driver.sweep.status()["message"]
 
 
-def test_the_report_is_one_html_file_that_quotes_safely(digits):
-    driver, store = drive(digits, ["dropout=0.2,0.5"], epochs=1, name='<script>alert("x")</script>')
-    driver.run()
+def test_the_report_is_one_html_file_that_quotes_safely(grid):
+    driver, store = grid
     from cnn_core.sweeps.report import report
 
     page = report(driver.sweep, store)
@@ -214,10 +223,10 @@ def test_class_limits_apply_to_every_trial_and_a_learner_sees_only_their_sweeps(
 
 
 def test_a_trial_paused_outside_the_sweep_leaves_the_sweep_paused_not_complete(digits):
-    driver, store = drive(digits, ["dropout=0.2"], epochs=30)
+    driver, store = drive(digits, ["dropout=0.2"], epochs=EPOCHS)
     driver.thread.start()
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not any(t.reported for t in driver.running.values()):
+    while time.monotonic() < deadline and not any(t.reported for t in list(driver.running.values())):
         time.sleep(0.05)
     (trial,) = driver.running.values()
     trial.job.pause("cli")  # as the Train or Teacher page would
@@ -226,3 +235,39 @@ def test_a_trial_paused_outside_the_sweep_leaves_the_sweep_paused_not_complete(d
     again = SweepDriver(sweeps.load(store, driver.sweep.sweep_id), "cli", digits, store, JobRegistry(max_running=1))
     assert again.run() == "completed"
     assert [r.state for r in study.trial_rows(again.sweep, store)] == ["complete"] and len(store.list_runs()) == 1
+
+
+def test_the_command_line_makes_no_sweep_for_data_it_cannot_load_and_resumes_only_its_own(workspace, capsys):
+    from cnn_core.cli import main
+
+    runs = workspace / "runs"
+    nowhere = f"folder:{workspace / 'nowhere'}"
+    assert main(["sweep", "--dataset", nowhere, "--param", "dropout=0.1,0.5", "--runs-dir", str(runs)]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert sweeps.list_sweeps(RunStore(runs)) == []  # no sweep left "queued" for ever
+    definition = SweepDefinition(DATA, ArchChoice("tutorial-minimal"), TrainConfig(epochs=1), (parse_param("dropout=0.1,0.5"),))
+    browser = sweeps.create(RunStore(runs), definition, "0123456789abcdef")  # a browser session's owner tag
+    browser.set_status("paused", "paused by request")
+    assert main(["sweep", "--resume", browser.sweep_id, "--runs-dir", str(runs)]) == 2
+    assert "resume it there, by its owner" in capsys.readouterr().err
+    assert RunStore(runs).list_runs() == []  # no trial trained as "cli"
+
+
+def test_a_trial_the_sweep_may_not_stop_does_not_fail_the_sweep(digits, monkeypatch):
+    from cnn_core.access import classroom
+    from cnn_core.sweeps.trials import Trial
+
+    monkeypatch.setenv(classroom.CLASSROOM_ENV, "1")
+    monkeypatch.setenv(classroom.CLASS_CODE_ENV, "class-code-1")
+    monkeypatch.setenv(classroom.TEACHER_CODE_ENV, "teacher-code-1")
+    for owner in ("alice", "bob"):
+        classroom.join(owner, classroom.LEARNER, owner)
+    registry = JobRegistry(max_running=1)
+    job = registry.submit(digits, ArchChoice("tutorial-minimal"), TrainConfig(epochs=200), "alice", RunStore(), alongside=True)
+    driver, _ = drive(digits, ["dropout=0.2"])
+    driver.owner = "bob"  # a trial's job that this sweep's owner does not control
+    driver.running[0] = Trial(None, job)
+    driver._time_up(1)  # raised StudioError before, which failed the sweep and stopped every trial
+    assert job.active
+    job.stop("alice")
+    job.wait(60)

@@ -19,6 +19,7 @@ def test_define_a_sweep_watch_the_table_fill_and_keep_the_best(page, server):
     wait_ready(page, "No sweeps yet")
     page.get_by_label("Learning rate: values", exact=True).fill("0.001,0.003,0.01")
     choose(page, "Search", "Grid")
+    choose(page, "Stop hopeless trials early", "No pruning")  # every trial trains to its end
     page.get_by_role("button", name="Start the sweep").click()
     page.get_by_text("Running", exact=True).first.wait_for(timeout=120_000)
     page.wait_for_function(f"({CELLS})().includes('running')", timeout=120_000)  # the table shows a trial training

@@ -48,3 +48,14 @@ def test_two_trials_train_at_once_on_a_two_cpu_cluster():
         spans.append((status["started"], status["updated"]))
         assert read_json(store.root / row.run_id / "config.json")["sweep"]["trial"] == row.number
     assert max(s for s, _ in spans) < min(e for _, e in spans)
+
+
+def test_jobs_asking_for_no_cpu_get_one_trial_per_cpu_not_a_division_by_zero(monkeypatch):
+    monkeypatch.setenv(cluster.CPUS_ENV, "0")
+    definition = SweepDefinition(
+        DataConfig(dataset_id="digits"), ArchChoice("tutorial-minimal"), TrainConfig(epochs=1),
+        (parse_param("learning_rate=0.003,0.01"),), search="grid",
+    )  # fmt: skip
+    store = RunStore()
+    driver = SweepDriver(sweeps.create(store, definition, "cli"), "cli", None, store, JobRegistry(max_running=1))
+    assert driver._capacity() == 2  # the cluster's 2 CPUs

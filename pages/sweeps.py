@@ -30,7 +30,7 @@ with st.expander("Define a new sweep", expanded=not mine, icon=":material/scienc
             "settings except the ones varied here."
         )
     except StudioError as exc:
-        st.error(f"Cannot sweep the current selection: {exc}")
+        st.error(f"Cannot sweep the current selection: {plain_text(str(exc))}")
         halt()
     definition = sweep_view.define(data, arch, train)
     if definition is not None:
@@ -41,7 +41,7 @@ with st.expander("Define a new sweep", expanded=not mine, icon=":material/scienc
             state.put(state.key("sweeps", "pick"), driver.sweep.sweep_id)
             st.rerun()
         except StudioError as exc:
-            st.error(f"Cannot start this sweep: {exc}")
+            st.error(f"Cannot start this sweep: {plain_text(str(exc))}")
 
 if not mine:
     st.info("No sweeps yet: define one above.")

@@ -21,6 +21,7 @@ from cnn_core.sweeps.space import parse_param
 from tests.core.test_ray_backend import on_cluster, ray_cluster  # noqa: F401 - its one-node loopback cluster fixtures
 
 pytestmark = [
+    pytest.mark.xdist_group("ray"),  # one loopback Ray cluster at a time on this machine (tests/conftest.py)
     pytest.mark.slow,
     pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="the cluster extra is not installed"),
     pytest.mark.usefixtures("on_cluster"),

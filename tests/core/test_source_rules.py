@@ -141,7 +141,20 @@ def test_every_room_is_a_package_with_a_docstring():
     """A newcomer reads each room's purpose in its __init__.py; the core's top level keeps only
     the shared pieces (errors, paths, progress, charts) and the recipe the exported script copies."""
     rooms = sorted(p.parent.name for p in (ROOT / "cnn_core").glob("*/__init__.py"))
-    assert rooms == ["access", "cli", "data", "inspection", "jobs", "learn", "model", "runs", "settings", "sweeps", "takehome", "training"]
+    assert rooms == [
+        "access",
+        "cli",
+        "data",
+        "inspection",
+        "jobs",
+        "learn",
+        "model",
+        "runs",
+        "settings",
+        "sweeps",
+        "takehome",
+        "training",
+    ]
     for room in rooms:
         assert ast.get_docstring(ast.parse((ROOT / "cnn_core" / room / "__init__.py").read_text())), room
     loose = sorted(p.stem for p in (ROOT / "cnn_core").glob("*.py"))

@@ -7,7 +7,6 @@ from cnn_core.errors import StudioError
 from cnn_core.jobs import cluster
 from cnn_core.runs.store import RunStore
 from cnn_core.sweeps import definition as sweeps
-from cnn_core.sweeps.service import SWEEPS
 from ui import halt, state, sweep_view
 from ui.widgets import code_span, plain_text
 
@@ -32,16 +31,8 @@ with st.expander("Define a new sweep", expanded=not mine, icon=":material/scienc
     except StudioError as exc:
         st.error(f"Cannot sweep the current selection: {plain_text(str(exc))}")
         halt()
-    definition = sweep_view.define(data, arch, train)
-    if definition is not None:
-        try:
-            with st.spinner("Loading the data…"):
-                dataset = state.current_dataset(definition.data)
-            driver = SWEEPS.start(definition, owner, dataset, store)
-            state.put(state.key("sweeps", "pick"), driver.sweep.sweep_id)
-            st.rerun()
-        except StudioError as exc:
-            st.error(f"Cannot start this sweep: {plain_text(str(exc))}")
+    if sweep_view.start(sweep_view.define(data, arch, train), owner, store):
+        st.rerun()
 
 if not mine:
     st.info("No sweeps yet: define one above.")

@@ -11,7 +11,7 @@ from cnn_core.jobs import cluster
 from cnn_core.model.summary import plan
 from cnn_core.runs.store import RunStore
 from cnn_core.training.transfer import parent_of
-from ui import halt, live_view, settings_form, state, train_tools
+from ui import halt, live_view, settings_form, state, sweep_view, train_tools
 
 st.title("Train")
 st.caption(
@@ -84,7 +84,10 @@ with st.expander("Learning-rate schedule", icon=":material/show_chart:"):
     schedule = train_tools.schedule_section(settings, len(ds.train))
 with st.expander("Find a learning rate", icon=":material/search:"):
     train_tools.lr_finder(ds, arch, settings)
-st.page_link("pages/sweeps.py", label="Try many settings at once: Sweeps", icon=":material/science:")
+with st.expander("Sweep: try many settings at once", icon=":material/science:"):
+    st.caption("Train this model many times, varying 1 to 4 of the settings below; the Sweeps page watches the trials.")
+    if sweep_view.start(sweep_view.define(ds.config, arch, settings), state.owner_id(), RunStore()):
+        st.switch_page("pages/sweeps.py")
 with st.form(state.key("train", "form"), border=True):
     chosen = settings_form.form_section(settings, "train", "Training")
     train_tools.precision_note(model_plan, len(ds.train), settings, job)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -156,3 +157,40 @@ def wait_until(predicate, timeout: float = 120.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("timed out")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One one-node Ray cluster on 127.0.0.1 (2 CPUs) for every Ray test of the session. With a
+    cluster per test module, the second module's could not be joined from the same test process
+    (seen in CI); one cluster also starts once. Its files share the xdist group "ray", so one worker."""
+    from cnn_core.jobs import cluster
+
+    local = cluster.LocalCluster(cpus=2).start()
+    auth = {k: v for k, v in local.env().items() if k != cluster.ADDRESS_ENV}
+    saved = {k: os.environ.get(k) for k in auth}
+    os.environ.update(auth)
+    yield local
+    import ray
+
+    ray.shutdown()
+    cluster._joined.clear()
+    started = local.processes()
+    local.stop()
+    for k, v in saved.items():
+        os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    assert started and not [p for p in started if Path(f"/proc/{p}").exists() and _state(p) != "Z"]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+@pytest.fixture
+def on_cluster(ray_cluster, monkeypatch):
+    """The Ray backend on for this test: jobs train on the session's loopback cluster."""
+    monkeypatch.setenv("CNN_STUDIO_RAY_ADDRESS", ray_cluster.address)
+    return ray_cluster

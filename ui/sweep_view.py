@@ -71,6 +71,22 @@ def define(data: DataConfig, arch: ArchChoice, train: TrainConfig) -> SweepDefin
         return None
 
 
+def start(definition: SweepDefinition | None, owner: str, store: RunStore) -> bool:
+    """Start a defined sweep on the current data and pick it on the Sweeps page; False (with the
+    reason shown) when it cannot start."""
+    if definition is None:
+        return False
+    try:
+        with st.spinner("Loading the data…"):
+            dataset = state.current_dataset(definition.data)
+        driver = SWEEPS.start(definition, owner, dataset, store)
+    except StudioError as exc:
+        st.error(f"Cannot start this sweep: {plain_text(str(exc))}")
+        return False
+    state.put(state.key("sweeps", "pick"), driver.sweep.sweep_id)
+    return True
+
+
 def describe(sweep: Sweep) -> str:
     """The sweep in the picker: its id and what it varies (not its status, which changes: the
     picker's options must stay the same from one rerun to the next)."""

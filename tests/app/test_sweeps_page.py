@@ -152,3 +152,20 @@ def test_a_trial_whose_run_the_viewer_may_not_see_offers_nothing(classroom_mode)
     assert not at.exception
     assert any("belongs to another session" in c.value for c in at.caption)
     assert not [b for b in at.button if "the best trial" in b.label]
+
+
+def test_a_sweep_is_defined_and_started_on_the_train_page_and_watched_on_the_sweeps_page():
+    at = open_page("train", session=TINY)
+    assert not at.exception
+    at.text_input(key="sweeps.param.learning_rate").set_value("0.003,0.01")
+    at.selectbox(key="sweeps.search").set_value("grid")
+    at.selectbox(key="sweeps.prune").set_value("")
+    button(at, "Start the sweep").click().run(timeout=120)
+    assert not at.exception and not at.error, at.error
+    (sweep,) = sweeps.list_sweeps(RunStore())
+    assert [p.text() for p in sweep.definition.params] == ["learning_rate=0.003,0.01"]
+    assert sweep.definition.data.dataset_id == "digits" and sweep.definition.arch.preset == "tutorial-minimal"
+    assert at.session_state["sweeps.pick"] == sweep.sweep_id  # the Sweeps page opens on it
+    driver = SWEEPS.get(sweep.sweep_id)
+    driver.wait(180)
+    assert driver.status == "completed", driver.message

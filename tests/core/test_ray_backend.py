@@ -37,37 +37,6 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
-    local = cluster.LocalCluster(cpus=2).start()
-    auth = {k: v for k, v in local.env().items() if k != cluster.ADDRESS_ENV}
-    saved = {k: os.environ.get(k) for k in auth}
-    os.environ.update(auth)
-    yield local
-    import ray
-
-    ray.shutdown()
-    cluster._joined.clear()
-    started = local.processes()
-    local.stop()
-    for k, v in saved.items():
-        os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    assert started and not [p for p in started if Path(f"/proc/{p}").exists() and _state(p) != "Z"]
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "gone"
-
-
-@pytest.fixture
-def on_cluster(ray_cluster, monkeypatch):
-    monkeypatch.setenv(cluster.ADDRESS_ENV, ray_cluster.address)
-    return ray_cluster
-
-
-@pytest.fixture(scope="module")
 def mnist():
     return load_dataset(DataConfig(dataset_id="mnist-5k"))
 

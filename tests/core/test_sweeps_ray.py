@@ -18,7 +18,6 @@ from cnn_core.sweeps import study
 from cnn_core.sweeps.definition import SweepDefinition
 from cnn_core.sweeps.driver import SweepDriver
 from cnn_core.sweeps.space import parse_param
-from tests.core.test_ray_backend import on_cluster, ray_cluster  # noqa: F401 - its one-node loopback cluster fixtures
 
 pytestmark = [
     pytest.mark.xdist_group("ray"),  # one loopback Ray cluster at a time on this machine (tests/conftest.py)

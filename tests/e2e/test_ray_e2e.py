@@ -7,7 +7,6 @@ import os
 
 import pytest
 
-from cnn_core.jobs.cluster import LocalCluster
 from tests.e2e.conftest import Server
 from tests.e2e.helpers import assert_no_exception, draw_a_digit, go_to, wait_ready
 
@@ -20,9 +19,8 @@ pytestmark = [
 ]
 
 
-def test_train_pause_resume_evaluate_and_predict_on_the_ray_backend(browser, tmp_path):
-    local = LocalCluster(cpus=2).start()
-    server = Server(tmp_path / "srv", env=local.env()).start()
+def test_train_pause_resume_evaluate_and_predict_on_the_ray_backend(browser, tmp_path, ray_cluster):
+    server = Server(tmp_path / "srv", env=ray_cluster.env()).start()  # the session's loopback cluster (tests/conftest.py)
     page = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
     page.set_default_timeout(120_000)
     try:
@@ -55,4 +53,3 @@ def test_train_pause_resume_evaluate_and_predict_on_the_ray_backend(browser, tmp
         page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
         page.context.close()
         server.stop()
-        local.stop()

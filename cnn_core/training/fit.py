@@ -154,6 +154,8 @@ def run_training(
     record = record or new_record(dataset, config)
     steps = steps_per_epoch(len(dataset.train), config.batch_size)
     record.prepare("building the model")  # it holds its slot: "running", though the training clock waits for fit
+    if not start.resume:  # a new run's file says so too, as the page does (a resumed one keeps its status until restored)
+        store.set_status(run_dir, "running", "building the model")
     model = compiled_model(dataset, arch, config, start, steps, run_dir, record.prepare)  # seeds itself after measuring
     if start.parent:  # which layers came from the parent, and which start afresh
         update_config(run_dir, parent=start.parent.record())

@@ -35,6 +35,9 @@ HOSTILE = [
     {"data": {"dataset_id": "nope"}},  # a resume would load it
     {"arch": {"preset": "no-such-arch"}},
     {"train": {"epochs": -3}},
+    {"params": [{"nothing": 1}]},
+    {"trials": "many"},
+    {"params": "lr"},
 ]
 
 

@@ -138,15 +138,3 @@ def test_only_the_sweeps_owner_controls_it(workspace):
     assert sweep.controlled_by("alice") and not sweep.controlled_by("bob")
     with pytest.raises(StudioError, match="only its owner can resume it"):
         SweepService().resume(sweep.sweep_id, "bob", dataset=None)
-
-
-@pytest.mark.parametrize("damage", [{"params": [{"nothing": 1}]}, {"trials": "many"}, {"params": "lr"}])
-def test_a_damaged_sweep_is_refused_by_name_and_left_out_of_the_list(workspace, damage):
-    from cnn_core.runs.atomic import read_json, write_json
-
-    store = RunStore()
-    sweep = sweeps.create(store, definition(), "cli")
-    write_json(sweep.folder / "sweep.json", {**read_json(sweep.folder / "sweep.json"), **damage})
-    with pytest.raises(StudioError, match=f"sweep {sweep.sweep_id} is damaged"):
-        sweeps.load(store, sweep.sweep_id)
-    assert sweeps.list_sweeps(store) == []

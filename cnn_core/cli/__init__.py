@@ -34,12 +34,12 @@ def version() -> str:
 def build_parser(prog: str = "python -m cnn_core", extra_commands: dict[str, str] | None = None) -> argparse.ArgumentParser:
     """The CLI's parser. `extra_commands` (name → help) lists commands another front end handles
     (the `cnn-studio` launcher's `serve`), so `--help` shows them."""
-    from cnn_core.cli import data, models, sweep, tools, train
+    from cnn_core.cli import data, labels, models, sweep, tools, train
 
     parser = Parser(prog=prog, description="CNN Studio from the command line.")
     parser.add_argument("--version", action="version", version=f"CNN Studio {version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (data, train, tools, models, sweep):
+    for module in (data, train, tools, models, sweep, labels):
         module.register(commands)
     for p in commands.choices.values():
         p.add_argument("--json", action="store_true", help="machine-readable output")

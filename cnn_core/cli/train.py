@@ -18,15 +18,31 @@ from cnn_core.progress import to_stderr
 from cnn_core.settings import fields
 
 
-def _reporter(args: argparse.Namespace, epochs: int):
+def _reporter(args: argparse.Namespace, epochs: int, run_dir=None):
     started = time.perf_counter()
 
     def report(epoch: int, row: dict) -> None:
+        if run_dir is not None and not report.told:  # the precision is decided as training starts
+            report.told = True
+            _tell_precision(run_dir)
         values = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
         line = f"epoch {epoch + 1}/{epochs}  {values}  ({time.perf_counter() - started:.1f} s)"
         print(json.dumps(row) if args.json else line, file=sys.stderr if args.json else sys.stdout, flush=True)
 
+    report.told = False
     return report
+
+
+def _tell_precision(run_dir) -> None:
+    """One line on stderr: the precision this run trains in and why (what auto chose, as the Train page says)."""
+    from pathlib import Path
+
+    from cnn_core.runs.store import read_json
+    from cnn_core.training.precision import from_record
+
+    choice = from_record(read_json(Path(run_dir) / "config.json").get("precision"))
+    if choice is not None:
+        print(f"precision: {choice.sentence}", file=sys.stderr, flush=True)
 
 
 def _train_session(args, dataset, arch, config, run_dir, store, start) -> int:
@@ -46,7 +62,15 @@ def _train_session(args, dataset, arch, config, run_dir, store, start) -> int:
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         result = run_training(
-            dataset, arch, config, run_dir, store, new_record(dataset, config), control, _reporter(args, config.epochs), start
+            dataset,
+            arch,
+            config,
+            run_dir,
+            store,
+            new_record(dataset, config),
+            control,
+            _reporter(args, config.epochs, run_dir),
+            start,
         )
     except KeyboardInterrupt:
         store.set_status(run_dir, "interrupted", "stopped at once with Ctrl-C; resume it from its last checkpoint")
@@ -64,7 +88,7 @@ def _cluster_session(args, submit) -> int:
 
     job = submit(JobRegistry(max_running=1))
     print(f"run {job.run_id}: submitted to the Ray cluster at {cluster.address()}", file=sys.stderr, flush=True)
-    report, shown, queued = _reporter(args, job.request.config.epochs), 0, True
+    report, shown, queued = _reporter(args, job.request.config.epochs, job.run_dir), 0, True
 
     def on_interrupt(*_):
         if job.pause_requested:

@@ -65,6 +65,30 @@ def limited_test_size(limit):
     return max(1, limit // 5)
 
 
+def apply_edits(keys, labels, edits, class_names):
+    """A dataset version's edits applied to one split: (kept indices, their labels, images changed).
+
+    `keys` names each image (file path or source index); each edit is {"key", "action": "relabel"
+    (with "to", a class name) | "exclude" | "keep"}. Edits of images not in this split are skipped.
+    """
+    where = {key: i for i, key in enumerate(keys.tolist())} if keys is not None else {}
+    labels, dropped, changed = np.array(labels, np.int64), np.zeros(len(labels), bool), 0
+    for edit in edits:
+        i = where.get(edit["key"])
+        if i is None or edit["action"] == "keep":
+            continue
+        if edit["action"] == "exclude":
+            dropped[i], changed = True, changed + 1
+            continue
+        if edit["to"] not in class_names:
+            raise ValueError(f"cannot relabel {edit['key']!r} to {edit['to']!r}: the classes are {', '.join(class_names)}")
+        to = class_names.index(edit["to"])
+        changed += int(labels[i] != to)
+        labels[i] = to
+    kept = np.flatnonzero(~dropped)
+    return kept, labels[kept], changed
+
+
 def resize_all(images, side, chunk=256, between_chunks=None):
     """`uint8` images (n, h, w, c) resized to `side`x`side` (bilinear, Pillow); `between_chunks()` is
     called every `chunk` images (the app checks for cancellation there)."""

@@ -7,6 +7,7 @@ folders. `load_dataset(DataConfig)` returns a `Dataset` whose train/validation/t
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_core import recipe
-from cnn_core.data import budget, downloads, ingest, loaders
+from cnn_core.data import budget, downloads, ingest, loaders, versions
 from cnn_core.data.images import looks_like_digits, resize_all
 from cnn_core.data.loaders import CIFAR10, FASHION, RawData, warm_default  # noqa: F401 - warm_default: the launcher calls it here
 from cnn_core.data.loads import checkpoint
@@ -48,6 +49,7 @@ class Split:
     images: np.ndarray | ingest.ImageFiles
     labels: np.ndarray
     files: np.ndarray | None = None  # for folders and zips: each image's path under the dataset root
+    keys: np.ndarray | None = None  # each image's name in dataset versions: its file path, else its source index
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -65,6 +67,17 @@ class Dataset:
     test: Split
     report: ingest.IngestReport | None = None
     origin: str | None = None
+    edited: dict[str, int] = field(default_factory=lambda: {"train": 0, "validation": 0, "test": 0})
+    edits: list[dict] = field(default_factory=list)  # a version's edits (`versions.apply`)
+    original: dict | None = None  # a version's base (keys, labels) per split, before its edits
+
+    def original_labels(self) -> dict[str, tuple[np.ndarray | None, np.ndarray]]:
+        """(keys, labels) per split before any version's edits."""
+        return self.original or {name: (s.keys, s.labels) for name, s in self.splits.items()}
+
+    def version(self) -> dict | None:
+        """The dataset version this is ({"id", "edits", "edited"}), or None for an original dataset."""
+        return {"id": self.spec.id, "edits": len(self.edits), "edited": dict(self.edited)} if self.edits else None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -98,7 +111,7 @@ class Dataset:
             "train_size": len(self.train),
             "train_counts": self.counts()["train"],
             "digits_style": looks_like_digits(sample),
-        }
+        } | ({"version": self.version()} if self.edits else {})
 
     def summary(self) -> dict:
         """What the Data page and `dataset-info` describe: source, shape, classes, counts, skipped files."""
@@ -111,6 +124,8 @@ class Dataset:
             "input_shape": list(self.input_shape),
             "class_names": self.class_names,
             "counts": self.counts(),
+            "version": self.version(),
+            "edits": self.edits,
             "streamed": bool(self.report and self.report.streamed),
             "skipped": [{"file": f, "reason": r} for f, r in (self.report.skipped if self.report else [])],
         }
@@ -174,7 +189,11 @@ if tuple(REGISTRY) != DATASET_IDS:  # the settings validate ids without importin
 
 
 def get_spec(dataset_id: str) -> DatasetSpec:
-    """The spec for a registry id, `folder:<path>` or `zip:<path>`."""
+    """The spec for a registry id, `folder:<path>` or `zip:<path>`, or a version of one (`<id>@v-<hex>`)."""
+    base, hexdigest = versions.split_id(dataset_id)
+    if hexdigest is not None:
+        spec = get_spec(base)
+        return dataclasses.replace(spec, id=dataset_id, name=f"{spec.name} (version v-{hexdigest})")
     kind, _, location = dataset_id.partition(":")
     if location and kind in ("folder", "zip"):
         path = Path(location).expanduser()
@@ -210,35 +229,43 @@ def load_dataset(config: DataConfig, progress: Report | None = None) -> Dataset:
     many images of a folder have been read.
 
     The load's memory is estimated from the config first (`budget.check`): over the budget it is
-    refused before anything is read.
+    refused before anything is read. A version loads its base, split as the base is, then has its
+    edits applied within each split (`versions.apply`).
     """
     config.check()
-    spec = get_spec(config.dataset_id)
-    found = budget.check(config)
+    base_id, hexdigest = versions.split_id(config.dataset_id)
+    edits = versions.edits_of(config.dataset_id)  # a missing or damaged version is refused before any load
+    base = dataclasses.replace(config, dataset_id=base_id)
+    spec = get_spec(base_id)
+    found = budget.check(base)
     with budget.reserve(found.peak_bytes if found else 0, config.dataset_id):
-        raw = spec.loader(config, progress)
-        return _split(spec, config, _subsample_and_resize(spec, config, raw))
+        raw = spec.loader(base, progress)
+        dataset = _split(spec, base, *_subsample_and_resize(spec, base, raw))
+    return versions.apply(dataset, config.dataset_id, edits) if hexdigest else dataset
 
 
 def _subsample_and_resize(spec: DatasetSpec, config: DataConfig, raw: RawData) -> RawData:
     """Keep `config.limit` images (the same ones whatever the size), then resize only those."""
     images, labels = raw.images, raw.labels
     files = np.array(raw.report.files, dtype=object) if raw.report is not None and raw.report.files else None
+    keys = files if files is not None else np.arange(len(labels))  # indexes: the loader's images, then its test split
+    test_keys = np.arange(len(labels), len(labels) + len(raw.test[1])) if raw.test is not None else None
     keep = recipe.subsample_indices(len(labels), config.limit, config.seed) if spec.id != "shapes" else None
     if keep is not None:
-        images, labels = images.take(keep, axis=0), labels[keep]
+        images, labels, keys = images.take(keep, axis=0), labels[keep], keys[keep]
         files = files[keep] if files is not None else None
         if raw.test is not None:
             raw.test = tuple(part[: recipe.limited_test_size(config.limit)] for part in raw.test)
+            test_keys = test_keys[: recipe.limited_test_size(config.limit)]
     if config.image_size and isinstance(images, np.ndarray) and spec.kind not in ("folder", "zip"):
         images = resize_all(images, config.image_size)
         if raw.test is not None:
             raw.test = (resize_all(raw.test[0], config.image_size), raw.test[1])
     checkpoint()
-    return RawData(images, labels, raw.class_names, raw.test, raw.report, raw.origin, files)
+    return RawData(images, labels, raw.class_names, raw.test, raw.report, raw.origin, files), keys, test_keys
 
 
-def _split(spec: DatasetSpec, config: DataConfig, raw: RawData) -> Dataset:
+def _split(spec: DatasetSpec, config: DataConfig, raw: RawData, keys: np.ndarray, test_keys: np.ndarray | None) -> Dataset:
     images, labels, files = raw.images, raw.labels, raw.files
     if len(np.unique(labels)) < 2:
         raise StudioError("a dataset needs at least 2 classes")
@@ -249,15 +276,15 @@ def _split(spec: DatasetSpec, config: DataConfig, raw: RawData) -> Dataset:
     except ValueError as exc:  # a class too small to split: the user's to fix
         raise StudioError(str(exc)) from None
     if test_idx is None:
-        test_split = Split(*raw.test)
+        test_split = Split(*raw.test, keys=test_keys)
     else:
-        test_split = Split(images.take(test_idx, axis=0), labels[test_idx], _pick(files, test_idx))
+        test_split = Split(images.take(test_idx, axis=0), labels[test_idx], _pick(files, test_idx), keys[test_idx])
     return Dataset(
         spec,
         config,
         raw.class_names,
-        Split(images.take(train, axis=0), labels[train], _pick(files, train)),
-        Split(images.take(val, axis=0), labels[val], _pick(files, val)),
+        Split(images.take(train, axis=0), labels[train], _pick(files, train), keys[train]),
+        Split(images.take(val, axis=0), labels[val], _pick(files, val), keys[val]),
         test_split,
         raw.report,
         raw.origin,

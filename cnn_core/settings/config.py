@@ -36,10 +36,16 @@ SETTINGS_VERSION = 2  # run configs before version 2 counted rotation in turns, 
 
 
 def _dataset_id(value: str) -> str | None:
+    from cnn_core.data.versions import split_id  # the id's form only: a version's file is read when it loads
+
+    try:
+        value, _ = split_id(value)
+    except StudioError as exc:
+        return str(exc)
     kind, _, location = value.partition(":")
     if value in DATASET_IDS or (kind in ("folder", "zip") and location.strip()):
         return None
-    return f"must be one of {', '.join(DATASET_IDS)}, folder:<path> or zip:<path>"
+    return f"must be one of {', '.join(DATASET_IDS)}, folder:<path> or zip:<path>, or a version of one (<id>@v-<8 hex>)"
 
 
 def _from_dict(cls, data: dict):
@@ -59,7 +65,8 @@ class DataConfig:
 
     dataset_id: str = setting(
         DEFAULT_DATASET, label="Dataset", kind="text", widget="custom", pages=("data",), flag="--dataset", key="data",
-        help="The images to learn from: a bundled set such as mnist-5k, a Keras download, or folder:<path> / zip:<path>.",
+        help="The images to learn from: a bundled set such as mnist-5k, a Keras download, or folder:<path> / zip:<path>; "
+        "<id>@v-<8 hex> is a version of one with label edits.",
         check=_dataset_id,
     )  # fmt: skip
     validation_fraction: float = setting(

@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 
 def requirements() -> list[Requirement]:
     lines = [
-        line.strip()
+        line.split(" #")[0].strip()  # pip allows a comment after a requirement
         for name in ("requirements.txt", "requirements-cluster.txt")
         for line in (ROOT / name).read_text().splitlines()
     ]

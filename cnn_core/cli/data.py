@@ -1,4 +1,4 @@
-"""CLI commands about data and architectures: `datasets`, `dataset-info`, `archs`."""
+"""CLI commands about data and architectures: `datasets`, `dataset-info`, `edit-dataset`, `archs`."""
 
 from __future__ import annotations
 
@@ -30,13 +30,70 @@ def cmd_dataset_info(args: argparse.Namespace) -> int:
         f"  input shape: {ds.input_shape}, {ds.num_classes} classes" + (" (streamed from disk)" if info["streamed"] else ""),
     ]
     counts = info["counts"]
-    lines.append(f"  {'class':<16}{'train':>8}{'validation':>12}{'test':>8}")
+    if ds.edits:
+        from cnn_core.data import versions
+
+        info["counts_before"] = before = versions.counts_with(ds, [])
+        edited = ", ".join(f"{n} {split}" for split, n in ds.edited.items())
+        lines.append(
+            f"  a version of {ds.config.dataset_id.rpartition('@')[0]} with {len(ds.edits)} edit(s); images changed: {edited}"
+        )
+        lines += [f"    {_edit_text(e)}" for e in ds.edits[:SHOWN_EDITS]]
+        lines += [f"    … and {len(ds.edits) - SHOWN_EDITS} more (--json lists them all)"] if len(ds.edits) > SHOWN_EDITS else []
+        counts = {split: [_moved(b, a) for b, a in zip(before[split], counts[split])] for split in counts}
+    lines.append(f"  {'class':<16}{'train':>10}{'validation':>12}{'test':>10}")
     for k, name in enumerate(ds.class_names):
-        lines.append(f"  {name:<16}{counts['train'][k]:>8}{counts['validation'][k]:>12}{counts['test'][k]:>8}")
+        lines.append(f"  {name:<16}{counts['train'][k]:>10}{counts['validation'][k]:>12}{counts['test'][k]:>10}")
     if info["skipped"]:
         lines.append(f"  skipped {len(info['skipped'])} file(s):")
         lines += [f"    {s['file']}: {s['reason']}" for s in info["skipped"]]
     emit(args, info, lines)
+    return 0
+
+
+SHOWN_EDITS = 20
+
+
+def _moved(before: int, after: int) -> str:
+    return str(after) if before == after else f"{before}→{after}"
+
+
+def _edit_text(edit: dict) -> str:
+    return f"{edit['key']}: {edit['action']}" + (f" to {edit['to']}" if edit["action"] == "relabel" else "")
+
+
+def _marks(args: argparse.Namespace, dataset_id: str) -> list[dict]:
+    from cnn_core.data import versions
+
+    marks = []
+    for text in args.relabel or []:
+        key, eq, to = text.rpartition("=")
+        if not eq or not key or not to:
+            raise StudioError(f"--relabel {text!r}: write FILE_OR_INDEX=CLASS, e.g. cats/001.jpg=dogs or 17=7")
+        marks.append({"key": versions.parse_key(dataset_id, key), "action": "relabel", "to": to})
+    for action in ("exclude", "keep"):
+        marks += [{"key": versions.parse_key(dataset_id, k), "action": action} for k in getattr(args, action) or []]
+    return marks
+
+
+def cmd_edit_dataset(args: argparse.Namespace) -> int:
+    from cnn_core.data import versions
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.progress import to_stderr
+
+    dataset_id = args.id
+    marks = _marks(args, dataset_id)
+    if not marks and not args.undo:
+        raise StudioError("nothing to edit: give --relabel FILE_OR_INDEX=CLASS, --exclude, --keep or --undo")
+    if marks:  # checked against the images and classes as loaded with the data flags
+        dataset_id = versions.derive(dataset_id, marks, load_dataset(data_config(args, dataset_id), to_stderr))
+    for key in args.undo or []:
+        dataset_id = versions.undo(dataset_id, versions.parse_key(dataset_id, key))
+    edits = versions.edits_of(dataset_id)
+    lines = [f"{dataset_id}: {len(edits)} edit(s)" if edits else f"{dataset_id}: no edits left (the original dataset)"]
+    lines += [f"  {_edit_text(e)}" for e in edits[:SHOWN_EDITS]]
+    lines += [f"  … and {len(edits) - SHOWN_EDITS} more (--json lists them all)"] if len(edits) > SHOWN_EDITS else []
+    emit(args, {"dataset_id": dataset_id, "edits": edits}, lines)
     return 0
 
 
@@ -84,6 +141,17 @@ def register(commands) -> None:
     p.add_argument("id", help="registry id, folder:<path> or zip:<path>")
     data_args(p)
     p.set_defaults(func=cmd_dataset_info)
+    p = commands.add_parser(
+        "edit-dataset", help="mark images (relabel, exclude, keep) as a new dataset version; the files are never changed"
+    )
+    p.add_argument("id", help="dataset id or version (<id>@v-<8 hex>) to start from")
+    key = "FILE_OR_INDEX"
+    p.add_argument("--relabel", action="append", metavar=f"{key}=CLASS", help="give this image another class")
+    p.add_argument("--exclude", action="append", metavar=key, help="leave this image out")
+    p.add_argument("--keep", action="append", metavar=key, help="mark this image reviewed (no change)")
+    p.add_argument("--undo", action="append", metavar=key, help="take back this image's edit")
+    data_args(p)
+    p.set_defaults(func=cmd_edit_dataset)
     p = commands.add_parser("archs", help="list the architecture presets with their parameter counts")
     p.add_argument("--dataset", help="count parameters for this dataset's input (default: each tutorial's own)")
     data_args(p)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnn_core.data.versions import split_id
 from cnn_core.errors import StudioError
 from cnn_core.settings.config import DataConfig
 
@@ -84,13 +85,17 @@ class Estimate:
 
 
 def estimate(config: DataConfig) -> Estimate | None:
-    """The load's size from the config alone; None for folders and zips (they stream when too large)."""
-    if config.dataset_id == "shapes":
+    """The load's size from the config alone; None for folders and zips (they stream when too large).
+
+    A version is estimated as its base: its edits only drop or relabel images of the base.
+    """
+    dataset_id, _ = split_id(config.dataset_id)
+    if dataset_id == "shapes":
         count, side, channels = SHAPES_DEFAULTS
         return Estimate(config.limit or count, (config.image_size or side,) * 2 + (channels,))
-    if config.dataset_id not in KNOWN_SIZES:
+    if dataset_id not in KNOWN_SIZES:
         return None
-    total, side, channels, official_test = KNOWN_SIZES[config.dataset_id]
+    total, side, channels, official_test = KNOWN_SIZES[dataset_id]
     kept = total
     if config.limit:
         train = total - official_test

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cnn_core import paths
 from cnn_core.access import classroom, quotas
-from cnn_core.data import budget
+from cnn_core.data import budget, versions
 from cnn_core.data.archives import IngestLimits
 from cnn_core.errors import StudioError
 from cnn_core.runs.store import RunStore
@@ -114,9 +114,12 @@ def datasets_in_use(runs: Path) -> list[Path]:
             dataset_id = json.loads(config.read_text())["data"]["dataset_id"]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a damaged run protects nothing; the run listing reports it
-        kind, _, location = str(dataset_id).partition(":")
+        try:
+            kind, _, location = versions.split_id(str(dataset_id))[0].partition(":")  # a version uses its base's files
+        except StudioError:
+            continue
         if kind in ("folder", "zip") and location:
-            used.append(Path(location.split("@v-")[0]).expanduser().resolve())
+            used.append(Path(location).expanduser().resolve())
     return used
 
 

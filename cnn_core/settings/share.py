@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnn_core import paths
+from cnn_core.data import versions
 from cnn_core.errors import StudioError
 from cnn_core.model.architectures import PRESETS
 from cnn_core.settings import fields
@@ -62,7 +63,7 @@ def _arch(query: dict[str, str], notices: list[str]) -> ArchChoice:
 
 def _served_locally(dataset_id: str) -> bool:
     """A link may name an upload kept under the app's data folder, but no other path on the server."""
-    kind, _, location = dataset_id.partition(":")
+    kind, _, location = versions.split_id(dataset_id)[0].partition(":")  # a version reads its base's files
     if kind not in ("folder", "zip"):
         return True
     try:
@@ -82,6 +83,11 @@ def from_query(query: dict[str, str]) -> SharedSetup:
             f"data={data.pop('dataset_id')!r} was ignored: a link cannot open a folder on the server; "
             "choose your own images on the Data page"
         )
+    if "dataset_id" in data:
+        try:
+            versions.edits_of(data["dataset_id"])  # a version must be on this server
+        except StudioError as exc:
+            notices.append(f"data={data.pop('dataset_id')!r} was ignored: {exc}")
     arch = _arch(query, notices)
     known = {d.key for d in fields.declared(DataConfig) + fields.declared(TrainConfig)} | {"arch", "layers"}
     for key in sorted(set(query) - known - NAVIGATION_KEYS):

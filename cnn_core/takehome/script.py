@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from cnn_core import recipe
+from cnn_core.data import versions
 from cnn_core.errors import StudioError
 from cnn_core.model.summary import run_plan
 from cnn_core.runs.schema import check_run_config
@@ -69,14 +70,26 @@ def _layers_code(model_plan) -> str:
 
 
 def _loader(data: DataConfig) -> str:
-    kind, _, location = data.dataset_id.partition(":")
+    base, _ = versions.split_id(data.dataset_id)  # a version's script loads its base, then applies EDITS
+    kind, _, location = base.partition(":")
     if kind in ("folder", "zip") and location:
         return f"DATA_PATH = {location!r}  # change this to where your images are\n\n\n" + FOLDER_LOADER
-    if data.dataset_id == "shapes":
+    if base == "shapes":
         return shapes_loader(data)
-    if data.dataset_id in LOADERS:
-        return LOADERS[data.dataset_id]
-    raise StudioError(f"no loader for dataset {data.dataset_id!r}")
+    if base in LOADERS:
+        return LOADERS[base]
+    raise StudioError(f"no loader for dataset {base!r}")
+
+
+def _edits_code(dataset_id: str) -> str:
+    """The version's edits as a literal (keys are ints or paths, classes are names: `repr` quotes them)."""
+    edits = versions.edits_of(dataset_id)
+    if not edits:
+        return "EDITS = []  # label edits of a CNN Studio dataset version (none: the original dataset)"
+    rows = "\n".join(f"    {edit!r}," for edit in edits)
+    return (
+        f"EDITS = [  # label edits of CNN Studio's dataset version {one_line(dataset_id)}, applied within each split\n{rows}\n]"
+    )
 
 
 def _fine_tune_note(config: dict) -> str:
@@ -101,7 +114,8 @@ def script(run_dir: Path) -> str:
     data, train = DataConfig.from_dict(config["data"]), train_config_of(config)
     dataset = config["dataset"]
     arch_name = config["architecture"].get("name") or config["architecture"]["preset"]
-    folder = data.dataset_id.partition(":")[0] in ("folder", "zip")  # read at the model's size already
+    base = versions.split_id(data.dataset_id)[0]
+    folder = base.partition(":")[0] in ("folder", "zip")  # read at the model's size already
     title, file = one_line(config.get("name") or Path(run_dir).name), one_line(Path(run_dir).name)
     note = _fine_tune_note(config)
     return TEMPLATE.format(
@@ -110,7 +124,7 @@ def script(run_dir: Path) -> str:
         recipe=recipe_source(), settings=_settings_code(train, trained_precision(config)), layers=_layers_code(model_plan),
         split_seed=repr(int(data.seed)), validation=repr(float(data.validation_fraction)),
         test=repr(float(data.test_fraction)),
-        limit=repr(None if data.dataset_id == "shapes" or data.limit is None else int(data.limit)),
+        limit=repr(None if base == "shapes" or data.limit is None else int(data.limit)), edits=_edits_code(data.dataset_id),
         image_size=repr(None if folder or data.image_size is None else int(data.image_size)),
         input_shape=repr(tuple(int(v) for v in dataset["input_shape"])), loader=_loader(data),
         fine_tuned=repr(bool(note)),
@@ -165,24 +179,36 @@ FINE_TUNED = {fine_tuned}  # True: CNN Studio started from another run's weights
 
 {layers}
 
+{edits}
+
 
 {loader}
 
 def prepare_data():
-    """Load, subsample, resize and split as CNN Studio did."""
-    x, y, names, test = load_data()
+    """Load, subsample, resize and split as CNN Studio did, then apply the dataset version's EDITS."""
+    x, y, names, test, *files = load_data()
+    keys = np.array(files[0], dtype=object) if files else np.arange(len(y))  # file paths, else source indexes
+    test_keys = np.arange(len(y), len(y) + len(test[1])) if test is not None else None
     keep = subsample_indices(len(y), LIMIT, SPLIT_SEED)
     if keep is not None:
-        x, y = x[keep], y[keep]
+        x, y, keys = x[keep], y[keep], keys[keep]
         if test is not None:
             test = (test[0][: limited_test_size(LIMIT)], test[1][: limited_test_size(LIMIT)])
+            test_keys = test_keys[: limited_test_size(LIMIT)]
     if IMAGE_SIZE:
         x = resize_all(x, IMAGE_SIZE)
         test = (resize_all(test[0], IMAGE_SIZE), test[1]) if test is not None else None
     train, val, held = split_indices(y, VALIDATION_FRACTION, TEST_FRACTION, SPLIT_SEED, test is not None)
     if held is not None:
-        test = (x[held], y[held])
-    return (x[train], y[train]), (x[val], y[val]), test, names
+        test, test_keys = (x[held], y[held]), keys[held]
+    splits = [(x[train], y[train], keys[train]), (x[val], y[val], keys[val]), (*test, test_keys)]
+    return (*(edited(*split, names) for split in splits), names)
+
+
+def edited(x, y, keys, names):
+    """One split with EDITS applied: relabelled, excluded images dropped."""
+    kept, y, _ = apply_edits(keys, y, EDITS, names)
+    return x[kept], y
 
 
 def main():

@@ -82,7 +82,7 @@ FOLDER_LOADER = '''def load_data():
         root = os.path.join(root, subfolders[0])
     names = [n for n in subfolders if n not in ("__MACOSX",)]
     height, width, channels = INPUT_SHAPE
-    images, labels = [], []
+    images, labels, paths = [], [], []
     for label, name in enumerate(names):
         for dirpath, _, files in sorted(os.walk(os.path.join(root, name))):
             for file in sorted(files):
@@ -92,9 +92,10 @@ FOLDER_LOADER = '''def load_data():
                     with Image.open(os.path.join(dirpath, file)) as img:
                         images.append(to_array(ImageOps.exif_transpose(img), (height, width), channels))
                         labels.append(label)
+                        paths.append(os.path.relpath(os.path.join(dirpath, file), root))  # the image's name in EDITS
                 except Exception:  # not an image: skipped, as CNN Studio does
                     pass
-    return np.stack(images), np.array(labels, np.int64), names, None
+    return np.stack(images), np.array(labels, np.int64), names, None, paths
 '''
 
 

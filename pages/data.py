@@ -4,12 +4,13 @@ import streamlit as st
 
 from cnn_core import charts
 from cnn_core.access import classroom
+from cnn_core.data import versions
 from cnn_core.data.datasets import REGISTRY
 from cnn_core.data.images import montage
 from cnn_core.errors import StudioError
 from cnn_core.settings.config import DataConfig
 from cnn_core.settings.fields import declared
-from ui import data_sources, halt, settings_form, state, widgets
+from ui import data_sources, halt, settings_form, state, version_view, widgets
 
 OWN = "own"
 DATASET_HELP = next(d.setting.help for d in declared(DataConfig) if d.name == "dataset_id")
@@ -30,7 +31,8 @@ st.caption(
 
 config = state.data_config()
 choice_key = state.setting_key("data", "dataset_id")
-state.seed_widget(choice_key, config.dataset_id if config.dataset_id in REGISTRY else OWN)
+base_id = versions.split_id(config.dataset_id)[0]  # a version is picked below, under its dataset
+state.seed_widget(choice_key, base_id if base_id in REGISTRY else OWN)
 choice = st.selectbox(
     "Dataset",
     [*REGISTRY, OWN],
@@ -45,6 +47,7 @@ if choice == OWN:
 elif not REGISTRY[choice].offline:
     st.warning(f"{REGISTRY[choice].name} is not on this machine yet: it will be downloaded, which needs the internet once.")
     data_sources.place_keras_file(choice)
+dataset_id = version_view.keep_version(config.dataset_id, dataset_id)
 
 with st.expander("Splits and image format"):
     values = settings_form.form_section(config, "data", "Splits", columns=3)
@@ -95,6 +98,8 @@ rows = [[name, *column, sum(column)] for name, column in zip(ds.class_names, zip
 rows.append(["total", *map(sum, zip(*(row[1:] for row in rows)))])
 with right:
     widgets.compact_table(["class", *counts, "all"], rows)
+
+version_view.section(ds, new_config)
 
 st.subheader("Samples")
 scale = max(1, 48 // max(ds.input_shape[:2]))

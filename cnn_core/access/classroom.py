@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import threading
 import time
@@ -22,7 +23,6 @@ from pathlib import Path
 from cnn_core import paths
 from cnn_core.access import roster
 from cnn_core.access.roster import Limits, env_limits, limits, reset_limits, set_limits  # noqa: F401 - re-exported
-from cnn_core.data import versions
 from cnn_core.errors import StudioError
 
 CLASSROOM_ENV = "CNN_STUDIO_CLASSROOM"
@@ -235,11 +235,10 @@ def check_dataset_id(dataset_id: str, owner: str) -> None:
     link may name any path); the teacher also reads every learner's uploads. Personal mode and
     registry ids are never refused.
     """
-    if not enabled():
+    kind, _, location = dataset_id.partition(":")
+    if not enabled() or kind not in ("folder", "zip") or not location:
         return
-    kind, _, location = versions.split_id(dataset_id)[0].partition(":")  # a version is allowed exactly when its base is
-    if kind not in ("folder", "zip") or not location:
-        return
+    location = re.sub(r"@v-[0-9A-Za-z]+$", "", location)  # a dataset version reads the same files
     resolved = Path(location).expanduser().resolve()
     uploads = paths.data_dir() / "uploads" if is_teacher(owner) else upload_dir(owner)
     if any(resolved.is_relative_to(folder.resolve()) for folder in [uploads, *data_roots()]):

@@ -269,12 +269,16 @@ def _take(split, keep: np.ndarray):
 
 def counts_with(dataset, edits: list[dict]) -> dict[str, list[int]]:
     """Images per class in each split of `dataset`'s base with `edits` applied (no images are read)."""
-    n = dataset.num_classes
+    return {name: counts for name, (counts, _) in effect(dataset, edits).items()}
+
+
+def effect(dataset, edits: list[dict]) -> dict[str, tuple[list[int], int]]:
+    """Per split of `dataset`'s base: (images per class, images changed) with `edits` applied."""
     found = {}
     for name, (keys, labels) in dataset.original_labels().items():
         try:
-            keep, new, _ = recipe.apply_edits(keys, labels, edits, dataset.class_names)
+            _, new, changed = recipe.apply_edits(keys, labels, edits, dataset.class_names)
         except ValueError as exc:
             raise StudioError(str(exc)) from None
-        found[name] = np.bincount(new, minlength=n).tolist() if len(keep) else [0] * n
+        found[name] = (np.bincount(new, minlength=dataset.num_classes).tolist(), changed)
     return found

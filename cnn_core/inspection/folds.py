@@ -15,6 +15,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def read_cache(key: str, size: int, classes: int) -> np.ndarray | None:
             return None
         with np.load(path, allow_pickle=False) as found:
             probabilities = np.asarray(found["probabilities"], np.float32)
-    except (OSError, ValueError, KeyError, EOFError):  # damaged: computed again
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # damaged: computed again
         return None
     if probabilities.shape != (size, classes) or not np.isfinite(probabilities).all():
         return None
@@ -200,8 +201,13 @@ def _subset(split: Split, chosen: np.ndarray) -> Split:
     return Split(split.images.take(index, axis=0), np.asarray(split.labels)[index])
 
 
-def train_fold(dataset: Dataset, arch: ArchChoice, config: TrainConfig, held: np.ndarray, tell=None, cancelled=None):
-    """Train on the training images outside `held` (a boolean mask), then predict those in it."""
+def train_fold(
+    dataset: Dataset, arch: ArchChoice, config: TrainConfig, held: np.ndarray, tell=None, cancelled=None, scratch=None
+):
+    """Train on the training images outside `held` (a boolean mask), then predict those in it.
+
+    `scratch` is where the model's precision choice is recorded for a moment (default: under the
+    app's data folder; a Ray worker gives its own temporary folder, as its jobs do)."""
     import keras
 
     from cnn_core.data.pipeline import steps_per_epoch, training_batches
@@ -212,7 +218,7 @@ def train_fold(dataset: Dataset, arch: ArchChoice, config: TrainConfig, held: np
     fit_on, predict_on = _subset(dataset.train, ~held), _subset(dataset.train, held)
     steps = steps_per_epoch(len(fit_on), config.batch_size)
     fold_data = dataclasses.replace(dataset, train=fit_on)
-    scratch = Path(tempfile.mkdtemp(prefix="fold-", dir=_scratch_root()))
+    scratch = Path(tempfile.mkdtemp(prefix="fold-", dir=scratch or _scratch_root()))
     try:
         (scratch / "config.json").write_text("{}", encoding="utf-8")  # precision.for_run records its choice here
         model = compiled_model(fold_data, arch, config, Start(), steps, scratch)
@@ -286,4 +292,5 @@ def _fold_task(shipped, held, class_names, arch, config) -> np.ndarray:
     empty = Split(images[:0], labels[:0])
     spec = DatasetSpec("fold", "fold", "generated", "", "", lambda *a: None)
     dataset = Dataset(spec, DataConfig(), list(class_names), Split(images, labels), empty, empty)
-    return train_fold(dataset, ArchChoice.from_dict(arch), TrainConfig.from_dict(config), np.asarray(held))
+    arch, config = ArchChoice.from_dict(arch), TrainConfig.from_dict(config)
+    return train_fold(dataset, arch, config, np.asarray(held), scratch=tempfile.gettempdir())

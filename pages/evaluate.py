@@ -5,7 +5,7 @@ import streamlit as st
 
 from cnn_core import charts
 from cnn_core.runs.store import RunStore
-from ui import diagnosis_view, evaluate_views, run_picker, state, widgets
+from ui import diagnosis_view, evaluate_views, label_view, run_picker, state, widgets
 
 st.title("Evaluate")
 st.caption("Test-split results of a trained model: the confusion matrix, per-class metrics and the mistakes themselves.")
@@ -81,6 +81,7 @@ if len(wrong):
         [dataset.test.images[i] for i in wrong[:48]],
         [f"{names[result.y_true[i]]} → {names[result.y_pred[i]]} ({result.confidence[i]:.0%})" for i in wrong[:48]],
     )
+    evaluate_views.mark_mistakes(loaded, result, wrong[:48])
 st.download_button(
     "Download all test predictions (CSV)", result.to_csv(), f"{run_id}-predictions.csv", "text/csv", icon=":material/download:"
 )
@@ -90,6 +91,12 @@ evaluate_views.embedding_map(loaded)
 
 st.subheader("Hardest examples")
 evaluate_views.hardest(loaded)
+
+st.subheader("Label issues")
+label_view.section(loaded)
+
+st.subheader("Fix the labels: a new dataset version")
+label_view.pending(loaded)
 
 st.subheader("How it holds up: accuracy against rotation and noise")
 evaluate_views.robustness_curve(loaded)

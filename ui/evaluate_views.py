@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from cnn_core.inspection.evaluation import compare_epochs
-from ui import run_picker, state, widgets
+from ui import label_view, run_picker, state, widgets
 from ui.memo import Memo
 
 
@@ -71,6 +71,14 @@ def hardest(loaded) -> None:
         [f"{names[ranked.labels[i]]}: {ranked.probabilities[i, ranked.labels[i]]:.0%} → {names[ranked.predicted[i]]}"
          f" (loss {ranked.loss[i]:.1f})" for i in order],
     )  # fmt: skip
+    if label_view.allowed(loaded):
+        with st.expander("Mark these images (relabel, exclude, keep) for a new dataset version"):
+            keys = loaded.dataset.splits[split].keys
+            label_view.mark_gallery(label_view.dataset_id_of(loaded), names, [
+                {"image": images[int(ranked.index[i])], "key": keys[int(ranked.index[i])], "given": names[ranked.labels[i]],
+                 "suggested": names[ranked.predicted[i]], "caption": f"{names[ranked.labels[i]]} → {names[ranked.predicted[i]]}"}
+                for i in order
+            ], f"hardest-{split}")  # fmt: skip
     table = pd.DataFrame(ranked.table(ranked.order()))
     st.download_button("Download the whole ranking (CSV)", table.to_csv(index=False), f"{loaded.run_id}-hardest-{split}.csv",
                        "text/csv", icon=":material/download:", key=state.key("evaluate", "hard_csv"))  # fmt: skip
@@ -79,6 +87,20 @@ def hardest(loaded) -> None:
             st.markdown(f"**{name}**")
             widgets.image_grid([images[int(ranked.index[i])] for i in positions],
                                [f"{ranked.probabilities[i].max():.1%}" for i in positions], size=56)  # fmt: skip
+
+
+def mark_mistakes(loaded, result, shown) -> None:
+    """Marks on the misclassified test images shown (a test-set edit changes what accuracy means)."""
+    if not len(shown) or not label_view.allowed(loaded):
+        return
+    names, test = result.class_names, loaded.dataset.test
+    with st.expander("Mark these images (relabel, exclude, keep) for a new dataset version"):
+        st.caption("These are test images: a version that changes their labels changes what test accuracy measures.")
+        label_view.mark_gallery(label_view.dataset_id_of(loaded), names, [
+            {"image": test.images[i], "key": test.keys[i], "given": names[result.y_true[i]],
+             "suggested": names[result.y_pred[i]], "caption": f"{names[result.y_true[i]]} → {names[result.y_pred[i]]}"}
+            for i in shown
+        ], "mistakes")  # fmt: skip
 
 
 _MAPS = Memo(6)

@@ -1,0 +1,67 @@
+"""A run trained on the corrected dataset version, drawn beside the run it corrects: the Runs
+page's comparison (curves per epoch) and both runs' test metrics."""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+from cnn_core.errors import StudioError
+from cnn_core.jobs.registry import JOBS
+from cnn_core.runs.store import RunStore, read_json
+from cnn_core.settings.config import ArchChoice, train_config_of
+from cnn_core.training import curves
+from ui import state, widgets
+
+POLL_SECONDS = 2.0
+
+
+def corrected_run(loaded, dataset, started_key: str, button_key: str) -> None:
+    """Train on the corrected data: a new run on `dataset` (the version) with the run's settings;
+    `started_key` keeps its id in the session."""
+    started = state.get(started_key)
+    if started is None:
+        if not st.button("Train on the corrected data", icon=":material/model_training:",
+                         key=button_key):  # fmt: skip
+            return
+        config = train_config_of(loaded.config)
+        arch = ArchChoice.from_dict(loaded.config.get("architecture", {}))
+        try:
+            with st.spinner("Starting the run…"):
+                job = JOBS.submit(dataset, arch, config, state.owner_id())
+        except StudioError as exc:
+            st.error(f"The run could not start: {widgets.plain_text(str(exc))}")
+            return
+        started = job.run_id
+        state.put(started_key, started)
+    job = JOBS.get(started)
+    active = job is not None and job.active
+    st.fragment(run_every=POLL_SECONDS if active else None)(_comparison)(loaded.run_id, started)
+
+
+def _comparison(original: str, corrected: str) -> None:
+    store = RunStore()
+    job = JOBS.get(corrected)
+    try:
+        runs = {name: store.resolve(name) for name in (original, corrected)}
+    except StudioError as exc:
+        st.error(widgets.plain_text(str(exc)))
+        return
+    status = job.snapshot().status if job is not None else store.info(runs[corrected]).status
+    st.markdown(f"**Original run {widgets.code_span(original)} against the corrected run {widgets.code_span(corrected)}** "
+                f"({widgets.plain_text(status)})")  # fmt: skip
+    labels = {original: f"{original} (original)", corrected: f"{corrected} (corrected)"}
+    histories = {html.escape(labels[r]): store.read_history(path) for r, path in runs.items()}  # trace names render HTML
+    st.plotly_chart(curves.compare_runs(histories), width="stretch", key=f"evaluate.label_compare.{corrected}")
+    found = {}
+    for run, path in runs.items():
+        metrics = read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
+        found[run] = metrics.get("test_accuracy") if isinstance(metrics.get("test_accuracy"), float) else None
+    cells = st.columns(2)
+    for cell, run in zip(cells, runs):
+        accuracy, before = found[run], found[original]
+        delta = f"{(accuracy - before) * 100:+.2f} points" if run == corrected and accuracy is not None and before else None
+        cell.metric(f"Test accuracy, {labels[run]}", f"{accuracy:.2%}" if accuracy is not None else "not yet", delta=delta)
+    st.page_link("pages/runs.py", label="Open the Runs page (select both runs there to compare every setting)",
+                 icon=":material/compare_arrows:")  # fmt: skip

@@ -9,6 +9,7 @@ from bench import (
     fashion,
     hostile,
     inference,
+    labels,
     live,
     memory,
     speed,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "hostile": hostile.run,
     "speed": speed.run,
     "sweeps": sweeps.run,
+    "labels": labels.run,
 }
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ _OWNER_FORMAT = re.compile(r"[0-9a-f]{32}")
 PAGE_KEYS = {
     "app": {"dismiss"},
     "diagnosis": {"apply"},
-    "data": {"dataset_id", "upload", "folder", "own_source", "upload_folder", "place"},
+    "data": {"dataset_id", "upload", "folder", "own_source", "upload_folder", "place",
+             "version_shown", "use_version", "undo_pick", "undo", "versions_flash"},
     "model": {"preset", "start", "rows", "editor", "import", "imported"},
     "train": {"form", "stop", "pause", "resume", "more", "continue", "freeze", "cancel", "preview", "finder", "find",
               "finder_chart", "use_rate", "ghosts", "variant", "recommended"},

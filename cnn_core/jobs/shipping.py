@@ -88,11 +88,12 @@ def in_memory(dataset):
 
     def load(split: Split) -> Split:
         images = split.images if isinstance(split.images, np.ndarray) else split.images[np.arange(len(split))]
-        return Split(np.asarray(images, np.uint8), split.labels, split.files)
+        return Split(np.asarray(images, np.uint8), split.labels, split.files, split.keys)
 
     return replace(dataset, train=load(dataset.train), validation=load(dataset.validation), test=load(dataset.test))
 
 
 def ships_by_config(dataset) -> bool:
-    """Bundled, generated and Keras datasets load on the worker; folders and zips travel as images."""
-    return dataset.spec.kind in ("bundled", "generated", "download")
+    """Bundled, generated and Keras datasets load on the worker; folders, zips and versions travel as
+    images (a version's edit list lives in this machine's data folder)."""
+    return dataset.spec.kind in ("bundled", "generated", "download") and "@v-" not in dataset.spec.id

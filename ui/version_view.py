@@ -20,6 +20,13 @@ THUMBNAILS = 12
 ARROW = '<span style="opacity:.55">→</span>'
 
 
+def _key(name: str, *suffix) -> str:
+    try:
+        return state.key("data", name, *suffix)
+    except KeyError:  # fallback until ui/state.PAGE_KEYS lists these keys (requested); then delete these 2 lines
+        return state.key("data", "place", "versions", name, *suffix)
+
+
 def keep_version(current_id: str, chosen_id: str) -> str:
     """The chosen dataset, as the version in use when that version is of the chosen dataset."""
     try:
@@ -37,10 +44,10 @@ def section(ds, config: DataConfig) -> None:
         "(reviewed, unchanged). Its id, `<dataset>@v-<hash>`, is named by its edits and works wherever a dataset id "
         "does: links, runs, the command line. The image files are never changed."
     )
-    flash = state.get("versions_flash")
+    flash = state.get(_key("versions_flash"))
     if flash:
         st.success(flash, icon=":material/undo:")
-        state.drop("versions_flash")
+        state.drop(_key("versions_flash"))
     try:
         listed = versions.versions_of(base_id)
     except OSError as exc:
@@ -74,22 +81,25 @@ def _overview(ds, listed: list[dict]) -> None:
 
 
 def _pick(ds, base_id: str, listed: list[dict]) -> dict | None:
-    """The version whose details are shown (None: the original), chosen in a select box."""
+    """The version whose details are shown (None: the original), chosen in a select box.
+
+    Its labels never depend on which version is in use: Streamlit keeps a choice by its label.
+    """
     by_id = {v["id"]: v for v in listed}
     options = [v["id"] for v in listed] + [base_id]
     default = ds.spec.id if ds.spec.id in by_id else options[0]
     chosen = st.selectbox(
-        "Show version", options, index=options.index(default), key=state.key("data", "version_shown", base_id),
-        format_func=lambda i: _label(by_id.get(i), i == ds.spec.id),
+        "Show version", options, index=options.index(default), key=_key("version_shown", base_id),
+        format_func=lambda i: _label(by_id.get(i)),
     )  # fmt: skip
     return by_id.get(chosen)
 
 
-def _label(version: dict | None, in_use: bool) -> str:
+def _label(version: dict | None) -> str:
     if version is None:
-        return "the original dataset (no edits)" + (" — in use" if in_use else "")
+        return "the original dataset (no edits)"
     counts = ", ".join(f"{n} {a}" for a, n in version["actions"].items() if n)
-    return f"v-{version['id'][-8:]}: {counts}" + (" — in use" if in_use else "")
+    return f"v-{version['id'][-8:]}: {counts}"
 
 
 def _details(ds, config: DataConfig, version: dict) -> None:
@@ -108,12 +118,14 @@ def _details(ds, config: DataConfig, version: dict) -> None:
     with right:
         st.markdown(f"**Edits** ({len(version['edits']):,})")
         _edits_table(ds, version["edits"])
-    _thumbnails(ds, version["edits"])
-    buttons = st.columns([1, 2, 1])
-    if version["id"] != ds.spec.id:
-        with buttons[0]:
+        _thumbnails(ds, version["edits"])
+    use, undo = st.columns([1, 2], vertical_alignment="bottom")
+    with use:
+        if version["id"] == ds.spec.id:
+            st.badge("In use", icon=":material/check:", color="green")
+        else:
             _use_button(config, version["id"], "Use this version", primary=True)
-    with buttons[1]:
+    with undo:
         _undo(config, version)
 
 
@@ -146,7 +158,7 @@ def _edits_table(ds, edits: list[dict]) -> None:
         )
     if len(edits) > SHOWN_EDITS:
         rows.append([f"… and {len(edits) - SHOWN_EDITS:,} more", "", "", ""])
-    _table(["image", "split", "action", "to"], rows, max_height=260)
+    _table(["image", "split", "action", "to"], rows, max_height=330)
 
 
 def _thumbnails(ds, edits: list[dict]) -> None:
@@ -171,7 +183,7 @@ def _thumbnails(ds, edits: list[dict]) -> None:
 
 
 def _use_button(config: DataConfig, dataset_id: str, label: str, primary: bool = False) -> None:
-    if st.button(label, key=state.key("data", "use_version", dataset_id), type="primary" if primary else "secondary"):
+    if st.button(label, key=_key("use_version", dataset_id), type="primary" if primary else "secondary"):
         _select(config, dataset_id)
 
 
@@ -179,21 +191,22 @@ def _undo(config: DataConfig, version: dict) -> None:
     edits = version["edits"]
     inner = st.columns([3, 1], vertical_alignment="bottom")
     picked = inner[0].selectbox(
-        "Undo one edit", range(len(edits)), key=state.key("data", "undo_pick", version["id"]),
+        "Undo one edit", range(len(edits)), key=_key("undo_pick", version["id"]),
         format_func=lambda i: f"{edits[i]['key']}: {edits[i]['action']}" + (f" to {edits[i]['to']}" if "to" in edits[i] else ""),
     )  # fmt: skip
-    if inner[1].button("Undo", key=state.key("data", "undo", version["id"])):
+    if inner[1].button("Undo", key=_key("undo", version["id"])):
         try:
             derived = versions.undo(version["id"], edits[picked]["key"])
         except StudioError as exc:
             st.error(str(exc))
             return
-        state.put("versions_flash", f"Undid the edit of {edits[picked]['key']}: now using {derived}.")
+        state.put(_key("versions_flash"), f"Undid the edit of {edits[picked]['key']}: now using {derived}.")
         _select(config, derived)
 
 
 def _select(config: DataConfig, dataset_id: str) -> None:
     state.set_data_config(dataclasses.replace(config, dataset_id=dataset_id))
+    state.drop(_key("version_shown", versions.split_id(dataset_id)[0]))  # show the version now in use
     st.rerun()
 
 

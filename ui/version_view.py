@@ -177,8 +177,8 @@ def _thumbnails(ds, edits: list[dict]) -> None:
     captions = []
     for edit, _ in picked:
         change = f" → {edit['to']}" if edit["action"] == "relabel" else f" ({edit['action']})"
-        text = f"{edit['key']}: {ds.class_names[given[edit['key']]]}{change}"
-        captions.append(text if len(text) <= 40 else "…" + text[-39:])
+        name = str(edit["key"]).rsplit("/", 1)[-1].rsplit(".", 1)[0]  # the file's stem: the table has its path
+        captions.append(f"{name if len(name) <= 12 else name[:11] + '…'}: {ds.class_names[given[edit['key']]]}{change}")
     widgets.image_grid(images, captions, size=72)
 
 

@@ -21,10 +21,7 @@ ARROW = '<span style="opacity:.55">→</span>'
 
 
 def _key(name: str, *suffix) -> str:
-    try:
-        return state.key("data", name, *suffix)
-    except KeyError:  # fallback until ui/state.PAGE_KEYS lists these keys (requested); then delete these 2 lines
-        return state.key("data", "place", "versions", name, *suffix)
+    return state.key("data", name, *suffix)
 
 
 def keep_version(current_id: str, chosen_id: str) -> str:

@@ -84,11 +84,11 @@ def _pick(ds, base_id: str, listed: list[dict]) -> dict | None:
     """
     by_id = {v["id"]: v for v in listed}
     options = [v["id"] for v in listed] + [base_id]
-    default = ds.spec.id if ds.spec.id in by_id else options[0]
-    chosen = st.selectbox(
-        "Show version", options, index=options.index(default), key=_key("version_shown", base_id),
-        format_func=lambda i: _label(by_id.get(i)),
-    )  # fmt: skip
+    shown, pending = _key("version_shown", base_id), _key("version_shown", base_id, "next")
+    if state.get(pending) in options or state.get(shown) not in options:  # a version just picked, or none yet
+        state.put(shown, state.get(pending) or (ds.spec.id if ds.spec.id in by_id else options[0]))
+    state.drop(pending)
+    chosen = st.selectbox("Show version", options, key=shown, format_func=lambda i: _label(by_id.get(i)))
     return by_id.get(chosen)
 
 
@@ -203,7 +203,7 @@ def _undo(config: DataConfig, version: dict) -> None:
 
 def _select(config: DataConfig, dataset_id: str) -> None:
     state.set_data_config(dataclasses.replace(config, dataset_id=dataset_id))
-    state.drop(_key("version_shown", versions.split_id(dataset_id)[0]))  # show the version now in use
+    state.put(_key("version_shown", versions.split_id(dataset_id)[0], "next"), dataset_id)  # show the version now in use
     st.rerun()
 
 

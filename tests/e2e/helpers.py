@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 EXCEPTION = "[data-testid=stException]"
+# Epochs for a run of the Train page's default (Keras MNIST convnet on MNIST 5k) that a test stops by
+# hand: about 45 s of training here, and under auto precision's 2 TFLOP (31.8 epochs of this model),
+# above which the run would first time bfloat16 against float32 (seconds before its first batch).
+LONG_EPOCHS = "30"
 
 
 def wait_ready(page, text: str | None = None, timeout: float = 60_000) -> None:
@@ -57,3 +63,14 @@ def draw_a_digit(page) -> None:
     page.mouse.move(box["x"] + 140, box["y"] + 240, steps=20)
     page.mouse.up()
     wait_ready(page, "what the model sees")
+
+
+def run_folders(server) -> set[Path]:
+    """The server's run folders now (not its hidden .sweeps and the like)."""
+    runs = server.workdir / "runs"
+    return {p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")} if runs.is_dir() else set()
+
+
+def runs_since(server, before: set[Path]) -> list[Path]:
+    """The run folders made since `before = run_folders(server)`: a test on a shared server reads its own."""
+    return sorted(run_folders(server) - before)

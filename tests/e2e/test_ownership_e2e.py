@@ -4,12 +4,13 @@ import json
 
 import pytest
 
-from tests.e2e.helpers import assert_no_exception, wait_for_batches, wait_ready
+from tests.e2e.helpers import LONG_EPOCHS, assert_no_exception, run_folders, runs_since, wait_for_batches, wait_ready
 
 pytestmark = pytest.mark.e2e
 
 
-def test_a_copied_run_link_watches_read_only_and_the_owners_reload_keeps_control(browser, server):
+def test_a_copied_run_link_watches_read_only_and_the_owners_reload_keeps_control(browser, shared_server):
+    server, before = shared_server, run_folders(shared_server)
     owner_ctx, other_ctx = (browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(2))
     owner, other = owner_ctx.new_page(), other_ctx.new_page()
     for pg in (owner, other):
@@ -17,7 +18,7 @@ def test_a_copied_run_link_watches_read_only_and_the_owners_reload_keeps_control
     try:
         owner.goto(f"{server.url}/train")
         wait_ready(owner, "Keras MNIST convnet")
-        owner.get_by_label("Epochs", exact=True).fill("40")
+        owner.get_by_label("Epochs", exact=True).fill(LONG_EPOCHS)
         owner.get_by_role("button", name="Train", exact=True).click()
         owner.get_by_role("button", name="Stop training").wait_for(timeout=120_000)
         wait_for_batches(owner, 4)
@@ -39,9 +40,8 @@ def test_a_copied_run_link_watches_read_only_and_the_owners_reload_keeps_control
         other.get_by_text("Training stopped").wait_for(timeout=60_000)
         for pg in (owner, other):
             assert_no_exception(pg)
-        runs = [p for p in (server.workdir / "runs").iterdir() if p.is_dir()]
-        mine = [p for p in runs if json.loads((p / "status.json").read_text())["status"] == "stopped"]
-        assert len(mine) >= 1
+        (run,) = runs_since(server, before)  # one run, the owner's, seen by both
+        assert json.loads((run / "status.json").read_text())["status"] == "stopped"
     finally:
         owner_ctx.close()
         other_ctx.close()

@@ -7,6 +7,12 @@ from tests.e2e.helpers import assert_no_exception, wait_ready
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture
+def server(shared_server):
+    """The session's shared server (tests/e2e/conftest.py)."""
+    return shared_server
+
+
 def test_step_slider_moves_the_window(page, server):
     page.goto(f"{server.url}/learn")
     wait_ready(page, "Step 1 of 16")

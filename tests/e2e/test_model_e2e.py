@@ -7,6 +7,12 @@ from tests.e2e.helpers import assert_no_exception, choose, go_to, wait_ready
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture
+def server(shared_server):
+    """The session's shared server (tests/e2e/conftest.py)."""
+    return shared_server
+
+
 def test_select_a_preset_and_see_its_summary(page, server):
     page.goto(server.url)
     wait_ready(page, "Handwritten digits 0-9")

@@ -8,6 +8,12 @@ from tests.e2e.helpers import assert_no_exception, choose, wait_ready
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture
+def server(shared_server):
+    """The session's shared server (tests/e2e/conftest.py)."""
+    return shared_server
+
+
 def test_switch_dataset_and_upload_a_zip(page, server, tmp_path):
     page.goto(server.url)
     wait_ready(page, "Handwritten digits 0-9")

@@ -16,6 +16,7 @@ from cnn_core.takehome import export
 from cnn_core.takehome.report import report
 from tests.cli import cli
 from tests.conftest import ROOT, make_class_folder, train_tiny_run
+from tests.scripts import output_of, run_scripts
 
 pytestmark = pytest.mark.slow
 
@@ -25,66 +26,79 @@ def cli_process(*args):
     return subprocess.run([sys.executable, "-m", "cnn_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
-def run_script(path, cwd):
-    out = subprocess.run([sys.executable, str(path), "--epochs", "1"], cwd=cwd, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout
+SCRIPT_RUNS = {
+    "shapes": ("shapes", {"limit": 150, "image_size": 16}),
+    "digits": ("digits", {"image_size": 12, "limit": 400}),
+    "folder": ("folder", {}),
+}
 
 
-@pytest.mark.parametrize(
-    "dataset, data",
-    [("shapes", {"limit": 150, "image_size": 16}), ("digits", {"image_size": 12, "limit": 400}), ("folder", {})],
-)
-def test_the_exported_script_runs_outside_cnn_studio_with_the_same_model(tmp_path, dataset, data):
-    if dataset == "folder":
-        dataset = f"folder:{make_class_folder(tmp_path / 'pets', {'cats': 12, 'dogs': 12}, size=20, rgb=True)}"
-    run = train_tiny_run(tmp_path / "runs", dataset, "tutorial-minimal", epochs=1, **data)
-    out = tmp_path / "exported" / "train.py"
-    out.parent.mkdir()
-    done = cli("export", str(run), "--format", "script", "--out", str(out), "--json")
-    assert done.returncode == 0, done.stderr[-2000:]
-    text = out.read_text()
-    assert "cnn_core" not in text.replace("CNN Studio", "")  # nothing of CNN Studio is imported
-    printed = run_script(out, out.parent)  # a clean folder: only the script and what it writes
-    params = json.loads((run / "config.json").read_text())["architecture"]["params"]
-    assert f"parameters: {params:,}" in printed and "test accuracy:" in printed
-    assert (out.parent / "model.keras").is_file()
-
-
-def test_a_keras_mnist_run_on_mnist_5k_and_its_script_agree(tmp_path):
-    """The issue's check: the script prints the run's parameter count, and trained for the run's own
-    epochs its test accuracy is within 0.04 of the run's (the batch order and start weights differ)."""
-    run = train_tiny_run(tmp_path / "runs", "mnist-5k", "keras-mnist", epochs=2)
-    accuracy = json.loads((run / "metrics.json").read_text())["test_accuracy"]
-    out = tmp_path / "keras_mnist.py"
-    out.write_text(export.script(run))
-    full = subprocess.run([sys.executable, str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert full.returncode == 0, full.stderr[-2000:]
-    assert "parameters: 93,322" in full.stdout and "test accuracy:" in full.stdout
-    script_accuracy = float(full.stdout.split("test accuracy:")[1].split()[0])
-    assert abs(script_accuracy - accuracy) <= 0.04, (script_accuracy, accuracy)
-
-
-def test_an_exported_schedule_and_augmentation_run(tmp_path):
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory) -> dict[str, dict]:
+    """Each exported run of the tests below -> its run folder, script, the export command's result
+    and what the script printed (its traceback if it raised)."""
     from cnn_core.data.datasets import load_dataset
     from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
     from cnn_core.training.fit import run_config, run_training
 
-    store = RunStore(tmp_path / "runs")
+    base, found = tmp_path_factory.mktemp("exports"), {}
+    for name, (dataset, data) in SCRIPT_RUNS.items():
+        if dataset == "folder":
+            dataset = f"folder:{make_class_folder(base / 'pets', {'cats': 12, 'dogs': 12}, size=20, rgb=True)}"
+        run = train_tiny_run(base / name / "runs", dataset, "tutorial-minimal", epochs=1, **data)
+        out = base / name / "exported" / "train.py"  # a clean folder: only the script and what it writes
+        out.parent.mkdir()
+        done = cli("export", str(run), "--format", "script", "--out", str(out), "--json")
+        found[name] = {"run": run, "script": out, "export": done, "args": ["--epochs", "1"]}
+
+    run = train_tiny_run(base / "mnist" / "runs", "mnist-5k", "keras-mnist", epochs=2)
+    found["keras-mnist"] = {"run": run, "script": base / "mnist" / "keras_mnist.py", "args": []}  # the run's own epochs
+
+    store = RunStore(base / "lenet" / "runs")
     dataset = load_dataset(DataConfig("shapes", limit=150, image_size=16))
     config = TrainConfig(
         epochs=1, batch_size=16, schedule="one-cycle", flip=True, rotation=10, optimizer="sgd", early_stopping=True
     )
     run = store.new_run(run_config(dataset, ArchChoice("lenet-dropout"), config), "x")
     run_training(dataset, ArchChoice("lenet-dropout"), config, run, store)
-    out = tmp_path / "lenet.py"
-    out.write_text(export.script(run))
+    found["lenet"] = {"run": run, "script": base / "lenet" / "lenet.py", "args": ["--epochs", "1"]}
+    for name in ("keras-mnist", "lenet"):
+        found[name]["script"].write_text(export.script(found[name]["run"]))
+
+    # one process runs the five scripts (tests/scripts.py): TensorFlow is imported once, not five times
+    done = run_scripts({name: (f["script"], f["args"]) for name, f in found.items() if f["script"].is_file()})
+    return {name: {**f, "printed": output_of(done[name]) if name in done else ""} for name, f in found.items()}
+
+
+@pytest.mark.parametrize("dataset", list(SCRIPT_RUNS))
+def test_the_exported_script_runs_outside_cnn_studio_with_the_same_model(scripts, dataset):
+    run, out, done, printed = (scripts[dataset][k] for k in ("run", "script", "export", "printed"))
+    assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
+    assert "cnn_core" not in text.replace("CNN Studio", "")  # nothing of CNN Studio is imported
+    params = json.loads((run / "config.json").read_text())["architecture"]["params"]
+    assert f"parameters: {params:,}" in printed and "test accuracy:" in printed, printed
+    assert (out.parent / "model.keras").is_file()
+
+
+def test_a_keras_mnist_run_on_mnist_5k_and_its_script_agree(scripts):
+    """The issue's check: the script prints the run's parameter count, and trained for the run's own
+    epochs its test accuracy is within 0.04 of the run's (the batch order and start weights differ)."""
+    run, printed = scripts["keras-mnist"]["run"], scripts["keras-mnist"]["printed"]
+    accuracy = json.loads((run / "metrics.json").read_text())["test_accuracy"]
+    assert "parameters: 93,322" in printed and "test accuracy:" in printed, printed
+    assert printed.count("Epoch ") == 2  # the run's own epochs (verbose=2 prints one line each)
+    script_accuracy = float(printed.split("test accuracy:")[1].split()[0])
+    assert abs(script_accuracy - accuracy) <= 0.04, (script_accuracy, accuracy)
+
+
+def test_an_exported_schedule_and_augmentation_run(scripts):
+    text = scripts["lenet"]["script"].read_text()
     # the recipe's functions (issue 25: copied verbatim), fed the run's settings
     assert "RandomRotation(settings.rotation / 360" in text and "class Schedule" in text and "keras.optimizers.SGD(rate" in text
     assert "    rotation = 10" in text and "    schedule = 'one-cycle'" in text and "    momentum = 0.9" in text
     assert "    early_stopping = True" in text and "    patience = 3" in text
-    assert "test accuracy:" in run_script(out, tmp_path)
+    assert "test accuracy:" in scripts["lenet"]["printed"], scripts["lenet"]["printed"]
 
 
 def test_tflite_float_and_quantized_agree_with_keras_and_savedmodel_is_written(tmp_path):

@@ -15,14 +15,45 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# A rough cost per test by its marks, for ordering the groups (below): a browser test takes tens of
+# seconds, a slow one (TensorFlow, training) a few, a quick one well under one.
+COST = {"e2e": 25.0, "slow": 6.0}
+QUICK = 0.3
+
+
+def pytest_configure(config):
+    """xdist hands out groups most-tests-first unless told not to; the order below is by cost instead."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     """`make test` runs two pytest-xdist workers with `--dist loadgroup`: each test file stays on one
     worker (its module fixtures, such as a server, start once), and files that share an expensive
-    session fixture name one group (`pytest.mark.xdist_group`) so it is built once."""
+    session fixture name one group (`pytest.mark.xdist_group`) so it is built once.
+
+    Under xdist the groups are handed out costliest first (a browser file of two long tests before a
+    file of forty quick ones): the last groups to start are short, so both workers finish close
+    together. xdist's own order, most tests first, left the browser files with one or two tests,
+    each a minute long, for the end."""
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(Path(str(item.fspath)).relative_to(ROOT).as_posix()))
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    group = {item: _group(item) for item in items}
+    cost, first = {}, {}
+    for index, item in enumerate(items):
+        weights = [weight for mark, weight in COST.items() if item.get_closest_marker(mark)]
+        cost[group[item]] = cost.get(group[item], 0.0) + max(weights, default=QUICK)
+        first.setdefault(group[item], index)
+    items[:] = sorted(items, key=lambda item: (-cost[group[item]], first[group[item]]))
+
+
+def _group(item) -> str:
+    mark = item.get_closest_marker("xdist_group")
+    return str(mark.args[0] if mark.args else mark.kwargs.get("name"))
 
 
 @pytest.fixture(autouse=True)

@@ -33,8 +33,8 @@ def corrected_run(loaded, dataset, started_key: str, button_key: str) -> None:
         except StudioError as exc:
             st.error(f"The run could not start: {widgets.plain_text(str(exc))}")
             return
-        started = job.run_id
-        state.put(started_key, started)
+        state.put(started_key, job.run_id)
+        st.rerun()  # the button above is gone now: the comparison takes its place
     job = JOBS.get(started)
     active = job is not None and job.active
     st.fragment(run_every=POLL_SECONDS if active else None)(_comparison)(loaded.run_id, started)

@@ -113,7 +113,7 @@ def _search(run_id: str) -> Search | None:
 def section(loaded) -> None:
     """The label-issues section: which method is which, the fold trainings, the issues and their marks."""
     st.markdown(
-        "**Two ways to find wrong labels.** *Hardest examples* (below) ranks the training images by the loss of "
+        "**Two ways to find wrong labels.** *Hardest examples* (above) ranks the training images by the loss of "
         "this run's own model: quick, but the model trained on those very images and may have memorised a wrong "
         "label. *Confident learning* trains k new models, each on all folds but one, so every image is judged by "
         "a model that never saw it; cleanlab then estimates how many labels of each class are wrong and picks the "
@@ -126,8 +126,10 @@ def section(loaded) -> None:
     if search is None or not search.active:
         _start_form(loaded)
     search = _search(loaded.run_id)
-    if search is not None:
-        st.fragment(run_every=POLL_SECONDS if search.active else None)(_watch)(loaded, search.active)
+    if search is not None and search.active:  # only the progress polls: marks made below rerun the whole page
+        st.fragment(run_every=POLL_SECONDS)(_watch)(loaded)
+    elif search is not None:
+        _outcome(loaded, search)
 
 
 def _start_form(loaded) -> None:
@@ -148,25 +150,24 @@ def _start_form(loaded) -> None:
             _SEARCHES[(state.owner_id(), loaded.run_id)] = search.start()
 
 
-def _watch(loaded, was_active: bool) -> None:
+def _watch(loaded) -> None:
     search = _search(loaded.run_id)
-    if search is None:
+    if search is None or not search.active:
+        st.rerun()  # it ended: one full rerun draws the outcome and stops polling
+    where = search.where
+    text = where.text if where else "waiting for a training slot…"
+    st.progress(where.fraction if where else 0.0, text=f"Training the fold models: {text}")
+    if st.button("Cancel", icon=":material/cancel:", key=_key("label_cancel", loaded.run_id)):
+        search.cancel()
+
+
+def _outcome(loaded, search: Search) -> None:
+    if search.state == "done":
+        _issues(loaded, search)
         return
-    if was_active and not search.active:
-        st.rerun()  # it ended: one full rerun draws the results and stops polling
-    if search.active:
-        where = search.where
-        text = where.text if where else "waiting for a training slot…"
-        st.progress(where.fraction if where else 0.0, text=f"Training the fold models: {text}")
-        if st.button("Cancel", icon=":material/cancel:", key=_key("label_cancel", loaded.run_id)):
-            search.cancel()
-        return
-    if search.state != "done":
-        (st.warning if search.state == "cancelled" else st.error)(
-            f"Confident learning {search.state}: {widgets.plain_text(search.message)}"
-        )
-        return
-    _issues(loaded, search)
+    (st.warning if search.state == "cancelled" else st.error)(
+        f"Confident learning {search.state}: {widgets.plain_text(search.message)}"
+    )
 
 
 def _issues(loaded, search: Search) -> None:
@@ -176,12 +177,13 @@ def _issues(loaded, search: Search) -> None:
     st.caption(
         f"{len(rows)} label issue(s) among {len(loaded.dataset.train):,} training images, from {search.folds} fold "
         f"models of {search.epochs} epoch(s), lowest self-confidence (the fold model's belief in the given label) "
-        f"first" + (f"; showing the first {SHOWN}" if len(rows) > SHOWN else "") + "."
+        f"first" + (f"; showing the first {SHOWN}" if len(rows) > SHOWN else "") + ". Under each image: its given "
+        "label → the suggested one · the self-confidence. Mark an image to fix it in a new dataset version."
     )
     keys = loaded.dataset.train.keys
     entries = [
         {"image": images[r["position"]], "key": keys[r["position"]], "given": r["given"], "suggested": r["suggested"],
-         "caption": f"{r['given']} → {r['suggested']} ({r['score']:.0%})"}
+         "caption": f"{r['given']} → {r['suggested']} · {r['score']:.0%}"}
         for r in rows[:SHOWN]
     ]  # fmt: skip
     if entries:
@@ -229,6 +231,7 @@ def _save(loaded, dataset_id: str, found: dict) -> None:
         return
     found.clear()
     state.put(_key("label_saved", loaded.run_id), version)
+    st.rerun()  # the marks above were drawn before they were saved
 
 
 def _saved(loaded, version: str) -> None:

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # A rough cost per test by its marks, for ordering the groups (below): a browser test takes tens of
-# seconds, a slow one (TensorFlow, training) a few, a quick one well under one.
+# seconds, a slow one (TensorFlow, training) a few, a quick one well under one. A file whose tests
+# take much longer than their marks say sets its own figure: `TEST_SECONDS = 30`.
 COST = {"e2e": 25.0, "slow": 6.0}
 QUICK = 0.3
 
@@ -46,7 +47,8 @@ def pytest_collection_modifyitems(config, items):
     cost, first = {}, {}
     for index, item in enumerate(items):
         weights = [weight for mark, weight in COST.items() if item.get_closest_marker(mark)]
-        cost[group[item]] = cost.get(group[item], 0.0) + max(weights, default=QUICK)
+        weight = getattr(item.module, "TEST_SECONDS", None) or max(weights, default=QUICK)  # a file may say
+        cost[group[item]] = cost.get(group[item], 0.0) + weight
         first.setdefault(group[item], index)
     items[:] = sorted(items, key=lambda item: (-cost[group[item]], first[group[item]]))
 

@@ -18,6 +18,7 @@ from cnn_core.sweeps.space import parse_param
 from tests.app.helpers import open_page
 
 pytestmark = pytest.mark.slow
+TEST_SECONDS = 20  # its sweeps train: tests/conftest.py hands this file out early
 TINY = {
     "data_config": {"dataset_id": "digits", "limit": 150, "image_size": 16},
     "arch_choice": {"preset": "tutorial-minimal"},

@@ -232,3 +232,52 @@ def test_the_folds_train_as_parallel_ray_tasks(tmp_path, on_cluster, monkeypatch
     rows = find(dataset, arch, config, folds=3, progress=heard.append)
     assert set(PLANTED) <= {r["file"] for r in rows[: len(PLANTED) + 1]}, rows[:6]
     assert heard[-1].done == 3
+
+
+def flipped_mnist(fraction: float = 0.03, seed: int = 27):
+    """mnist-5k's version with `fraction` of its training labels moved to another class at random
+    (seeded), and the flipped keys."""
+    from cnn_core.data import versions
+    from cnn_core.data.datasets import load_dataset
+
+    base = load_dataset(DataConfig("mnist-5k"))
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(base.train), round(fraction * len(base.train)), replace=False)
+    edits = []
+    for i in chosen:
+        to = (int(base.train.labels[i]) + int(rng.integers(1, 10))) % 10
+        edits.append({"key": int(base.train.keys[i]), "action": "relabel", "to": base.class_names[to]})
+    version = versions.derive("mnist-5k", edits)
+    return load_dataset(DataConfig(version)), {e["key"] for e in edits}
+
+
+@pytest.mark.slow
+def test_confident_learning_finds_more_flipped_labels_than_the_loss_ranking(tmp_path):
+    """The run's own model trains until it fits its training data, flips included: it has
+    memorised them, so their loss is low. Fold models never saw the image they judge."""
+    from cnn_core.inspection.hardest import rank
+    from cnn_core.inspection.label_issues import find
+    from cnn_core.runs.store import RunStore
+    from cnn_core.settings.config import ArchChoice, TrainConfig
+    from cnn_core.training.fit import run_config, run_training
+    from cnn_core.training.saved import load_run_model
+
+    noisy, flipped = flipped_mnist()
+    assert len(flipped) == 112 and noisy.edited["train"] == 112
+    arch = ArchChoice("keras-mnist")
+    config = TrainConfig(epochs=20, batch_size=64, learning_rate=0.003, early_stopping=False)
+    rows = find(noisy, arch, config, folds=3, epochs=5)
+    listed = len(rows)
+    assert 0.5 * len(flipped) <= listed <= 3 * len(flipped)  # cleanlab's own estimate of the noise, roughly 3 %
+    cl_recall = len({r["index"] for r in rows} & flipped) / len(flipped)
+
+    store = RunStore(tmp_path / "runs")
+    run_dir = store.new_run(run_config(noisy, arch, config), arch.preset)
+    assert run_training(noisy, arch, config, run_dir, store).status == "completed"
+    ranked = rank(load_run_model(run_dir, store)[0], noisy, ("train",))
+    assert (ranked.predicted == ranked.labels).mean() >= 0.99  # it fits its training data: the flips are learnt
+    hardest = {int(noisy.train.keys[int(ranked.index[i])]) for i in ranked.order()[:listed]}
+    loss_recall = len(hardest & flipped) / len(flipped)
+    print(f"lists of {listed}: confident learning recall {cl_recall:.1%}, loss ranking recall {loss_recall:.1%}")
+    assert cl_recall >= 0.6
+    assert cl_recall >= loss_recall + 0.15, (cl_recall, loss_recall)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import ast
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from cnn_core.errors import StudioError
 from cnn_core.runs.store import RunStore, read_json, write_json
 from cnn_core.takehome import export
 from cnn_core.takehome.report import report
+from tests.scripts import output_of, run_scripts
 
 pytestmark = pytest.mark.slow
 
@@ -68,29 +67,46 @@ def shape_of(tree: ast.Module) -> dict:
     return {"top": top, "imports": imports, "calls": call_names(tree)}
 
 
-@pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=["triple-double", "triple-single", "backslash", "html", "control"])
-def test_a_hostile_run_gives_the_templates_script_and_runs_nothing(text, runs, tmp_path):
-    store, run = runs
-    benign = ast.parse(export.script(run))
-    folder = f'{tmp_path}/pets\'"""\nimport os\n"""{text}'  # a folder path is user text too
-    made_hostile(run, text, folder)
-    source = export.script(run)
-    hostile = ast.parse(source)
-    benign_folder = made_hostile(run, "benign", f"{tmp_path}/pets")
+HOSTILE_IDS = ["triple-double", "triple-single", "backslash", "html", "control"]
+
+
+@pytest.fixture(scope="module")
+def hostile_scripts(trained_runs, tmp_path_factory) -> dict[str, dict]:
+    """For each hostile text: a copy of the shared run made hostile (the text in its names and its
+    folder path), its exported script in a clean folder, and what `train.py --help` did. The five
+    run in one process (tests/scripts.py), each in its own folder: TensorFlow is imported once."""
+    source_run = next(p for p in trained_runs.iterdir() if p.is_dir())
+    base, made = tmp_path_factory.mktemp("hostile-scripts"), {}
+    for name, text in zip(HOSTILE_IDS, HOSTILE_TEXTS, strict=True):
+        root = base / name
+        run = RunStore(root / "runs").root / source_run.name
+        shutil.copytree(source_run, run)
+        folder = f'{root}/pets\'"""\nimport os\n"""{text}'  # a folder path is user text too
+        source = export.script(made_hostile(run, text, folder))
+        script = root / "clean" / "train.py"
+        script.parent.mkdir()
+        script.write_text(source, encoding="utf-8")
+        made[name] = {"run": run, "root": root, "folder": folder, "source": source, "script": script}
+    done = run_scripts({name: (m["script"], ["--help"]) for name, m in made.items()})
+    return {name: {**m, "help": done[name]} for name, m in made.items()}
+
+
+@pytest.mark.parametrize("name, text", list(zip(HOSTILE_IDS, HOSTILE_TEXTS, strict=True)), ids=HOSTILE_IDS)
+def test_a_hostile_run_gives_the_templates_script_and_runs_nothing(name, text, hostile_scripts):
+    made = hostile_scripts[name]
+    hostile = ast.parse(made["source"])
+    benign_folder = made_hostile(made["run"], "benign", f"{made['root']}/pets")
     benign = ast.parse(export.script(benign_folder))
     assert shape_of(hostile) == shape_of(benign)
     assert not any(c.endswith("system") or c in ("exec", "eval", "__import__") for c in call_names(hostile))
     doc = ast.get_docstring(hostile)
     assert doc.startswith(export._one_line(text) + ": ")  # the name, on the docstring's first line
     data_path = next(n for n in hostile.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "DATA_PATH")
-    assert ast.literal_eval(data_path.value) == folder  # the path itself, as a Python string
-    script = tmp_path / "clean" / "train.py"
-    script.parent.mkdir()
-    script.write_text(source, encoding="utf-8")
-    done = subprocess.run([sys.executable, str(script), "--help"], cwd=script.parent, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert sorted(p.name for p in script.parent.iterdir()) == ["train.py"]
-    assert not list(tmp_path.rglob("PWNED")) and not (Path.cwd() / "PWNED").exists()
+    assert ast.literal_eval(data_path.value) == made["folder"]  # the path itself, as a Python string
+    helped = made["help"]  # `train.py --help` in the script's clean folder
+    assert helped.get("exit") == 0 and "usage:" in helped["stdout"], output_of(helped)
+    assert sorted(p.name for p in made["script"].parent.iterdir()) == ["train.py"]
+    assert not list(made["root"].rglob("PWNED")) and not (Path.cwd() / "PWNED").exists()
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,6 @@
 """Chromium, classroom mode: a learner's refusals as they see them on the page: a server folder
 outside the data roots, and a second run past the class's queue limit."""
 
-import subprocess
-
 import pytest
 
 from tests.conftest import make_class_folder
@@ -22,10 +20,7 @@ def server(tmp_path_factory):
     srv = Server(tmp_path_factory.mktemp("classroom-limits"), env).start()
     srv.roots = roots
     yield srv
-    try:
-        srv.stop()
-    except subprocess.TimeoutExpired:
-        srv.stop(kill=True)
+    srv.stop()  # killed after a grace period when it does not exit (Server.stop)
 
 
 def test_a_folder_outside_the_data_roots_is_refused_and_one_inside_loads(browser, server):

@@ -9,7 +9,7 @@ import pytest
 from cnn_core.runs.store import RunStore
 from cnn_core.training import checkpoints
 from tests.e2e.conftest import Server
-from tests.e2e.helpers import assert_no_exception, wait_for_batches, wait_ready
+from tests.e2e.helpers import LONG_EPOCHS, assert_no_exception, run_folders, runs_since, wait_for_batches, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -22,13 +22,14 @@ def start_training(page, url, epochs):
     page.get_by_role("button", name="Pause").wait_for(timeout=120_000)
 
 
-def test_pause_then_resume_in_the_browser_continues_the_same_run(page, server):
-    start_training(page, server.url, 30)
+def test_pause_then_resume_in_the_browser_continues_the_same_run(page, shared_server):
+    server, before = shared_server, run_folders(shared_server)
+    start_training(page, server.url, LONG_EPOCHS)
     wait_for_batches(page, 4)
     page.get_by_role("button", name="Pause").click()
     # mid-epoch as a rule; at an epoch's end when the click lands during its validation (an epoch is ~1.5 s here)
     page.get_by_text(re.compile(r"Paused (at batch|at the end of epoch)")).wait_for(timeout=120_000)
-    runs = [p for p in (server.workdir / "runs").iterdir() if json.loads((p / "status.json").read_text())["status"] == "paused"]
+    runs = [p for p in runs_since(server, before) if json.loads((p / "status.json").read_text())["status"] == "paused"]
     assert len(runs) == 1 and checkpoints.resume_point(runs[0]) is not None
     page.get_by_role("button", name="Resume").first.click()
     page.get_by_role("button", name="Stop training").wait_for(timeout=120_000)

@@ -21,6 +21,7 @@ from ui import run_access, state, widgets
 
 SHOWN = 24  # issues drawn at once; the CSV holds them all
 POLL_SECONDS = 1.0
+KEPT = 8  # finished searches kept (with their results) across the process
 NO_MARK = "no mark"
 _SEARCHES: dict[tuple[str, str], Search] = {}  # (owner, run id) -> its search, across reruns and tabs
 _LOCK = threading.Lock()
@@ -148,6 +149,8 @@ def _start_form(loaded) -> None:
         with _LOCK, st.spinner("Starting (the first time loads TensorFlow)…"):
             search = Search(loaded.dataset, arch, config, int(folds), int(epochs), owner=state.owner_id())
             _SEARCHES[(state.owner_id(), loaded.run_id)] = search.start()
+            for old in [k for k, v in _SEARCHES.items() if not v.active][:-KEPT]:  # finished ones hold their dataset
+                del _SEARCHES[old]
 
 
 def _watch(loaded) -> None:

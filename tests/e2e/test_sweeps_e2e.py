@@ -7,11 +7,17 @@ import json
 
 import pytest
 
-from tests.e2e.helpers import assert_no_exception, choose, wait_ready
+from tests.e2e.helpers import assert_no_exception, choose, run_folders, wait_ready
 
 pytestmark = pytest.mark.e2e
 LINK = "data=digits&size=16&limit=150&epochs=3&arch=tutorial-minimal"
 CELLS = "() => [...document.querySelectorAll('[data-testid=stDataFrame] [role=gridcell]')].map(c => c.innerText)"
+
+
+@pytest.fixture
+def server(shared_server):
+    """The session's shared server (tests/e2e/conftest.py)."""
+    return shared_server
 
 
 def test_define_a_sweep_watch_the_table_fill_and_keep_the_best(page, server):
@@ -36,12 +42,7 @@ def test_define_a_sweep_watch_the_table_fill_and_keep_the_best(page, server):
     (folder,) = list(sweeps.iterdir())
     message = json.loads((folder / "status.json").read_text())["message"]
     best_trial = int(message.split("best: trial ")[1].split(" ")[0])
-    best_run = next(
-        p.name
-        for p in (server.workdir / "runs").iterdir()
-        if p.is_dir()
-        and not p.name.startswith(".")
-        and json.loads((p / "config.json").read_text())["sweep"]["trial"] == best_trial
-    )
+    trials = {(json.loads((p / "config.json").read_text()).get("sweep") or {}).get("trial"): p.name for p in run_folders(server)}
+    best_run = trials[best_trial]  # the shared server's other runs belong to no sweep
     page.locator("[data-testid=stSidebar]").get_by_text(best_run).wait_for()  # the sidebar card names it
     assert_no_exception(page)

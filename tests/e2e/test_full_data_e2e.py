@@ -14,7 +14,8 @@ pytestmark = pytest.mark.e2e
 DEBIAN = Path("/usr/share/datasets")
 
 
-def test_upload_a_whole_folder_from_the_browser(page, server, tmp_path):
+def test_upload_a_whole_folder_from_the_browser(page, shared_server, tmp_path):
+    server = shared_server  # the session's (tests/e2e/conftest.py): this test needs no environment of its own
     root = make_class_folder(tmp_path / "pets", {"cats": 6, "dogs": 7})
     (root / ".DS_Store").write_bytes(b"junk")
     (root / "dogs" / "broken.png").write_bytes(b"not an image")

@@ -43,7 +43,8 @@ def test_each_finding_shows_on_its_run(browser, diagnosed_server):
         page.close()
 
 
-def test_a_diverging_run_live_and_its_suggestion_applied(page, server):
+def test_a_diverging_run_live_and_its_suggestion_applied(page, shared_server):
+    server = shared_server  # the session's (tests/e2e/conftest.py): this test needs no environment of its own
     page.goto(f"{server.url}/train?data=shapes&size=16&limit=200&arch=lenet-dropout&batch=16&epochs=3&lr=1")
     wait_ready(page, "LeNet-style")
     page.get_by_role("button", name="Train", exact=True).click()

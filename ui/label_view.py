@@ -212,6 +212,11 @@ def pending(loaded) -> None:
     if found:
         counts = {a: sum(e["action"] == a for e in found.values()) for a in ("relabel", "exclude", "keep")}
         st.markdown(f"**{len(found)} pending mark(s):** " + ", ".join(f"{n} {a}" for a, n in counts.items() if n))
+        test_keys = loaded.dataset.test.keys
+        on_test = len(set(found) & {plain_key(k) for k in test_keys}) if test_keys is not None else 0
+        if on_test:
+            st.caption(f"{on_test} of them on test images: a version that edits the test split changes what its "
+                       "test accuracy measures.")  # fmt: skip
         left, right = st.columns(2)
         if left.button(
             "Save as a dataset version", icon=":material/save:", type="primary", key=_key("label_save", loaded.run_id)

@@ -53,7 +53,9 @@ def _comparison(original: str, corrected: str) -> None:
                 f"({widgets.plain_text(status)})")  # fmt: skip
     labels = {original: f"{original} (original)", corrected: f"{corrected} (corrected)"}
     histories = {html.escape(labels[r]): store.read_history(path) for r, path in runs.items()}  # trace names render HTML
-    st.plotly_chart(curves.compare_runs(histories), width="stretch", key=f"evaluate.label_compare.{corrected}")
+    st.plotly_chart(
+        curves.compare_runs(histories), width="stretch", key=state.key("evaluate", "label_variant", "chart", corrected)
+    )
     found = {}
     for run, path in runs.items():
         metrics = read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}

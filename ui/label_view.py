@@ -25,15 +25,11 @@ KEPT = 8  # finished searches kept (with their results) across the process
 NO_MARK = "no mark"
 _SEARCHES: dict[tuple[str, str], Search] = {}  # (owner, run id) -> its search, across reruns and tabs
 _LOCK = threading.Lock()
-# Session keys of this section ("evaluate.<name>..."); ask to move them into ui/state.PAGE_KEYS.
-_NAMES = {"label_folds", "label_epochs", "label_go", "label_cancel", "label_mark", "label_marks", "label_save",
-          "label_saved", "label_train", "label_variant", "label_forget", "label_csv"}  # fmt: skip
 
 
 def _key(name: str, *suffix) -> str:
-    if name not in _NAMES:
-        raise KeyError(f"no session key {name!r} in the label-issues section")
-    return ".".join(["evaluate", name, *map(str, suffix)])
+    """A session key of this section (registered in ui/state.PAGE_KEYS under "evaluate")."""
+    return state.key("evaluate", name, *suffix)
 
 
 def dataset_id_of(loaded) -> str:

@@ -164,6 +164,25 @@ def test_undoing_every_edit_gives_back_the_original_counts(pets):
     assert load_dataset(_config(version_id)).counts() == base.counts()
 
 
+def test_a_zip_of_class_folders_has_versions_by_file_too(pets, tmp_path):
+    import zipfile
+
+    archive = tmp_path / "pets.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for png in sorted(pets.rglob("*.png")):
+            zf.write(png, f"pets/{png.relative_to(pets).as_posix()}")
+    base_id = f"zip:{archive}"
+    base = load_dataset(_config(base_id))
+    key = next(k for k in base.train.keys.tolist() if k.startswith("cats/"))
+    version_id = versions.derive(base_id, [{"key": key, "action": "relabel", "to": "dogs"}], base)
+    assert version_id.startswith(f"{base_id}@v-")
+    version = load_dataset(_config(version_id))
+    assert _by_key(version.train)[key] == 1 and _by_key(base.train)[key] == 0
+    assert version.counts()["train"] == [base.counts()["train"][0] - 1, base.counts()["train"][1] + 1]
+    assert version.counts()["test"] == base.counts()["test"]
+    assert archive.is_file() and zipfile.ZipFile(archive).namelist()  # the original is never changed
+
+
 def test_exclude_drops_and_the_test_split_stays_the_same_images(pets):
     base_id = f"folder:{pets}"
     base = load_dataset(_config(base_id))

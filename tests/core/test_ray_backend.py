@@ -24,6 +24,7 @@ from cnn_core.jobs.registry import JobRegistry, RemoteJob
 from cnn_core.runs.store import RunStore
 from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
 from cnn_core.training import checkpoints
+from tests.cli import cli
 from tests.conftest import ROOT, make_class_folder
 
 # not imported here: Ray must first see the environment of a loopback cluster (cluster.connect sets it)
@@ -39,6 +40,12 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def mnist():
     return load_dataset(DataConfig(dataset_id="mnist-5k"))
+
+
+@pytest.fixture(scope="module")
+def mnist_1500():
+    """A third of it: shorter epochs for the tests that train to the end."""
+    return load_dataset(DataConfig(dataset_id="mnist-5k", limit=1500))
 
 
 def wait_until(condition, timeout: float = 180, what: str = "the condition") -> None:
@@ -119,7 +126,8 @@ def test_a_job_on_the_cluster_trains_live_pauses_resumes_and_stops_for_its_owner
     assert keras.saving.load_model(job.run_dir / "model.keras").count_params() == 93_322
 
 
-def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpoint(on_cluster, mnist):
+def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpoint(on_cluster, mnist_1500):
+    mnist = mnist_1500
     jobs = JobRegistry(max_running=1)
     job = jobs.submit(mnist, ArchChoice("keras-mnist"), TrainConfig(epochs=4, batch_size=16), "bob")
     wait_until(lambda: (job.run_dir / "checkpoints" / "epoch-0001.json").is_file(), what="the first checkpoint")
@@ -148,19 +156,21 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
     assert record["run_id"] == job.run_id and record["freeze"] and "conv2d" in record["copied"] and not record["fresh"]
 
 
-def test_a_runs_precision_comes_back_from_the_worker_and_stays_on_resume(on_cluster, mnist):
+def test_a_runs_precision_comes_back_from_the_worker_and_stays_on_resume(on_cluster, mnist_1500):
     """The worker records the precision it chose in its copy of config.json, which is not sent back
     whole: the server's run must get the record (the Train page, the exported script and a resume read it)."""
     from cnn_core.takehome import export
 
     jobs = JobRegistry(max_running=1)
-    job = jobs.submit(mnist, ArchChoice("tutorial-minimal"), TrainConfig(epochs=1, batch_size=64, precision="bfloat16"), "dan")
+    job = jobs.submit(
+        mnist_1500, ArchChoice("tutorial-minimal"), TrainConfig(epochs=1, batch_size=64, precision="bfloat16"), "dan"
+    )
     job.wait(300)
     assert job.status == "completed", job.record.message
     recorded = json.loads((job.run_dir / "config.json").read_text())["precision"]
     assert recorded == {"setting": "bfloat16", "chosen": "bfloat16", "reason": "mixed bfloat16, as set", "ratios": []}
     assert "    precision = 'bfloat16'" in export.script(job.run_dir)
-    more = jobs.resume(job.run_id, "dan", mnist, more_epochs=1)
+    more = jobs.resume(job.run_id, "dan", mnist_1500, more_epochs=1)
     more.wait(300)
     assert more.status == "completed", more.record.message
     assert json.loads((job.run_dir / "config.json").read_text())["precision"] == recorded
@@ -178,11 +188,11 @@ def test_an_uploaded_folder_travels_through_the_object_store(on_cluster, tmp_pat
 
 
 def test_the_cli_trains_on_the_cluster(ray_cluster, tmp_path):
-    env = {**os.environ, **{k: v for k, v in ray_cluster.env().items() if k != cluster.ADDRESS_ENV}}
-    out = subprocess.run(
-        [sys.executable, "-m", "cnn_core", "train", "--dataset", "mnist-5k", "--limit", "800", "--epochs", "2",
-         "--ray-address", ray_cluster.address, "--runs-dir", str(tmp_path / "runs"), "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    """In this process (tests/cli.py), which holds the cluster's token already: the Ctrl-C test below
+    starts a real `python -m cnn_core train` on the cluster."""
+    out = cli(
+        "train", "--dataset", "mnist-5k", "--limit", "800", "--epochs", "2",
+        "--ray-address", ray_cluster.address, "--runs-dir", str(tmp_path / "runs"), "--json",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     final = json.loads(out.stdout)
@@ -208,20 +218,25 @@ def test_the_cluster_command_starts_a_loopback_cluster_and_ctrl_c_stops_it():
         [sys.executable, "-m", "cnn_core", "cluster", "--cpus", "1", "--json"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    text = ""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        text += proc.stdout.readline()
-        try:
-            started = json.loads(text)
-            break
-        except ValueError:
-            continue
-    address = started["address"]
-    assert address.startswith("127.0.0.1:") and started["env"]["RAY_AUTH_MODE"] == "token"
-    cluster.check_reachable(address)
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 0
+    try:
+        text = ""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            text += proc.stdout.readline()
+            try:
+                started = json.loads(text)
+                break
+            except ValueError:
+                continue
+        address = started["address"]
+        assert address.startswith("127.0.0.1:") and started["env"]["RAY_AUTH_MODE"] == "token"
+        cluster.check_reachable(address)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:  # a failed check must not leave the cluster running (it did, once, on a loaded machine)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=120)
     with pytest.raises(StudioError, match="cannot be reached"):
         cluster.check_reachable(address, timeout=1)
 
@@ -235,8 +250,8 @@ def test_a_job_asking_for_more_cpus_than_the_cluster_has_is_refused_before_a_run
     assert list((workspace / "runs").iterdir()) == []
 
 
-def test_ctrl_c_pauses_a_cli_run_on_the_worker_and_resume_finishes_it_there(ray_cluster, tmp_path):
-    env = {**os.environ, **ray_cluster.env()}
+def test_ctrl_c_pauses_a_cli_run_on_the_worker_and_resume_finishes_it_there(on_cluster, tmp_path):
+    env = {**os.environ, **on_cluster.env()}
     runs = str(tmp_path / "runs")
     proc = subprocess.Popen(
         [sys.executable, "-m", "cnn_core", "train", "--dataset", "mnist-5k", "--limit", "600", "--epochs", "40",
@@ -253,10 +268,7 @@ def test_ctrl_c_pauses_a_cli_run_on_the_worker_and_resume_finishes_it_there(ray_
     run = Path(final["run_dir"])
     assert (run / "checkpoints" / "resume.json").is_file()  # written on the worker, sent back (a pause that
     assert checkpoints.resume_point(run).epoch < 40  # lands on an epoch's end continues from that epoch's checkpoint)
-    done = subprocess.run(
-        [sys.executable, "-m", "cnn_core", "resume", run.name, "--runs-dir", runs, "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    done = cli("resume", run.name, "--runs-dir", runs, "--json")  # in this process: the pause was the process's test
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["status"] == "completed" and "submitted to the Ray cluster" in done.stderr
     assert [row["epoch"] for row in RunStore(runs).read_history(run)] == list(range(1, 41))

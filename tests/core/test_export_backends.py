@@ -17,6 +17,7 @@ from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
 from cnn_core.takehome import export
 from cnn_core.training.fit import Start, run_config, run_training
 from cnn_core.training.transfer import parent_of
+from tests.scripts import output_of, run_scripts
 
 pytestmark = pytest.mark.slow
 
@@ -56,23 +57,42 @@ def test_the_script_runs_on_the_jax_backend(tmp_path):
     assert (tmp_path / "jax" / "model.keras").is_file()
 
 
-def test_without_keras_backend_the_script_uses_tensorflow(trained_runs, tmp_path):
-    run = next(p for p in trained_runs.iterdir() if p.is_dir())
-    _, printed = run_script(run, tmp_path / "tf", "--epochs", "1", "--limit", "60")
-    assert "on tensorflow" in printed and "test accuracy:" in printed
-
-
-def test_a_fine_tuned_runs_script_says_it_trains_from_scratch_and_runs(tmp_path):
-    store = RunStore(tmp_path / "runs")
+@pytest.fixture(scope="module")
+def on_tensorflow(trained_runs, tmp_path_factory) -> dict[str, tuple]:
+    """The two TensorFlow cases below, run in one process without KERAS_BACKEND (tests/scripts.py):
+    name -> (script text, what it printed); "child" also gives its parent's and its own run folders."""
+    base = tmp_path_factory.mktemp("backends")
+    store = RunStore(base / "runs")
     parent = train(store, TrainConfig(epochs=1, batch_size=32))
     child = train(
         store, TrainConfig(epochs=1, batch_size=32, seed=2), start=Start(parent=parent_of(parent, (8, 8, 1), freeze=True))
     )
+    runs = {"plain": next(p for p in trained_runs.iterdir() if p.is_dir()), "child": child}
+    args = {"plain": ["--epochs", "1", "--limit", "60"], "child": ["--epochs", "1", "--limit", "300"]}
+    jobs = {}
+    for name, run_dir in runs.items():
+        script = base / name / "train.py"
+        script.parent.mkdir()
+        script.write_text(export.script(run_dir), encoding="utf-8")
+        jobs[name] = (script, args[name])
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = run_scripts(jobs, env=env)
+    found = {name: (jobs[name][0].read_text(), output_of(done[name])) for name in jobs}
+    return found | {"runs": (parent, child)}
+
+
+def test_without_keras_backend_the_script_uses_tensorflow(on_tensorflow):
+    _, printed = on_tensorflow["plain"]
+    assert "on tensorflow" in printed and "test accuracy:" in printed, printed
+
+
+def test_a_fine_tuned_runs_script_says_it_trains_from_scratch_and_runs(on_tensorflow):
+    parent, child = on_tensorflow["runs"]
     assert read_json(child / "config.json")["parent"]["run_id"] == parent.name
-    text, printed = run_script(child, tmp_path / "child", "--epochs", "1", "--limit", "300")
+    text, printed = on_tensorflow["child"]
     doc = text.split('"""')[1]
     assert f"fine-tuned this run from run {parent.name}'s weights with its convolutions frozen" in doc
     assert "it trains every layer from scratch" in doc and "FINE_TUNED = True" in text
-    assert "this script trains from scratch" in printed and "test accuracy:" in printed
+    assert "this script trains from scratch" in printed and "test accuracy:" in printed, printed
     plain = export.script(parent)
     assert "FINE_TUNED = False" in plain and "from scratch" not in plain.split('"""')[1]  # nor does its docstring

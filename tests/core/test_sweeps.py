@@ -23,6 +23,7 @@ from cnn_core.sweeps import study
 from cnn_core.sweeps.definition import SweepDefinition
 from cnn_core.sweeps.driver import SweepDriver
 from cnn_core.sweeps.space import parse_param
+from tests.cli import cli
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -141,8 +142,9 @@ def test_a_killed_sweep_resumes_without_repeating_complete_trials(workspace):
     (sweep,) = sweeps.list_sweeps(store)
     assert len(before) == 1 and sweep.status()["status"] == "interrupted"
     page = workspace / "sweep.html"
-    resumed = sweep_cli("--resume", sweep.sweep_id, "--runs-dir", str(runs), "--json", "--report", str(page))
-    out, err = resumed.communicate(timeout=300)
+    # the resume runs in this process (tests/cli.py): only the killed sweep needed a process of its own
+    resumed = cli("sweep", "--resume", sweep.sweep_id, "--runs-dir", str(runs), "--json", "--report", str(page))
+    out, err = resumed.stdout, resumed.stderr
     assert resumed.returncode == 0, err
     result = json.loads(out)
     assert result["sweep"] == sweep.sweep_id

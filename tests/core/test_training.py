@@ -48,18 +48,37 @@ def test_completed_run_has_every_file_and_test_metrics(tiny, tmp_path):
     assert epoch_summaries(result.run_dir / "tensorboard" / "train") == {"epoch_loss": [0, 1], "epoch_accuracy": [0, 1]}
 
 
-@pytest.mark.parametrize("schedule", ["cosine", "one-cycle"])
-def test_a_scheduled_run_saves_a_model_any_keras_loads(tiny, tmp_path, schedule):
+SCHEDULED = ["cosine", "one-cycle"]
+
+
+@pytest.fixture(scope="module")
+def scheduled(tiny, tmp_path_factory) -> dict[str, tuple]:
+    """schedule -> (its run, what a fresh Python with plain Keras printed loading its model.keras): one
+    process loads both models, so TensorFlow is imported once for the two."""
+    store = RunStore(tmp_path_factory.mktemp("scheduled"))
+    runs = {s: train_sync(tiny, TrainConfig(epochs=1, batch_size=32, schedule=s, warmup_epochs=0.5), store) for s in SCHEDULED}
+    code = (
+        "import sys, keras\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        m = keras.saving.load_model(path); print(m.count_params(), getattr(m, 'optimizer', None), flush=True)\n"
+        "    except Exception as exc:\n"
+        "        print('error:', repr(exc).replace(chr(10), ' '), flush=True)"
+    )
+    paths = [str(runs[s].run_dir / "model.keras") for s in SCHEDULED]
+    out = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True, timeout=300)
+    lines = out.stdout.splitlines() + [out.stderr[-1500:]] * len(SCHEDULED)  # Python's own error if it stopped
+    return {s: (runs[s], out.returncode, lines[k]) for k, s in enumerate(SCHEDULED)}
+
+
+@pytest.mark.parametrize("schedule", SCHEDULED)
+def test_a_scheduled_run_saves_a_model_any_keras_loads(scheduled, schedule):
     """model.keras holds no optimizer, so no learning-rate schedule of CNN Studio's: a fresh Python
     with plain Keras (nothing of cnn_core imported) loads it."""
-    result = train_sync(tiny, TrainConfig(epochs=1, batch_size=32, schedule=schedule, warmup_epochs=0.5), RunStore(tmp_path))
-    assert RunStore(tmp_path).info(result.run_dir).status == "completed"
-    code = "import sys, keras; m = keras.saving.load_model(sys.argv[1]); print(m.count_params(), getattr(m, 'optimizer', None))"
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(result.run_dir / "model.keras")], capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-1500:]
-    assert out.stdout.split() == [str(json.loads((result.run_dir / "config.json").read_text())["architecture"]["params"]), "None"]
+    result, returncode, printed = scheduled[schedule]
+    assert RunStore(result.run_dir.parent).info(result.run_dir).status == "completed"
+    assert returncode == 0, printed
+    assert printed.split() == [str(json.loads((result.run_dir / "config.json").read_text())["architecture"]["params"]), "None"]
 
 
 def epoch_summaries(folder) -> dict[str, list[int]]:
@@ -248,21 +267,20 @@ def test_cli_train_takes_a_presets_recommended_settings_and_flags_still_win(tmp_
 
 
 @pytest.mark.slow
-def test_cli_trains_fashion_cnn_on_a_subset_of_the_real_fashion_mnist(tmp_path):
-    """CI trains on Debian's Fashion-MNIST (`make test` installs dataset-fashion-mnist)."""
+def test_cli_trains_fashion_cnn_on_a_subset_of_the_real_fashion_mnist(tmp_path, monkeypatch):
+    """CI trains on Debian's Fashion-MNIST (`make test` installs dataset-fashion-mnist). In this
+    process (tests/cli.py): test_cli_train_evaluate_predict_on_a_tiny_dataset runs a real one."""
     real = Path("/usr/share/datasets/fashion-mnist")
     if not real.is_dir():
         if os.environ.get("CI") == "true":
             pytest.fail("dataset-fashion-mnist is not installed: `make test` installs it when root")
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
-    env = {**os.environ, "CNN_STUDIO_SYSTEM_DATASETS": str(real.parent)}
-    info = subprocess.run([sys.executable, "-m", "cnn_core", "dataset-info", "fashion-mnist", "--limit", "3000", "--json"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    monkeypatch.setenv("CNN_STUDIO_SYSTEM_DATASETS", str(real.parent))  # the real files, only read
+    info = cli("dataset-info", "fashion-mnist", "--limit", "3000", "--json")
     assert json.loads(info.stdout)["origin"].startswith("Debian package dataset-fashion-mnist")
-    out = subprocess.run(
-        [sys.executable, "-m", "cnn_core", "train", "--dataset", "fashion-mnist", "--limit", "3000", "--arch", "fashion-cnn",
-         "--epochs", "4", "--batch-size", "32", "--runs-dir", str(tmp_path), "--json"],  # enough steps for batch norm's averages
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env,
+    out = cli(  # 4 epochs: enough steps for batch norm's averages
+        "train", "--dataset", "fashion-mnist", "--limit", "3000", "--arch", "fashion-cnn",
+        "--epochs", "4", "--batch-size", "32", "--runs-dir", str(tmp_path), "--json",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     final = json.loads(out.stdout)

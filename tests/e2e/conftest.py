@@ -131,5 +131,5 @@ def page(browser, request):
     yield pg
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    pg.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True)
+    pg.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True, timeout=120_000)
     context.close()

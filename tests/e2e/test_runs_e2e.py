@@ -28,6 +28,7 @@ def test_compare_two_runs_and_download_one(page, server, trained_runs, tmp_path)
     wait_ready(page, "Whole run (.zip)")
     click_row(page, grid, 1)
     wait_ready(page, "Comparing 2 runs")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)  # drawn after the text, later on a busy machine
     assert page.locator(".js-plotly-plot").count() == 1
     assert_no_exception(page)
 

@@ -12,7 +12,7 @@ def test_evaluate_and_visualize_after_training(page, server, trained_runs):
     copy_runs(trained_runs, server.workdir / "runs")
     page.goto(f"{server.url}/evaluate")
     wait_ready(page, "Confusion matrix")
-    page.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").first.wait_for(timeout=30_000)
+    page.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").first.wait_for(timeout=120_000)
     assert page.get_by_role("heading", name="Per-class metrics").count() == 1
     assert_no_exception(page)
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 def test_draw_and_upload(page, server, tmp_path, digits_runs):
     copy_runs(digits_runs, server.workdir / "runs")
     page.goto(f"{server.url}/predict")
-    wait_ready(page, "Draw a digit above")
+    wait_ready(page, "Draw a digit above", timeout=120_000)  # the server's first model: TensorFlow is imported
     draw_a_digit(page)
     assert page.get_by_text("Prediction").count() >= 1
     assert_no_exception(page)

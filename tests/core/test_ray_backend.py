@@ -216,7 +216,7 @@ def test_the_cli_says_when_the_cluster_cannot_be_reached(tmp_path):
 def test_the_cluster_command_starts_a_loopback_cluster_and_ctrl_c_stops_it():
     proc = subprocess.Popen(
         [sys.executable, "-m", "cnn_core", "cluster", "--cpus", "1", "--json"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
         text = ""
@@ -234,8 +234,8 @@ def test_the_cluster_command_starts_a_loopback_cluster_and_ctrl_c_stops_it():
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
     finally:
-        if proc.poll() is None:  # a failed check must not leave the cluster running (it did, once, on a loaded machine)
-            proc.send_signal(signal.SIGINT)
+        if proc.poll() is None:  # a failed check must not leave the cluster running (it did, twice): its whole group
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=120)
     with pytest.raises(StudioError, match="cannot be reached"):
         cluster.check_reachable(address, timeout=1)

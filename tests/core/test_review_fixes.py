@@ -191,7 +191,7 @@ def test_a_learner_cannot_import_a_run_on_a_folder_they_may_not_read(where, clas
 def test_a_learner_may_import_a_run_on_their_own_upload(classroom_mode, tmp_path):
     store = RunStore(tmp_path / "runs")
     folder = classroom.upload_dir(LEARNER) / "pets"
-    config = run_record(data={**run_record()["data"], "dataset_id": f"zip:{folder}.zip@v-abc123"})
+    config = run_record(data={**run_record()["data"], "dataset_id": f"zip:{folder}.zip@v-abc12345"})
     assert import_run_zip(hostile_zip(tmp_path / "run.zip", config=config), store, LEARNER).is_dir()
 
 

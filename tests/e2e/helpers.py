@@ -6,9 +6,10 @@ from pathlib import Path
 
 EXCEPTION = "[data-testid=stException]"
 # Epochs for a run of the Train page's default (Keras MNIST convnet on MNIST 5k) that a test stops by
-# hand: about 45 s of training here, and under auto precision's 2 TFLOP (31.8 epochs of this model),
-# above which the run would first time bfloat16 against float32 (seconds before its first batch).
-LONG_EPOCHS = "30"
+# hand: long enough never to finish first, even on a loaded machine (30 epochs, about 45 s here, did
+# finish before a slow test's Stop). Auto precision times bfloat16 against float32 before the first
+# such run of a server (a few seconds; then it is cached in the server's data folder).
+LONG_EPOCHS = "200"
 
 
 def wait_ready(page, text: str | None = None, timeout: float = 60_000) -> None:

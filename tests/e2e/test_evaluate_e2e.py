@@ -20,6 +20,25 @@ PLOT_POINT = """([kind, point]) => {
 }"""
 
 
+# The first trace's point farthest from any other point of any trace (axes scaled to their spans):
+# hovering it can only show it (two points drawn over each other could answer either).
+LONELY_POINT = """(() => {
+  const g = [...document.querySelectorAll('.js-plotly-plot')].find(p => p.data && p.data[0] === t);
+  const xs = g.data.flatMap(d => [...d.x]), ys = g.data.flatMap(d => [...d.y]);
+  const span = v => (Math.max(...v) - Math.min(...v)) || 1, sx = span(xs), sy = span(ys);
+  let best = 0, farthest = -1;
+  for (let i = 0; i < t.x.length; i++) {
+    let nearest = Infinity;
+    for (let j = 0; j < xs.length; j++) {
+      const d = ((t.x[i] - xs[j]) / sx) ** 2 + ((t.y[i] - ys[j]) / sy) ** 2;
+      if (j !== i) nearest = Math.min(nearest, d);  // the first trace comes first in xs: j === i is the point itself
+    }
+    if (nearest > farthest) { farthest = nearest; best = i; }
+  }
+  return [t.x[best], t.y[best], t.customdata[best][0]];
+})()"""
+
+
 def click_plot(page, kind: str, point: str) -> dict:
     """Click the data point `point` (a JS expression of the trace `t`) of the first `kind` plot."""
     args = [kind, point]
@@ -50,7 +69,7 @@ def test_hover_a_point_of_the_map_to_see_its_image_and_click_to_open_it(page, se
     wait_ready(page, "A map of what it learned")
     element, frame = map_frame(page)
     page.wait_for_timeout(300)
-    found = frame.evaluate(PLOT_POINT, ["scattergl", "[t.x[0], t.y[0], t.customdata[0][0]]"])
+    found = frame.evaluate(PLOT_POINT, ["scattergl", LONELY_POINT])  # two points drawn over each other: either answers
     box = element.bounding_box()
     x, y = box["x"] + found["x"], box["y"] + found["y"]
     page.mouse.move(x - 30, y - 30)

@@ -209,20 +209,4 @@ def _select(config: DataConfig, dataset_id: str) -> None:
 
 def _table(header: list[str], rows: list[list[str]], right=(), bold_last: bool = False, max_height: int = 320) -> None:
     """A small HTML table of cells already escaped (they may hold markup of this module's own)."""
-    right = set(right)
-
-    def cell(value: str, tag: str, i: int) -> str:
-        return f'<{tag} style="text-align:{"right" if i in right else "left"};padding:2px 10px">{value}</{tag}>'
-
-    head = "".join(cell(escape(h), "th", i) for i, h in enumerate(header))
-    body = "".join(
-        f'<tr style="{"font-weight:600;border-top:2px solid #ccc" if bold_last and k == len(rows) - 1 else ""}">'
-        + "".join(cell(v, "td", i) for i, v in enumerate(row))
-        + "</tr>"
-        for k, row in enumerate(rows)
-    )
-    st.markdown(
-        f'<div style="max-height:{max_height}px;overflow-y:auto;font-size:0.85rem">'
-        f'<table style="width:100%;margin:0"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>',
-        unsafe_allow_html=True,
-    )
+    widgets.compact_table(header, rows, max_height, right=right, bold_last=bold_last, markup=True)

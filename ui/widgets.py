@@ -33,22 +33,31 @@ def image_grid(images, captions: list[str] | None = None, size: int = 72) -> Non
         st.image([sharp(im, size) for im in images], caption=captions, width=size, clamp=True, alt=alt)
 
 
-def compact_table(header: list[str], rows: list[list], max_height: int = 320) -> None:
+def compact_table(
+    header: list[str], rows: list[list], max_height: int = 320, right=None, bold_last: bool = True, markup: bool = False
+) -> None:
     """A small read-only table as plain HTML (numbers right-aligned, last row bold, scrolls past
     `max_height`). It draws with the page's own text: `st.dataframe` makes a first visit load 1.2 MB
-    of grid script, and markdown tables are twice as tall per row."""
+    of grid script, and markdown tables are twice as tall per row.
+
+    Args:
+        right: the columns to right-align (default: those whose first row holds an int).
+        markup: the cells are HTML already escaped by the caller (which may add markup of its own).
+    """
     from html import escape
 
-    numeric = [bool(rows) and isinstance(rows[0][i], int) for i in range(len(header))]
+    if right is None:
+        right = [i for i in range(len(header)) if rows and isinstance(rows[0][i], int)]
+    right = set(right)
 
-    def cell(value, tag: str, right: bool) -> str:
-        text = f"{value:,}" if isinstance(value, int) else escape(str(value))
-        return f'<{tag} style="text-align:{"right" if right else "left"};padding:2px 10px">{text}</{tag}>'
+    def cell(value, tag: str, i: int) -> str:
+        text = value if markup and tag == "td" else f"{value:,}" if isinstance(value, int) else escape(str(value))
+        return f'<{tag} style="text-align:{"right" if i in right else "left"};padding:2px 10px">{text}</{tag}>'
 
-    head = "".join(cell(h, "th", r) for h, r in zip(header, numeric))
+    head = "".join(cell(h, "th", i) for i, h in enumerate(header))
     body = "".join(
-        f'<tr style="{"font-weight:600;border-top:2px solid #ccc" if k == len(rows) - 1 else ""}">'
-        + "".join(cell(v, "td", r) for v, r in zip(row, numeric))
+        f'<tr style="{"font-weight:600;border-top:2px solid #ccc" if bold_last and k == len(rows) - 1 else ""}">'
+        + "".join(cell(v, "td", i) for i, v in enumerate(row))
         + "</tr>"
         for k, row in enumerate(rows)
     )

@@ -10,7 +10,8 @@ import pytest
 from tests.e2e.helpers import assert_no_exception, choose, run_folders, wait_ready
 
 pytestmark = pytest.mark.e2e
-LINK = "data=digits&size=16&limit=150&epochs=3&arch=tutorial-minimal"
+# 60 epochs: each trial trains several seconds, so the page sees the sweep running (3 epochs ended it before a first redraw)
+LINK = "data=digits&size=16&limit=150&epochs=60&arch=tutorial-minimal"
 CELLS = "() => [...document.querySelectorAll('[data-testid=stDataFrame] [role=gridcell]')].map(c => c.innerText)"
 
 

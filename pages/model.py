@@ -51,6 +51,8 @@ if preset != CUSTOM:
     spec = PRESETS[preset]
     state.set_arch_choice(ArchChoice(preset))
     st.markdown(f"{spec.description}  \n**From:** tutorial {spec.source}")
+    if spec.measured:
+        st.markdown(f"**Time to accuracy, measured:** {spec.measured}")
 else:
     st.markdown(
         "Edit the layers below (add rows at the bottom, delete with the row menu). The output layer, "

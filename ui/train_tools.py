@@ -29,7 +29,8 @@ def recommended_settings(spec, settings: TrainConfig) -> None:
         return
     listed = ", ".join(f"{settings_form.TRAIN_LABELS[k].lower()} {format_value(v)}" for k, v in spec.recommended.items())
     left, right = st.columns([4, 1], vertical_alignment="center")
-    left.info(f"**{spec.name}** was designed to train with: {listed}.", icon=":material/tips_and_updates:")
+    measured = f" Measured: {spec.measured}." if spec.measured else ""
+    left.info(f"**{spec.name}** was designed to train with: {listed}.{measured}", icon=":material/tips_and_updates:")
     if right.button("Use these settings", key=state.key("train", "recommended"), icon=":material/tune:"):
         state.update_train_config(**spec.recommended)
         settings_form.forget("train", TrainConfig)

@@ -38,6 +38,7 @@ class ArchitectureSpec:
     description: str = ""
     facts: list[tuple[tuple[int, int, int], int, int]] = field(default_factory=list)  # (shape, classes, params)
     recommended: dict = field(default_factory=dict)  # training settings it was designed with (TrainConfig fields)
+    measured: str = ""  # its time to accuracy with those settings on this project's 2-core test machine (`bench fashion`)
 
     def to_json(self) -> str:
         """The spec as the JSON file the Model page exports."""
@@ -109,6 +110,8 @@ PRESETS: dict[str, ArchitectureSpec] = {
             "Three 3x3 convolutions (32, 64, 64 filters) with two 2x2 max pools, then a 64-unit dense layer: "
             "the classic Keras example, about 99 % on full MNIST.",
             [((28, 28, 1), 10, 93_322)],
+            measured="on full Fashion-MNIST (8 epochs, batch 64, auto: bfloat16) 90.51 % after 48 s; it does not "
+            "reach 93 % there (2-core Xeon with AMX, `python -m bench fashion`)",
         ),
         ArchitectureSpec(
             "lenet-dropout",
@@ -145,6 +148,9 @@ PRESETS: dict[str, ArchitectureSpec] = {
             "Fashion-MNIST in a few minutes on two CPU cores; use its recommended settings.",
             [((28, 28, 1), 10, 391_306)],
             {"epochs": 12, "batch_size": 128, "optimizer": "adam", "learning_rate": 0.003, "schedule": "one-cycle"},
+            measured="with these settings on full Fashion-MNIST, 93 % test accuracy after 274 s with precision auto (bfloat16; "
+            "epoch 12, 93.11 % at the end) and after 304 s in float32 (epoch 11, 93.18 %), on a 2-core Xeon with AMX "
+            "(`python -m bench fashion`)",
         ),
         ArchitectureSpec(
             "malaria-bn",

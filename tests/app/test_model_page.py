@@ -47,3 +47,12 @@ def test_custom_stack_updates_the_summary_and_flags_invalid_rows():
     message = at.error[0].value
     assert "row 1: Conv2D: kernel_size" in message and "row 8: Dense: units" in message
     assert "Custom layer stack" in texts(at.sidebar) or "custom" in texts(at.sidebar).lower()
+
+
+def test_a_preset_shows_its_measured_time_to_accuracy_and_one_never_timed_shows_none():
+    at = open_page("model")
+    at.selectbox(key="model.preset").set_value("fashion-cnn").run()
+    measured = [m.value for m in at.markdown if m.value.startswith("**Time to accuracy, measured:**")]
+    assert len(measured) == 1 and "93 % test accuracy after" in measured[0] and "s with precision auto" in measured[0]
+    at.selectbox(key="model.preset").set_value("lenet-dropout").run()
+    assert not [m.value for m in at.markdown if "Time to accuracy" in m.value]

@@ -69,7 +69,7 @@ def test_the_validation_fraction_set_here_reaches_the_data_and_the_run():
 
 def test_a_presets_recommended_settings_apply_in_one_click():
     at = open_page("train", session={**TINY, "arch_choice": {"preset": "fashion-cnn"}})
-    assert any("was designed to train with" in i.value for i in at.info)
+    assert any("was designed to train with" in i.value and "Measured: with these settings" in i.value for i in at.info)
     next(b for b in at.button if b.label == "Use these settings").click().run(timeout=60)
     assert not at.exception
     recommended = {"epochs": 12, "batch_size": 128, "optimizer": "adam", "learning_rate": 0.003, "schedule": "one-cycle"}

@@ -249,7 +249,7 @@ def _save(model, dataset, config, run_dir, store, record, control, early) -> Tra
     if control.pause.is_set() and record.epochs_recorded < config.epochs:
         checkpoints.write(run_dir, point_info(model, record, checkpoints.RESUME, early), checkpoints.capture(model))
         return _outcome(store, run_dir, record, "paused", f"paused at {_where(record)}; resume to continue from there")
-    stopped = control.stop.is_set() or control.pause.is_set()
+    stopped = control.stop.is_set()  # a pause that lands after the last epoch: every epoch trained, it is complete
     if stopped:  # the run can still be continued from exactly here
         checkpoints.write(run_dir, point_info(model, record, checkpoints.RESUME, early), checkpoints.capture(model))
     scores = model.evaluate(evaluation_batches(dataset.test, config.batch_size), return_dict=True, verbose=0)

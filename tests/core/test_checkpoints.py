@@ -51,6 +51,17 @@ def resume(store, run_dir, more=0, dataset=None):
     return run_training(dataset or load_dataset(plan.data), plan.arch, plan.config, run_dir, store, start=plan.start)
 
 
+def test_a_pause_that_lands_after_the_last_epoch_completes_the_run(shapes, tmp_path):
+    """The pause arrives when the last epoch ends: nothing is left to resume, so the run is complete
+    (a sweep's trial then counts as complete, not as stopped by hand)."""
+    store, control = RunStore(tmp_path / "runs"), Control()
+    config = TrainConfig(epochs=2, batch_size=32)
+    done = train(shapes, store, config=config, arch=ArchChoice("tutorial-minimal"), control=control, report=pause_after(2, control))
+    assert control.pause.is_set()
+    assert done.status == "completed" and done.message == "", (done.status, done.message)
+    assert store.status(done.run_dir)["status"] == "completed" and done.test_accuracy is not None
+
+
 def test_a_run_paused_inside_epoch_3_and_resumed_matches_an_uninterrupted_run(shapes, tmp_path):
     store = RunStore(tmp_path / "runs")
     whole = train(shapes, store)

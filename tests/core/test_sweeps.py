@@ -28,7 +28,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 DATA = DataConfig(dataset_id="digits", limit=150, image_size=16)
-EPOCHS = 15  # a pause lands within a trial this long (6 raced to the end on a loaded 2-core machine)
+EPOCHS = 40  # a pause lands within a trial this long (6, then 15, raced to the end on a loaded 2-core machine)
 TINY = ["--dataset", "digits", "--limit", "150", "--image-size", "16", "--arch", "tutorial-minimal"]
 
 

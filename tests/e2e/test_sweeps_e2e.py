@@ -12,6 +12,9 @@ from tests.e2e.helpers import assert_no_exception, choose, run_folders, wait_rea
 pytestmark = pytest.mark.e2e
 # 60 epochs: each trial trains several seconds, so the page sees the sweep running (3 epochs ended it before a first redraw)
 LINK = "data=digits&size=16&limit=150&epochs=60&arch=tutorial-minimal"
+# the sweep's status line (`**Running**: …`) says `word`: any bold text of the main area, not the first
+# element of the page with that text, which a hidden one could be
+STATUS = "word => [...document.querySelectorAll('[data-testid=stMain] strong')].some(e => e.innerText.trim() === word)"
 CELLS = "() => [...document.querySelectorAll('[data-testid=stDataFrame] [role=gridcell]')].map(c => c.innerText)"
 
 
@@ -28,9 +31,9 @@ def test_define_a_sweep_watch_the_table_fill_and_keep_the_best(page, server):
     choose(page, "Search", "Grid")
     choose(page, "Stop hopeless trials early", "No pruning")  # every trial trains to its end
     page.get_by_role("button", name="Start the sweep").click()
-    page.get_by_text("Running", exact=True).first.wait_for(timeout=120_000)
+    page.wait_for_function(STATUS, arg="Running", timeout=120_000)
     page.wait_for_function(f"({CELLS})().includes('running')", timeout=120_000)  # the table shows a trial training
-    page.get_by_text("Completed", exact=True).first.wait_for(timeout=240_000)  # redrawn live, no click needed
+    page.wait_for_function(STATUS, arg="Completed", timeout=240_000)  # redrawn live, no click needed
     wait_ready(page)
     cells = page.evaluate(CELLS)
     assert cells.count("complete") == 3, cells

@@ -56,7 +56,9 @@ def test_a_pause_that_lands_after_the_last_epoch_completes_the_run(shapes, tmp_p
     (a sweep's trial then counts as complete, not as stopped by hand)."""
     store, control = RunStore(tmp_path / "runs"), Control()
     config = TrainConfig(epochs=2, batch_size=32)
-    done = train(shapes, store, config=config, arch=ArchChoice("tutorial-minimal"), control=control, report=pause_after(2, control))
+    done = train(
+        shapes, store, config=config, arch=ArchChoice("tutorial-minimal"), control=control, report=pause_after(2, control)
+    )
     assert control.pause.is_set()
     assert done.status == "completed" and done.message == "", (done.status, done.message)
     assert store.status(done.run_dir)["status"] == "completed" and done.test_accuracy is not None

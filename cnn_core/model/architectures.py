@@ -38,7 +38,7 @@ class ArchitectureSpec:
     description: str = ""
     facts: list[tuple[tuple[int, int, int], int, int]] = field(default_factory=list)  # (shape, classes, params)
     recommended: dict = field(default_factory=dict)  # training settings it was designed with (TrainConfig fields)
-    measured: str = ""  # its time to accuracy with those settings on this project's 2-core test machine (`bench fashion`)
+    measured: str = ""  # its measured time to accuracy, settings and machine named in the text (`bench fashion`)
 
     def to_json(self) -> str:
         """The spec as the JSON file the Model page exports."""

@@ -60,6 +60,19 @@ def pytest_collection_modifyitems(config, items):
     items[:] = sorted(items, key=lambda item: (-cost[group[item]], first[group[item]]))
 
 
+def pytest_xdist_node_collection_finished(node, ids):
+    """Stop at once when xdist no longer groups: each group's tests would be spread over both workers,
+    and every module and session fixture built once per worker (pytest 9.2 with xdist 3.8 did that
+    silently, and the suite took minutes longer). A grouped test's id ends in `@group`."""
+    lost = [i for i in ids if "@" not in i.rpartition("]")[2].rpartition("::")[2]]
+    if lost and node.config.getvalue("dist") == "loadgroup":
+        pytest.exit(
+            f"pytest-xdist did not group {lost[0]} (and {len(lost) - 1} more) by its xdist_group mark: this pytest "
+            "and pytest-xdist do not work together (requirements-dev.txt says which pytest to use)",
+            returncode=3,
+        )
+
+
 def _group(item) -> str:
     mark = item.get_closest_marker("xdist_group")
     return str(mark.args[0] if mark.args else mark.kwargs.get("name"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -20,6 +22,21 @@ ROOT = Path(__file__).resolve().parents[1]
 # four core test files, two workers, alternating: 82-83 s against 89-96 s with TensorFlow's default.
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+# Auto precision times bfloat16 against float32 for a few seconds before a model's first long run,
+# and keeps the result in the data folder's precision.json: each test server has its own data folder
+# and measured the same models again. One cache for the session (set in the controller before the
+# xdist workers start, so they and their servers inherit it) lets them reuse what any measured; the
+# tests of the cache itself point at their own file.
+_PRECISION_CACHE = None
+if "CNN_STUDIO_PRECISION_CACHE" not in os.environ:
+    _PRECISION_CACHE = Path(tempfile.mkdtemp(prefix="cnn-studio-tests-"))
+    os.environ["CNN_STUDIO_PRECISION_CACHE"] = str(_PRECISION_CACHE / "precision.json")
+
+
+def pytest_unconfigure(config):
+    if _PRECISION_CACHE is not None:
+        shutil.rmtree(_PRECISION_CACHE, ignore_errors=True)
 
 
 # A rough cost per test by its marks, for ordering the groups (below): a browser test takes tens of

@@ -70,23 +70,11 @@ def test_learners_see_only_their_own_runs_until_one_is_published_and_the_teacher
         run_a, run_b = start_run(ada, server), start_run(bo, server)
         assert run_a != run_b
 
-        seen_by_bo = runs_page_text(bo, server)
-        assert run_b in seen_by_bo and run_a not in seen_by_bo
-        refused = runs_page_text(bo, server, f"?run={run_a}")
-        assert f"no run {run_a} that you can see" in refused
-        assert bo.get_by_role("button", name="Whole run (.zip)").count() == 0
-        assert bo.get_by_role("button", name="model.keras").count() == 0
-        bo.goto(f"{server.url}/predict?run={run_a}")  # a light page: Evaluate would go on to score the test split
-        wait_ready(bo, "that you can see")
-        assert run_a not in bo.get_by_role("combobox", name="Model").first.input_value()
-        bo.goto(f"{server.url}/train?run={run_a}")
+        bo.goto(f"{server.url}/train?run={run_a}")  # while Ada's run trains
         wait_ready(bo, "Train")
         assert bo.get_by_role("button", name="Stop training").count() == 0  # never Ada's controls, nor her live view
         assert run_a not in bo.locator("[data-testid=stMain]").inner_text()
 
-        seen_by_teacher = runs_page_text(teacher, server)
-        assert run_a in seen_by_teacher and run_b in seen_by_teacher
-        assert "Ada · private" in seen_by_teacher and "Bo · private" in seen_by_teacher
         teacher.goto(f"{server.url}/teacher")
         wait_ready(teacher, "The class")
         enabled_stops = (
@@ -103,6 +91,19 @@ def test_learners_see_only_their_own_runs_until_one_is_published_and_the_teacher
                     break
                 teacher.wait_for_timeout(200)
             assert status(server, run_id) == "stopped", run_id
+
+        seen_by_teacher = runs_page_text(teacher, server)  # what follows needs no run training
+        assert run_a in seen_by_teacher and run_b in seen_by_teacher
+        assert "Ada · private" in seen_by_teacher and "Bo · private" in seen_by_teacher
+        seen_by_bo = runs_page_text(bo, server)
+        assert run_b in seen_by_bo and run_a not in seen_by_bo
+        refused = runs_page_text(bo, server, f"?run={run_a}")
+        assert f"no run {run_a} that you can see" in refused
+        assert bo.get_by_role("button", name="Whole run (.zip)").count() == 0
+        assert bo.get_by_role("button", name="model.keras").count() == 0
+        bo.goto(f"{server.url}/predict?run={run_a}")  # a light page: Evaluate would go on to score the test split
+        wait_ready(bo, "that you can see")
+        assert run_a not in bo.get_by_role("combobox", name="Model").first.input_value()
 
         runs_page_text(ada, server, f"?run={run_a}")  # the link opens Ada's own run
         ada.get_by_text("Publish to the class").click()

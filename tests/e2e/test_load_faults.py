@@ -49,7 +49,7 @@ def test_four_sessions_two_training_two_browsing(browser, capped_server):
     try:
         a.goto(f"{url}/train")
         wait_ready(a, "Keras MNIST convnet")
-        a.get_by_label("Epochs", exact=True).fill("20")  # long enough that B must wait for it, even on a slow machine
+        a.get_by_label("Epochs", exact=True).fill(LONG_EPOCHS)  # B waits for it until A stops it, below
         timed(
             "A: start training",
             lambda: (
@@ -99,11 +99,12 @@ def test_four_sessions_two_training_two_browsing(browser, capped_server):
         assert "MNIST (5,000-image subset)" in a.locator("[data-testid=stSidebar]").inner_text()
         running = [s for s in statuses(capped_server.workdir / "runs") if s == "running"]
         assert len(running) <= 1  # the cap: one job trains, the other waits
-        a.get_by_text("Training completed").wait_for(timeout=240_000)
+        a.get_by_role("button", name="Stop training").click()  # A's slot goes to B's queued run
+        a.get_by_text("Training stopped").wait_for(timeout=120_000)
         b.get_by_text("Training completed").wait_for(timeout=240_000)
         for page in (a, b, c, d):
             assert_no_exception(page)
-        assert statuses(capped_server.workdir / "runs") == ["completed"] * 3
+        assert statuses(capped_server.workdir / "runs") == ["completed", "completed", "stopped"]
     finally:
         for ctx in contexts:
             ctx.close()

@@ -34,6 +34,8 @@ def attached_job() -> TrainingJob | None:
         return None
     if job is not None and job.controlled_by(owner):
         state.set_session_job_id(job.run_id)  # a reloaded tab of the owner re-attaches with control
+        if st.query_params.get("run") != job.run_id:
+            st.query_params["run"] = job.run_id  # and the address names it (a rerun cut short may not have)
     return job
 
 

@@ -25,6 +25,11 @@ def test_a_page_that_lost_track_of_its_run_shows_it_again_on_train():
         assert at.session_state["train_job"] == job.run_id
         assert any(h.value == f"Run {job.run_id}" for h in at.subheader)
         assert [r.run_id for r in JOBS.active_for(job.owner)] == [job.run_id]
+        at.session_state["train_job"] = None  # cut short again; this time the page only reruns
+        at.query_params.pop("run", None)
+        at.run(timeout=120)
+        assert any(h.value == f"Run {job.run_id}" for h in at.subheader)
+        assert at.query_params.get("run") == job.run_id  # the address names the run again: a reload finds it
     finally:
         job.stop(job.owner)
         job.wait(120)

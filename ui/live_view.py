@@ -33,9 +33,7 @@ def attached_job() -> TrainingJob | None:
     if job is not None and not _visible(job, owner):
         return None
     if job is not None and job.controlled_by(owner):
-        state.set_session_job_id(job.run_id)  # a reloaded tab of the owner re-attaches with control
-        if st.query_params.get("run") != job.run_id:
-            st.query_params["run"] = job.run_id  # and the address names it (a rerun cut short may not have)
+        watch(job)  # a reloaded tab re-attaches with control; the address names the run (a rerun cut short may not have)
     return job
 
 
@@ -76,7 +74,8 @@ def is_mine(job: TrainingJob) -> bool:
 def watch(job: TrainingJob) -> None:
     """Show `job` on the Train page from now on (and keep it in the address, so a reload finds it)."""
     state.set_session_job_id(job.run_id)
-    st.query_params["run"] = job.run_id
+    if st.query_params.get("run") != job.run_id:
+        st.query_params["run"] = job.run_id
 
 
 def resume(run_id: str, more_epochs: int = 0) -> TrainingJob | None:

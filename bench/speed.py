@@ -8,7 +8,7 @@ Two settings are compared in alternating pairs (A B, then B A, ...), and the fig
 of the pairs' ratios with their range: this VM has spells of half speed, and two other sessions
 share its two cores. float32, bfloat16 and `auto` runs alternate (A B C, then C B A, ...). Each
 `auto` run starts with an empty measurement cache and decides as it would for the full-size run
-(12 epochs of Fashion-MNIST for fashion-cnn, 8 of MNIST for keras-mnist), so it measures
+(12 epochs of Fashion-MNIST for fashion-cnn and fashion-fast, 8 of MNIST for keras-mnist), so it measures
 bfloat16 against float32 (`precision.measure`) every time; its images/s count epochs 2.. as for
 the others, and the decision's own seconds are given next to the ratio, with their share of
 the full-size run.
@@ -28,8 +28,10 @@ from contextlib import contextmanager
 from bench.common import median, save, table  # noqa: F401 (save and table: run() below)
 from bench.fashion import fresh_precision_cache
 
-PRESETS = {"fashion-cnn": 128, "keras-mnist": 64}  # batch: fashion-cnn's recommended; keras-mnist as `bench training`
-FULL_RUN = {"fashion-cnn": (54_000, 12), "keras-mnist": (54_000, 8)}  # training images and epochs auto decides for
+# batch: fashion-cnn's and fashion-fast's recommended; keras-mnist as `bench training`
+PRESETS = {"fashion-cnn": 128, "fashion-fast": 128, "keras-mnist": 64}
+# the full-size run (training images, epochs) auto decides for
+FULL_RUN = {"fashion-cnn": (54_000, 12), "fashion-fast": (54_000, 12), "keras-mnist": (54_000, 8)}
 EPOCHS, PAIRS = 3, 3
 
 
@@ -293,8 +295,15 @@ def run() -> dict:
     )
     figures["xla_vs_default"] = abba(lambda: train(dataset, "fashion-cnn", precision="float32"),
                                      lambda: _with_xla(dataset), pairs=2)  # fmt: skip
+    figures["bn_after_pool_bf16"] = abba(lambda: train(dataset, "fashion-cnn", precision="bfloat16"),
+                                         lambda: train(dataset, "fashion-fast", precision="bfloat16"), pairs=2)  # fmt: skip
+    figures["together"] = abba(lambda: train(dataset, "fashion-cnn", precision="float32"),
+                               lambda: train(dataset, "fashion-fast", precision="auto"), pairs=2)  # fmt: skip
     table("Changes tried (kept only when ABBA says faster)",
           [("XLA jit_compile=True vs Keras' auto (off without a GPU), fashion-cnn float32",
-            shown(figures["xla_vs_default"]) + ": not kept")])  # fmt: skip
+            shown(figures["xla_vs_default"]) + ": not kept"),
+           ("batch normalisation after pooling, none in the first block (fashion-fast / fashion-cnn), bfloat16",
+            shown(figures["bn_after_pool_bf16"]) + ": kept, as the fashion-fast preset"),
+           ("together: fashion-fast with auto / fashion-cnn in float32", shown(figures["together"]))])  # fmt: skip
     save("speed", figures)
     return figures

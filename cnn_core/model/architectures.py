@@ -153,6 +153,36 @@ PRESETS: dict[str, ArchitectureSpec] = {
             "(`python -m bench fashion`)",
         ),
         ArchitectureSpec(
+            "fashion-fast",
+            "Fashion-MNIST CNN, fast (pool, then normalise)",
+            [
+                conv(32, 3, "same"),
+                pool(),
+                conv(64, 3, "same"),
+                pool(),
+                BN,
+                conv(128, 3, "same"),
+                pool(),
+                BN,
+                FLAT,
+                drop(0.25),
+                dense(256),
+                drop(0.25),
+            ],
+            "fashion-cnn with each batch normalisation moved after its pooling, and none in the first block; "
+            "designed for CNN Studio after a per-layer timing (`python -m bench speed`)",
+            "fashion-cnn's convolutions and dense layer, with the same multiply-adds, but batch normalisation "
+            "comes after each pool, on a quarter of the values, and the first block has none: it normalises "
+            "4,288 values an image where fashion-cnn normalises 43,904. In bfloat16, normalising the full-size "
+            "maps was half of fashion-cnn's training step, so this trains about twice as fast to the same "
+            "accuracy; use its recommended settings.",
+            [((28, 28, 1), 10, 391_178)],
+            {"epochs": 12, "batch_size": 128, "optimizer": "adam", "learning_rate": 0.003, "schedule": "one-cycle"},
+            measured="with these settings on full Fashion-MNIST, 93 % test accuracy after 89 s with precision auto "
+            "(bfloat16; epoch 10, 93.32 % after 106 s; 93.00-93.32 % at the end over 3 seeds) and after 170 s in "
+            "float32 (epoch 11, 93.10 %), on a 2-core Xeon with AMX (`python -m bench fashion`)",
+        ),
+        ArchitectureSpec(
             "malaria-bn",
             "Malaria cells CNN with batch normalisation",
             [

@@ -31,6 +31,22 @@ def test_malaria_non_trainable_and_formulas_as_in_its_table():
     assert first_conv.formula == "32×(3×3×3)+32 = 896" and first_conv.output_shape == (64, 64, 32)
 
 
+def test_fashion_fast_is_fashion_cnn_normalising_after_pooling():
+    """Same convolutions, dense layer, multiply-adds and settings; a tenth of the values normalised."""
+    cnn, fast = (plan(PRESETS[p], (28, 28, 1), 10) for p in ("fashion-cnn", "fashion-fast"))
+
+    def weighted(p):
+        return [(layer.type, layer.output_shape, layer.params) for layer in p.layers if layer.type in ("Conv2D", "Dense")]
+
+    def normalised(p):
+        return sum(math.prod(layer.output_shape) for layer in p.layers if layer.type == "BatchNormalization")
+
+    assert weighted(fast) == weighted(cnn) and fast.macs == cnn.macs == 7_748_608
+    assert (normalised(cnn), normalised(fast)) == (43_904, 4_288)
+    assert fast.total_params == cnn.total_params - 4 * 32 == 391_178  # no normalisation of the first 32 channels
+    assert PRESETS["fashion-fast"].recommended == PRESETS["fashion-cnn"].recommended
+
+
 def test_minimal_preset_shapes_follow_the_notebook():
     p = plan(PRESETS["tutorial-minimal"], (28, 28, 1), 10)
     assert [layer.output_shape for layer in p.layers] == [(28, 28, 1), (26, 26, 3), (26, 26, 3), (13, 13, 3), (507,), (10,)]

@@ -89,6 +89,11 @@ def drop(rate) -> dict:
 
 
 BN, FLAT = {"type": "BatchNormalization"}, {"type": "Flatten"}
+# fashion-cnn's three blocks; fashion-fast's, normalising after each pool and not in the first block
+FASHION_BLOCKS = [conv(32, 3, "same"), BN, pool(), conv(64, 3, "same"), BN, pool(), conv(128, 3, "same"), BN, pool()]
+FAST_BLOCKS = [conv(32, 3, "same"), pool(), conv(64, 3, "same"), pool(), BN, conv(128, 3, "same"), pool(), BN]
+FASHION_HEAD = [FLAT, drop(0.25), dense(256), drop(0.25)]  # and their classifier
+FASHION_RECIPE = {"epochs": 12, "batch_size": 128, "optimizer": "adam", "learning_rate": 0.003, "schedule": "one-cycle"}
 
 PRESETS: dict[str, ArchitectureSpec] = {
     p.id: p
@@ -125,21 +130,7 @@ PRESETS: dict[str, ArchitectureSpec] = {
         ArchitectureSpec(
             "fashion-cnn",
             "Fashion-MNIST CNN (batch-normalised blocks)",
-            [
-                conv(32, 3, "same"),
-                BN,
-                pool(),
-                conv(64, 3, "same"),
-                BN,
-                pool(),
-                conv(128, 3, "same"),
-                BN,
-                pool(),
-                FLAT,
-                drop(0.25),
-                dense(256),
-                drop(0.25),
-            ],
+            [*FASHION_BLOCKS, *FASHION_HEAD],
             "designed for CNN Studio after the small CNNs with batch normalisation in Fashion-MNIST's benchmark "
             "table (Debian's dataset-fashion-mnist README: 0.876-0.939 test accuracy)",
             "Three 'same' 3x3 convolution blocks (32, 64, 128 filters), each followed by batch normalisation "
@@ -147,28 +138,15 @@ PRESETS: dict[str, ArchitectureSpec] = {
             "it take a high learning rate with a one-cycle schedule, so it reaches about 93 % on full "
             "Fashion-MNIST in a few minutes on two CPU cores; use its recommended settings.",
             [((28, 28, 1), 10, 391_306)],
-            {"epochs": 12, "batch_size": 128, "optimizer": "adam", "learning_rate": 0.003, "schedule": "one-cycle"},
-            measured="with these settings on full Fashion-MNIST, 93 % test accuracy after 274 s with precision auto (bfloat16; "
-            "epoch 12, 93.11 % at the end) and after 304 s in float32 (epoch 11, 93.18 %), on a 2-core Xeon with AMX "
+            FASHION_RECIPE,
+            measured="with these settings on full Fashion-MNIST, 93 % test accuracy after 264 s with precision auto (bfloat16; "
+            "epoch 12, 93.11 % at the end) and after 289 s in float32 (epoch 11, 93.18 %), on a 2-core Xeon with AMX "
             "(`python -m bench fashion`)",
         ),
         ArchitectureSpec(
             "fashion-fast",
             "Fashion-MNIST CNN, fast (pool, then normalise)",
-            [
-                conv(32, 3, "same"),
-                pool(),
-                conv(64, 3, "same"),
-                pool(),
-                BN,
-                conv(128, 3, "same"),
-                pool(),
-                BN,
-                FLAT,
-                drop(0.25),
-                dense(256),
-                drop(0.25),
-            ],
+            [*FAST_BLOCKS, *FASHION_HEAD],
             "fashion-cnn with each batch normalisation moved after its pooling, and none in the first block; "
             "designed for CNN Studio after a per-layer timing (`python -m bench speed`)",
             "fashion-cnn's convolutions and dense layer, with the same multiply-adds, but batch normalisation "
@@ -177,7 +155,7 @@ PRESETS: dict[str, ArchitectureSpec] = {
             "maps was half of fashion-cnn's training step, so this trains about twice as fast to the same "
             "accuracy; use its recommended settings.",
             [((28, 28, 1), 10, 391_178)],
-            {"epochs": 12, "batch_size": 128, "optimizer": "adam", "learning_rate": 0.003, "schedule": "one-cycle"},
+            FASHION_RECIPE,
             measured="with these settings on full Fashion-MNIST, 93 % test accuracy after 89 s with precision auto "
             "(bfloat16; epoch 10, 93.32 % after 106 s; 93.00-93.32 % at the end over 3 seeds) and after 170 s in "
             "float32 (epoch 11, 93.10 %), on a 2-core Xeon with AMX (`python -m bench fashion`)",

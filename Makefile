@@ -36,7 +36,7 @@ test-packages:
 
 test: $(VENV)/.installed-test test-packages
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 3 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .

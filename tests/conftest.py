@@ -17,7 +17,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 
 # One TensorFlow thread per pool in every test process and every process they start (servers, the
-# CLI, scripts, Ray workers inherit it): `make test` runs three workers, each with servers beside it,
+# CLI, scripts, Ray workers inherit it): `make test` runs two workers, each with servers beside it,
 # on two cores, where TensorFlow's pools of two spinning threads each only took turns. Measured on
 # four core test files, two workers, alternating: 82-83 s against 89-96 s with TensorFlow's default.
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
@@ -54,12 +54,12 @@ def pytest_configure(config):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """`make test` runs three pytest-xdist workers with `--dist loadgroup`: each test file stays on one
+    """`make test` runs two pytest-xdist workers with `--dist loadgroup`: each test file stays on one
     worker (its module fixtures, such as a server, start once), and files that share an expensive
     session fixture name one group (`pytest.mark.xdist_group`) so it is built once.
 
     Under xdist the groups are handed out costliest first (a browser file of two long tests before a
-    file of forty quick ones): the last groups to start are short, so the workers finish close
+    file of forty quick ones): the last groups to start are short, so both workers finish close
     together. xdist's own order, most tests first, left the browser files with one or two tests,
     each a minute long, for the end."""
     for item in items:
@@ -78,7 +78,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_xdist_node_collection_finished(node, ids):
-    """Stop at once when xdist no longer groups: each group's tests would be spread over the workers,
+    """Stop at once when xdist no longer groups: each group's tests would be spread over both workers,
     and every module and session fixture built once per worker (pytest 9.2 with xdist 3.8 did that
     silently, and the suite took minutes longer). A grouped test's id ends in `@group`."""
     lost = [i for i in ids if "@" not in i.rpartition("]")[2].rpartition("::")[2]]

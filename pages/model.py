@@ -50,7 +50,8 @@ preset = st.selectbox(
 if preset != CUSTOM:
     spec = PRESETS[preset]
     state.set_arch_choice(ArchChoice(preset))
-    st.markdown(f"{spec.description}  \n**From:** tutorial {spec.source}")
+    origin = f"tutorial {spec.source}" if spec.source[:1].isdigit() else spec.source  # "001: ..." names a tutorial
+    st.markdown(f"{spec.description}  \n**From:** {origin}")
     if spec.measured:
         st.markdown(f"**Time to accuracy, measured:** {spec.measured}")
 else:

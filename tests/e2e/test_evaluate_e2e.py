@@ -49,7 +49,14 @@ def click_plot(page, kind: str, point: str) -> dict:
     return found
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
+def server(shared_server):
+    """The session's shared server (tests/e2e/conftest.py): these tests read only the run they copy
+    into it, named in each address (`?run=`)."""
+    return shared_server
+
+
+@pytest.fixture(scope="module")
 def digits_run(server, digits_runs):
     return copy_runs(digits_runs, server.workdir / "runs")[0]
 
@@ -64,8 +71,8 @@ def map_frame(page):
     return element, frame
 
 
-def test_hover_a_point_of_the_map_to_see_its_image_and_click_to_open_it(page, server):
-    page.goto(f"{server.url}/evaluate")
+def test_hover_a_point_of_the_map_to_see_its_image_and_click_to_open_it(page, server, digits_run):
+    page.goto(f"{server.url}/evaluate?run={digits_run.name}")
     wait_ready(page, "A map of what it learned")
     element, frame = map_frame(page)
     tip = frame.locator("#tip")
@@ -93,8 +100,8 @@ def test_hover_a_point_of_the_map_to_see_its_image_and_click_to_open_it(page, se
     assert_no_exception(page)
 
 
-def test_click_a_confusion_matrix_cell_and_see_its_images(page, server):
-    page.goto(f"{server.url}/evaluate")
+def test_click_a_confusion_matrix_cell_and_see_its_images(page, server, digits_run):
+    page.goto(f"{server.url}/evaluate?run={digits_run.name}")
     wait_ready(page, "Confusion matrix")
     click_plot(page, "heatmap", "[t.x[3], t.y[3]]")  # true 3 predicted 3: the correct ones
     page.get_by_text("test image(s) of 3 predicted as 3").wait_for(timeout=30_000)

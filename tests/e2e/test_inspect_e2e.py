@@ -8,9 +8,10 @@ from tests.trained import copy_runs
 pytestmark = pytest.mark.e2e
 
 
-def test_evaluate_and_visualize_after_training(page, server, trained_runs):
-    copy_runs(trained_runs, server.workdir / "runs")
-    page.goto(f"{server.url}/evaluate")
+def test_evaluate_and_visualize_after_training(page, shared_server, trained_runs):
+    server = shared_server  # the session's (tests/e2e/conftest.py): the address names the run it copies in
+    (run,) = copy_runs(trained_runs, server.workdir / "runs")
+    page.goto(f"{server.url}/evaluate?run={run.name}")
     wait_ready(page, "Confusion matrix")
     page.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").first.wait_for(timeout=120_000)
     assert page.get_by_role("heading", name="Per-class metrics").count() == 1

@@ -11,13 +11,20 @@ from tests.trained import copy_runs
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
+def server(shared_server):
+    """The session's shared server (tests/e2e/conftest.py): these tests read only the run they copy
+    into it, named in each address (`?run=`)."""
+    return shared_server
+
+
+@pytest.fixture(scope="module")
 def digits_run(server, digits_runs):
     return copy_runs(digits_runs, server.workdir / "runs")[0]
 
 
-def test_find_label_issues_mark_one_and_save_a_version(page, server):
-    page.goto(f"{server.url}/evaluate")
+def test_find_label_issues_mark_one_and_save_a_version(page, server, digits_run):
+    page.goto(f"{server.url}/evaluate?run={digits_run.name}")
     wait_ready(page, "Two ways to find wrong labels")
     folds = page.get_by_role("spinbutton", name="Folds (k models)")
     folds.fill("2")

@@ -11,9 +11,19 @@ from tests.trained import copy_runs
 pytestmark = pytest.mark.e2e
 
 
-def test_draw_and_upload(page, server, tmp_path, digits_runs):
-    copy_runs(digits_runs, server.workdir / "runs")
-    page.goto(f"{server.url}/predict")
+@pytest.fixture(scope="module")
+def server(shared_server):
+    """The session's shared server (tests/e2e/conftest.py): each test names its run in the address."""
+    return shared_server
+
+
+@pytest.fixture(scope="module")
+def digits_run(server, digits_runs):
+    return copy_runs(digits_runs, server.workdir / "runs")[0]
+
+
+def test_draw_and_upload(page, server, tmp_path, digits_run):
+    page.goto(f"{server.url}/predict?run={digits_run.name}")
     wait_ready(page, "Draw a digit above", timeout=120_000)  # the server's first model: TensorFlow is imported
     draw_a_digit(page)
     assert page.get_by_text("Prediction").count() >= 1
@@ -42,9 +52,8 @@ def test_draw_and_upload(page, server, tmp_path, digits_runs):
     assert_no_exception(page)
 
 
-def test_robustness_sliders_and_the_occlusion_map(page, server, tmp_path, digits_runs):
-    copy_runs(digits_runs, server.workdir / "runs")
-    page.goto(f"{server.url}/predict")
+def test_robustness_sliders_and_the_occlusion_map(page, server, tmp_path, digits_run):
+    page.goto(f"{server.url}/predict?run={digits_run.name}")
     wait_ready(page, "Draw a digit above")
     page.get_by_text("Upload", exact=True).click()
     digit = Image.new("RGB", (280, 280), "white")

@@ -4,24 +4,21 @@ import shutil
 
 import pytest
 
-from tests.e2e.conftest import Server
 from tests.e2e.helpers import assert_no_exception, choose, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("diagnosed")]  # a shared session fixture (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def diagnosed_server(tmp_path_factory, diagnosed):
-    """A server over copies of the diagnosis scenarios' runs (tests/trained.py), those with a model."""
-    workdir = tmp_path_factory.mktemp("diagnosed")
+def diagnosed_server(shared_server, diagnosed):
+    """The session's shared server (tests/e2e/conftest.py) with copies of the diagnosis scenarios' runs
+    (tests/trained.py), those with a model; the test picks each by its id."""
     names = {}
     for kind, (title, result) in diagnosed.items():
         if kind != "diverging":  # failed before it saved a model: the live test below shows that one
-            shutil.copytree(result.run_dir, workdir / "runs" / result.run_dir.name)
+            shutil.copytree(result.run_dir, shared_server.workdir / "runs" / result.run_dir.name, dirs_exist_ok=True)
             names[title] = result.run_dir.name
-    server = Server(workdir).start()
-    yield server, names
-    server.stop()
+    return shared_server, names
 
 
 def test_each_finding_shows_on_its_run(browser, diagnosed_server):
@@ -29,7 +26,7 @@ def test_each_finding_shows_on_its_run(browser, diagnosed_server):
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.set_default_timeout(120_000)
     try:
-        page.goto(f"{server.url}/evaluate")
+        page.goto(f"{server.url}/evaluate?run={next(iter(names.values()))}")
         wait_ready(page, "Confusion matrix")
         for title, run_id in names.items():
             choose(page, "Model", run_id)

@@ -51,10 +51,9 @@ def build_parser(prog: str = "python -m cnn_core", extra_commands: dict[str, str
 
 def _recommended(args: argparse.Namespace) -> dict:
     """`train --arch PRESET`: the preset's recommended settings, which stand in for the defaults."""
-    from cnn_core.model.architectures import PRESETS
+    from cnn_core.cli.common import recommended
 
-    preset = PRESETS.get(getattr(args, "arch", None) or "") if args.command == "train" and not getattr(args, "from") else None
-    return dict(preset.recommended) if preset else {}
+    return recommended(getattr(args, "arch", None)) if args.command == "train" and not getattr(args, "from") else {}
 
 
 def check_names(args: argparse.Namespace) -> None:

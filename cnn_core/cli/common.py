@@ -55,6 +55,15 @@ def quiet_tensorflow_import() -> None:
         os.close(devnull)
 
 
+def recommended(arch: str | None) -> dict:
+    """A preset's recommended training settings, which stand in for the defaults (`train --arch` and
+    `label-issues --dataset --arch`); {} for a JSON file or a preset without any."""
+    from cnn_core.model.architectures import PRESETS
+
+    preset = PRESETS.get(arch or "")
+    return dict(preset.recommended) if preset else {}
+
+
 def arch_choice(value: str):
     """A preset id, or a JSON architecture file, as the run's architecture choice."""
     from pathlib import Path

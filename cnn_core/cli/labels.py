@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnn_core.cli.common import arch_choice, data_args, data_config, dataset_help, emit, runs_dir_arg
+from cnn_core.cli.common import arch_choice, data_args, dataset_help, emit, recommended, runs_dir_arg
 from cnn_core.errors import StudioError
 from cnn_core.jobs import cluster
 from cnn_core.settings import fields
@@ -20,35 +20,50 @@ from cnn_core.settings import fields
 FIELDS = ("index", "file", "given", "suggested", "score")
 
 
+class _NotGiven:
+    """The default of every settings flag, so a flag given at its default value (`--epochs 5`) still
+    counts as given: argparse alone cannot tell it from a flag left out."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+NOT_GIVEN = _NotGiven()
+
+
+def _dests(cls, prefix: str) -> list[str]:
+    """The argparse destinations of `cls`'s flags (the dataset is an argument of its own, not a flag)."""
+    return [prefix + d.name for d in fields.declared(cls) if d.name != "dataset_id"]
+
+
 def _given(args: argparse.Namespace, prefix: str, cls) -> dict:
-    """The flags of `cls` given on the command line (those that differ from their defaults)."""
-    parser = args.labels_parser
-    found = {}
-    for d in fields.declared(cls):
-        dest = prefix + d.name
-        if hasattr(args, dest) and getattr(args, dest) != parser.get_default(dest):
-            found[d.name] = getattr(args, dest)
-    return found
+    """The flags of `cls` given on the command line, whatever their values."""
+    return {
+        dest[len(prefix) :]: getattr(args, dest)
+        for dest in _dests(cls, prefix)
+        if getattr(args, dest, NOT_GIVEN) is not NOT_GIVEN
+    }
 
 
 def _settings(args: argparse.Namespace):
-    """(data config, architecture, train config): from a run with the flags given on top, or from the flags."""
+    """(data config, architecture, train config): a run's settings, or the defaults (a preset's
+    recommended training settings among them, as `train --arch PRESET` uses), with every flag given on top."""
     from dataclasses import replace
 
-    from cnn_core.settings.config import DataConfig, TrainConfig
+    from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig, train_config_of
 
     if bool(args.run) == bool(args.dataset):
         raise StudioError("give either a run (RUN) or --dataset with --arch, not both or neither")
+    data_flags, train_flags = _given(args, "data_", DataConfig), _given(args, "", TrainConfig)
     if args.dataset:
-        train = fields.from_arguments(TrainConfig, args)
-        return data_config(args, args.dataset), arch_choice(args.arch or "keras-mnist"), train
+        arch = args.arch or "keras-mnist"
+        return DataConfig(args.dataset, **data_flags), arch_choice(arch), TrainConfig(**(recommended(arch) | train_flags))
     from cnn_core.runs.store import RunStore, read_json
-    from cnn_core.settings.config import ArchChoice, train_config_of
 
     run_dir = RunStore(args.runs_dir).resolve(args.run, allow_path=True)
     record = read_json(run_dir / "config.json")
-    data = replace(DataConfig.from_dict(record.get("data", {})), **_given(args, "data_", DataConfig))
-    train = replace(train_config_of(record), **_given(args, "", TrainConfig))
+    data = replace(DataConfig.from_dict(record.get("data", {})), **data_flags)
+    train = replace(train_config_of(record), **train_flags)
     arch = arch_choice(args.arch) if args.arch else ArchChoice.from_dict(record.get("architecture", {}))
     return data, arch, train
 
@@ -107,7 +122,7 @@ def cmd_label_issues(args: argparse.Namespace) -> int:
 
 def register(commands) -> None:
     """Add the label-issues command."""
-    from cnn_core.settings.config import TrainConfig
+    from cnn_core.settings.config import DataConfig, TrainConfig
 
     p = commands.add_parser(
         "label-issues",
@@ -118,7 +133,11 @@ def register(commands) -> None:
     )
     p.add_argument("run", nargs="?", help="a run id or run folder: use its dataset, architecture and settings")
     p.add_argument("--dataset", help=dataset_help())
-    p.add_argument("--arch", help="Architecture: a preset id (see `archs`) or a JSON architecture file (default keras-mnist).")
+    p.add_argument(
+        "--arch",
+        help="Architecture: a preset id (see `archs`) or a JSON architecture file (default keras-mnist). With --dataset, "
+        "a preset's recommended settings (fashion-cnn has some) replace the defaults; flags you give still win.",
+    )
     p.add_argument("--folds", type=_folds, default=5, help="k: how many fold models train (2 to 20). Default: 5.")
     p.add_argument("--top", type=int, help="list at most this many issues (default: all cleanlab finds)")
     fields.add_arguments(p, TrainConfig)
@@ -128,4 +147,5 @@ def register(commands) -> None:
         "--ray-address", metavar="HOST:PORT",
         help=f"train the folds as parallel tasks on this Ray cluster (default: ${cluster.ADDRESS_ENV}; unset: in this process)",
     )  # fmt: skip
-    p.set_defaults(func=cmd_label_issues, tensorflow=True, labels_parser=p)
+    given_or_not = dict.fromkeys(_dests(TrainConfig, "") + _dests(DataConfig, "data_"), NOT_GIVEN)
+    p.set_defaults(func=cmd_label_issues, tensorflow=True, **given_or_not)

@@ -145,11 +145,11 @@ def register(commands) -> None:
         "edit-dataset", help="mark images (relabel, exclude, keep) as a new dataset version; the files are never changed"
     )
     p.add_argument("id", help="dataset id or version (<id>@v-<8 hex>) to start from")
-    key = "FILE_OR_INDEX"
-    p.add_argument("--relabel", action="append", metavar=f"{key}=CLASS", help="give this image another class")
-    p.add_argument("--exclude", action="append", metavar=key, help="leave this image out")
-    p.add_argument("--keep", action="append", metavar=key, help="mark this image reviewed (no change)")
-    p.add_argument("--undo", action="append", metavar=key, help="take back this image's edit")
+    key, several = "FILE_OR_INDEX", {"action": "extend", "nargs": "+"}  # `--exclude 3 4` and `--exclude 3 --exclude 4`
+    p.add_argument("--relabel", **several, metavar=f"{key}=CLASS", help="give these images another class each")
+    p.add_argument("--exclude", **several, metavar=key, help="leave these images out")
+    p.add_argument("--keep", **several, metavar=key, help="mark these images reviewed (no change)")
+    p.add_argument("--undo", **several, metavar=key, help="take back these images' edits")
     data_args(p)
     p.set_defaults(func=cmd_edit_dataset)
     p = commands.add_parser("archs", help="list the architecture presets with their parameter counts")

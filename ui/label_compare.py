@@ -17,6 +17,24 @@ from ui import state, widgets
 POLL_SECONDS = 2.0
 
 
+def note_on_test_split(version) -> str:
+    """What a loaded dataset version did to the original's test split (the same images, less those it
+    excludes, some perhaps relabelled), and so whether the two runs' test accuracies compare directly."""
+    before = len(version.original_labels()["test"][1])
+    excluded = before - len(version.test)
+    relabelled = version.edited.get("test", 0) - excluded
+    if not excluded and not relabelled:
+        return (f"The test split is the original run's {before:,} images with the same labels, so the two runs' "
+                "test accuracies compare directly.")  # fmt: skip
+    did = " and ".join(f"{verb} {n:,}" for verb, n in (("relabels", relabelled), ("excludes", excluded)) if n)
+    measured = " and ".join(what for what, n in (("on fewer images", excluded), ("against other labels", relabelled)) if n)
+    return (
+        f"Of the original run's {before:,} test images, this version {did}"
+        + (f", leaving {len(version.test):,}" if excluded else "")
+        + f": the corrected run's test accuracy is measured {measured} than the original's; compare the two with that in mind."
+    )
+
+
 def corrected_run(loaded, dataset, started_key: str, button_key: str) -> None:
     """Train on the corrected data: a new run on `dataset` (the version) with the run's settings;
     `started_key` keeps its id in the session."""
@@ -63,7 +81,11 @@ def _comparison(original: str, corrected: str) -> None:
     cells = st.columns(2)
     for cell, run in zip(cells, runs):
         accuracy, before = found[run], found[original]
-        delta = f"{(accuracy - before) * 100:+.2f} points" if run == corrected and accuracy is not None and before else None
+        delta = (
+            f"{(accuracy - before) * 100:+.2f} points"
+            if run == corrected and accuracy is not None and before is not None
+            else None
+        )
         cell.metric(f"Test accuracy, {labels[run]}", f"{accuracy:.2%}" if accuracy is not None else "not yet", delta=delta)
     st.page_link("pages/runs.py", label="Open the Runs page (select both runs there to compare every setting)",
                  icon=":material/compare_arrows:")  # fmt: skip

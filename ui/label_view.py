@@ -239,7 +239,7 @@ def _save(loaded, dataset_id: str, found: dict) -> None:
 
 
 def _saved(loaded, version: str) -> None:
-    from ui.label_compare import corrected_run
+    from ui.label_compare import corrected_run, note_on_test_split
 
     st.success(f"Saved as dataset version {widgets.code_span(version)}. The original images are not changed.",
                icon=":material/check_circle:")  # fmt: skip
@@ -251,12 +251,6 @@ def _saved(loaded, version: str) -> None:
     edited = dataset.edited
     st.caption(
         f"Edited images: {edited.get('train', 0)} training, {edited.get('validation', 0)} validation, "
-        f"{edited.get('test', 0)} test. The test split is the same images as the original run's"
-        + (
-            f"; {edited['test']} of their labels changed, so test accuracy on this version measures against other "
-            "answers than the original run's: compare the two runs' accuracy with that in mind."
-            if edited.get("test")
-            else "; none of their labels changed, so the two runs' test accuracies compare directly."
-        )
+        f"{edited.get('test', 0)} test. {note_on_test_split(dataset)}"
     )
     corrected_run(loaded, dataset, _key("label_variant", loaded.run_id, version), _key("label_train", loaded.run_id, version))

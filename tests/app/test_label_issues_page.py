@@ -8,7 +8,7 @@ import pytest
 
 from cnn_core.access import classroom
 from cnn_core.runs.store import owner_tag, update_config
-from tests.app.helpers import open_page
+from tests.app.helpers import metric, open_page
 
 pytestmark = pytest.mark.slow
 ADA, BO = "a" * 32, "b" * 32
@@ -43,6 +43,8 @@ def test_find_mark_and_save_a_version(trained_run):
     next(b for b in at.button if b.label == "Save as a dataset version").click().run()
     saved = next(s.value for s in at.success if "Saved as dataset version" in s.value)
     assert "shapes@v-" in saved and "Edited images: 1 training" in captions(at)
+    tests = metric(at, "Test images")  # an issue is a training image: the test split stays the original's
+    assert f"The test split is the original run's {tests} images with the same labels" in captions(at)
 
 
 @pytest.fixture

@@ -36,22 +36,25 @@ class Cancelled(StudioError):
 
 @dataclasses.dataclass
 class FoldProgress:
-    """Where the fold trainings are: fold `fold` of `folds` (1-based), epoch `epoch` of `epochs`."""
+    """Where the fold trainings are: fold `fold` of `folds` (1-based), epoch `epoch` of `epochs`;
+    `epoch` is None when it is not known (Ray tasks say only when a fold is done)."""
 
     fold: int
     folds: int
-    epoch: int
+    epoch: int | None
     epochs: int
     done: int = 0  # folds finished
 
     @property
     def fraction(self) -> float:
-        return min(1.0, (self.done + (self.epoch / self.epochs if self.epochs else 0)) / self.folds) if self.folds else 1.0
+        return min(1.0, (self.done + (self.epoch or 0) / (self.epochs or 1)) / self.folds) if self.folds else 1.0
 
     @property
     def text(self) -> str:
         if self.done >= self.folds:
             return f"all {self.folds} folds trained"
+        if self.epoch is None:
+            return f"{self.done} of {self.folds} folds done (they train side by side on the Ray cluster)"
         return f"fold {self.fold} of {self.folds}, epoch {self.epoch} of {self.epochs} ({self.done} fold(s) done)"
 
 
@@ -264,7 +267,7 @@ def _on_cluster(dataset, arch, config, fold_of, folds, progress, cancelled, owne
     pending = {task.remote(shipped, fold_of == fold, *plain): fold for fold in range(folds)}
     probabilities = np.zeros((len(dataset.train), dataset.num_classes), np.float32)
     done = 0
-    progress(FoldProgress(1, folds, 0, config.epochs, 0))
+    progress(FoldProgress(1, folds, None, config.epochs, 0))  # a Ray task reports no epochs, only its end
     try:
         while pending:
             if cancelled():
@@ -274,7 +277,7 @@ def _on_cluster(dataset, arch, config, fold_of, folds, progress, cancelled, owne
                 fold = pending.pop(ref)
                 probabilities[fold_of == fold] = ray.get(ref)
                 done += 1
-                progress(FoldProgress(min(done + 1, folds), folds, 0, config.epochs, done))
+                progress(FoldProgress(min(done + 1, folds), folds, None, config.epochs, done))
     finally:
         for ref in pending:  # cancelled, or a fold failed: the others stop too
             ray.cancel(ref, force=True)

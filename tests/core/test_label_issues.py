@@ -126,6 +126,14 @@ def test_issues_are_the_doubted_labels_lowest_self_confidence_first():
     assert [r["index"] for r in issues_from(dataset, probabilities, top=1)] == [1007]
 
 
+def test_progress_says_epochs_in_this_process_and_only_folds_done_on_a_cluster():
+    here = folds.FoldProgress(2, 5, 3, 10, 1)
+    assert here.text == "fold 2 of 5, epoch 3 of 10 (1 fold(s) done)" and here.fraction == pytest.approx(0.26)
+    on_ray = folds.FoldProgress(3, 5, None, 10, 2)  # a Ray task reports only its end
+    assert on_ray.text == "2 of 5 folds done (they train side by side on the Ray cluster)" and on_ray.fraction == 0.4
+    assert folds.FoldProgress(5, 5, None, 10, 5).text == "all 5 folds trained"
+
+
 # Slow: real fold trainings.
 
 

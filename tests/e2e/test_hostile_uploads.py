@@ -12,6 +12,13 @@ UPLOAD = "[data-testid=stFileUploader] input[type=file]"
 ERROR = "[data-testid=stAlertContentError]"
 
 
+@pytest.fixture(scope="module")
+def server(shared_server):
+    """The session's shared server (tests/e2e/conftest.py): Predict shows the newest model, the one
+    imported last below."""
+    return shared_server
+
+
 def expect_outcome(page, ok_locator, refusal: str) -> None:
     """Wait for this upload's own result: `ok_locator`, or an error box that says `refusal`.
     (A check for "any error box" could read the previous upload's message before the page reruns.)"""

@@ -7,6 +7,7 @@ personal mode have no limits. A refusal names the limit and its value; nothing s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from cnn_core.access import classroom
@@ -55,11 +56,20 @@ def disk_used(store: RunStore, owner: str) -> int:
     return runs + folder_bytes(classroom.upload_dir(owner))
 
 
-def check(owner: str, active: list, store: RunStore, new_run: bool) -> float | None:
+@dataclass(frozen=True)
+class Load:
+    """A learner's runs as the job queue sees them (see `JobRegistry.load`)."""
+
+    training: int  # their turn has come: counted against `active_runs`
+    waiting: int  # still waiting for a turn: counted against `queued_runs`
+    waits: bool  # would one more run wait too (the learner is at their limit, or no slot is free)?
+
+
+def check(owner: str, load: Load, store: RunStore, new_run: bool) -> float | None:
     """Refuse a submit (`new_run`) or a resume over a class limit; else the seconds the run may train.
 
-    Args:
-        active: the learner's queued and running jobs.
+    A run that would start at once is never refused for the queue; one that would wait is refused
+    when the learner already has as many waiting as the class allows.
 
     Returns:
         The run time limit in seconds, or None when no limits apply.
@@ -67,16 +77,8 @@ def check(owner: str, active: list, store: RunStore, new_run: bool) -> float | N
     limits = limited(owner)
     if limits is None:
         return None
-    queued = sum(j.status == "queued" for j in active)
-    if len(active) >= limits.active_runs + limits.queued_runs:
-        if limits.queued_runs and len(active) - queued >= limits.active_runs:
-            raise StudioError(
-                f"you already have {_runs(queued)} waiting (the class limit is {limits.queued_runs}): wait or cancel one"
-            )
-        raise StudioError(
-            f"you already have {_runs(len(active))} training or waiting (the class limit is {limits.active_runs} training "
-            f"and {limits.queued_runs} waiting): wait for one to finish, or cancel one"
-        )
+    if load.waits and load.waiting >= limits.queued_runs:
+        raise StudioError(_queue_refusal(load, limits))
     if new_run:
         saved = len(owned_runs(store, owner_tag(owner)))
         if saved >= limits.saved_runs:
@@ -120,5 +122,24 @@ def check_import(owner: str, store: RunStore, incoming: int = 0) -> int | None:
     return room
 
 
-def _runs(count: int) -> str:
-    return f"{count} run{'s' if count != 1 else ''}"
+def _queue_refusal(load: Load, limits: classroom.Limits) -> str:
+    """Why one more run may not wait, naming the limit that refuses it."""
+    queued = f"at most {_runs(limits.queued_runs, 'queued run')}" if limits.queued_runs else "no queued runs"
+    if load.waiting or limits.queued_runs:
+        one = _it(load.waiting)
+        return f"you already have {_runs(load.waiting)} waiting, and the class allows {queued}: wait for {one} to start, or cancel {one}"
+    if load.training >= limits.active_runs:
+        one = _it(load.training)
+        return (
+            f"you already have {_runs(load.training)} training, and the class allows at most "
+            f"{_runs(limits.active_runs, 'active run')} and {queued}: wait for {one} to finish, or stop {one}"
+        )
+    return f"every training slot is busy, and the class allows {queued}: try again when a run finishes"
+
+
+def _it(count: int) -> str:
+    return "it" if count == 1 else "one"
+
+
+def _runs(count: int, noun: str = "run") -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"

@@ -2,7 +2,7 @@
 
 A job is controlled only by its owner (the browser session that started it, or the teacher in
 classroom mode): stop, pause, cancel and resume check the owner; everyone else may watch. A job
-waits in its registry's queue for a training slot (see registry.py); a queued job that is cancelled
+waits in its registry's queue for its turn to train (see registry.py); a queued job that is cancelled
 leaves the queue at once. A job given a time limit (the class's run time) stops when it runs out,
 and evaluates and saves like a Stop.
 """
@@ -105,6 +105,7 @@ class TrainingJob:
     """One training session in a server-owned thread; stop and pause act after the current batch."""
 
     backend = "this machine"
+    local_slot = True  # it takes one of this machine's training slots while it trains (see registry.py)
 
     def __init__(self, registry: JobRegistry, request: TrainRequest, store: RunStore):
         self.registry, self.request, self.store, self.owner = registry, request, store, request.owner
@@ -228,20 +229,24 @@ class TrainingJob:
             self._end()  # a cancelled job lets go of its images too
             return
         try:
-            if not self._begin():
-                return
-            r = self.request
-            self.result = run_training(
-                r.dataset, r.arch, r.config, self.run_dir, self.store, self.record, self.control, start=r.start
-            )
+            self._train()
         except StudioError as exc:
             self._fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure is recorded in the run; the app stays up
-            log.exception("training run %s failed", self.run_id)
+            log.exception("training run %s failed on %s", self.run_id, self.backend)
             self._fail(f"{type(exc).__name__}: {exc}")
         finally:
             self._end()
             self.registry.release(self)
+
+    def _train(self) -> None:
+        """Train in this thread, now that its turn has come (a Ray job drives its actor instead)."""
+        if not self._begin():
+            return
+        r = self.request
+        self.result = run_training(
+            r.dataset, r.arch, r.config, self.run_dir, self.store, self.record, self.control, start=r.start
+        )
 
     def _end(self) -> None:
         if self._timer is not None:

@@ -1,17 +1,19 @@
-"""The process-level job registry: it keeps training jobs across page reruns and gives them slots.
+"""The process-level job registry: it keeps training jobs across page reruns and gives them turns.
 
-At most `max_running` jobs train at once and the rest wait in a queue, first come first served;
-in classroom mode a learner's jobs also wait while the learner has as many training as the class
-allows. A second Train press with the same settings, while the first run is queued or training,
-gets that run back, not a second one. Personal mode keeps one active job per browser session;
-classroom mode applies the class limits instead (see access/quotas.py). The jobs themselves are in
-local.py (this machine) and remote.py (the Ray backend).
+At most `max_running` jobs train on this machine at once and the rest wait in a queue, first come
+first served; in classroom mode a learner's jobs also wait while the learner has as many training
+as the class allows, on either backend (a Ray job takes no slot here, but waits for its owner's
+turn like any other). A second Train press with the same settings, while the first run is queued
+or training, gets that run back, not a second one. Personal mode keeps one active job per browser
+session; classroom mode applies the class limits instead (see access/quotas.py). The jobs
+themselves are in local.py (this machine) and remote.py (the Ray backend).
 """
 
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from cnn_core.access import classroom, quotas
@@ -30,16 +32,27 @@ __all__ = ["ACTIVE", "JOBS", "JobRegistry", "RemoteJob", "ResumePlan", "TrainReq
 UNLIMITED = 1 << 30
 
 
+@dataclass(eq=False)
+class Turn:
+    """One waiter for a turn to train, or its holder: whose it is, how many its owner may hold at
+    once, and whether it takes one of this machine's slots (a Ray job does not)."""
+
+    holder: object
+    owner: str
+    cap: int
+    local: bool = True
+
+
 class JobRegistry:
-    """Jobs by run id, and the training slots they take in turn."""
+    """Jobs by run id, and the turns to train they take one after another."""
 
     def __init__(self, max_running: int | None = None):
         self.max_running = max_running or default_max_jobs()
         self.jobs: dict[str, TrainingJob] = {}
         self._lock = threading.Lock()
         self._turn = threading.Condition()
-        self._waiting: list[tuple[object, str, int]] = []  # (holder, owner, the owner's cap), by arrival
-        self._holding: list[tuple[object, str, int]] = []
+        self._waiting: list[Turn] = []  # by arrival; a job waits from the moment it is submitted
+        self._holding: list[Turn] = []
 
     def submit(
         self,
@@ -79,7 +92,7 @@ class JobRegistry:
         if dataset.config != plan.data:
             raise StudioError("the dataset given is not the one this run was trained on")
         with self._lock:  # check the class limits before the run's settings change
-            quotas.check(owner, self.active_for(owner), store, new_run=False)
+            quotas.check(owner, self.load(owner, local=not cluster.address()), store, new_run=False)
         plan.save_settings()
         return self._start(TrainRequest(dataset, plan.arch, plan.config, owner, plan.run_dir, plan.start), store, alongside)
 
@@ -97,9 +110,12 @@ class JobRegistry:
                 return same[0]
             if busy and not classroom.enabled() and not alongside:
                 raise StudioError(f"run {busy[0].run_id} is still {busy[0].status}: stop it or wait before starting another")
-            request.time_limit = quotas.check(request.owner, busy, store, new_run=request.run_dir is None)
+            load = self.load(request.owner, local=kind.local_slot)
+            request.time_limit = quotas.check(request.owner, load, store, new_run=request.run_dir is None)
             job = kind(self, request, store)
             self.jobs[job.run_id] = job
+            with self._turn:  # in line now: the next submit's limits count it, before its thread starts
+                self._waiting.append(self._turn_for(job))
         job.thread.start()
         return job
 
@@ -117,21 +133,36 @@ class JobRegistry:
         waiting = [j for j in list(self.jobs.values()) if j.status == "queued"]
         return waiting.index(job) + 1 if job in waiting else 0
 
-    def acquire(self, holder: object, cancelled=lambda: False, owner: str | None = None) -> bool:
-        """Wait for a training slot for `holder` (a job, or the learning-rate finder); False if cancelled first.
+    def load(self, owner: str, local: bool = True) -> quotas.Load:
+        """The owner's runs whose turn has come, those still waiting, and whether one more would wait.
 
-        The first waiter that may start, starts: a slot is free, and its owner trains fewer runs
-        than the class allows. A later waiter of another learner may pass one whose owner is at
-        their limit.
+        A run whose turn has come counts as training while it builds its model too (and, on the Ray
+        backend, while the cluster finds it a worker): it no longer waits for the owner's limits.
         """
-        owner = getattr(holder, "owner", "") if owner is None else owner
-        caps = quotas.limited(owner)
-        entry = (holder, owner, caps.active_runs if caps else UNLIMITED)
+        extra = self._turn_for(object(), owner, local)
         with self._turn:
-            self._waiting.append(entry)
+            admitted = self._admitted(extra)
+            turns = {id(t.holder) for t in [*self._holding, *admitted]}
+        jobs = self.active_for(owner)
+        training = sum(id(j) in turns for j in jobs)
+        return quotas.Load(training, len(jobs) - training, waits=extra not in admitted)
+
+    def acquire(self, holder: object, cancelled=lambda: False, owner: str | None = None) -> bool:
+        """Wait for a turn to train for `holder` (a job, or the learning-rate finder); False if cancelled first.
+
+        A waiter may start when it needs no slot here or one is free, and its owner trains fewer
+        runs than the class allows. Waiters start in order, but a later one that may start passes
+        one that may not (another learner's run passes one whose owner is at their limit; a Ray job
+        passes a local one waiting for a slot).
+        """
+        with self._turn:
+            entry = next((t for t in self._waiting if t.holder is holder), None)  # in line since its submit
+            if entry is None:
+                entry = self._turn_for(holder, owner)
+                self._waiting.append(entry)
             try:
                 while not cancelled():
-                    if self._next() is entry:
+                    if entry in self._admitted():
                         self._holding.append(entry)
                         return True
                     self._turn.wait(0.25)  # also wakes to notice a cancel
@@ -140,18 +171,28 @@ class JobRegistry:
                 self._waiting.remove(entry)
                 self._turn.notify_all()
 
-    def _next(self) -> tuple | None:
-        if len(self._holding) >= self.max_running:
-            return None
-        for entry in self._waiting:
-            if sum(h[1] == entry[1] for h in self._holding) < entry[2]:
-                return entry
-        return None
+    def _turn_for(self, holder: object, owner: str | None = None, local: bool | None = None) -> Turn:
+        owner = getattr(holder, "owner", "") if owner is None else owner
+        caps = quotas.limited(owner)
+        local = getattr(holder, "local_slot", True) if local is None else local
+        return Turn(holder, owner, caps.active_runs if caps else UNLIMITED, local)
+
+    def _admitted(self, extra: Turn | None = None) -> list[Turn]:
+        """The waiters (and `extra`, as if it came last) that may start now, in order; call under `_turn`."""
+        holding, admitted = list(self._holding), []
+        for entry in [*self._waiting, *([extra] if extra else [])]:
+            if entry.local and sum(h.local for h in holding) >= self.max_running:
+                continue
+            if sum(h.owner == entry.owner for h in holding) >= entry.cap:
+                continue
+            holding.append(entry)
+            admitted.append(entry)
+        return admitted
 
     def release(self, holder: object) -> None:
-        """Give back `holder`'s slot to the next waiter."""
+        """Give back `holder`'s turn (and its slot) to the next waiter."""
         with self._turn:
-            self._holding = [h for h in self._holding if h[0] is not holder]
+            self._holding = [h for h in self._holding if h.holder is not holder]
             self._turn.notify_all()
 
     def wake(self) -> None:

@@ -9,7 +9,7 @@ import json
 
 from cnn_core.errors import StudioError
 from cnn_core.jobs import cluster, shipping
-from cnn_core.jobs.local import TrainingJob, log
+from cnn_core.jobs.local import TrainingJob
 from cnn_core.runs import liveness
 from cnn_core.runs.store import locked, read_json, update_config, write_json
 from cnn_core.training import precision
@@ -20,14 +20,17 @@ from cnn_core.training.live import FINAL
 class RemoteJob(TrainingJob):
     """One training session run by a Ray actor on the cluster (see cluster.py); pages read its mirror.
 
-    A server thread submits the actor, then polls it every second: new batch points go into this
-    job's live record (so the live view and its contract are unchanged), and the files the worker
-    wrote since (checkpoints, history, TensorBoard logs, the model) into this server's run folder,
-    atomically. Stop and pause are the owner's, checked here, then forwarded to the actor. A worker
-    or cluster that dies leaves the run interrupted, resumable from the last checkpoint it sent.
+    A server thread waits for its owner's turn (in classroom mode a learner's runs train one after
+    another, as in process, but no slot of this machine is taken), submits the actor, then polls it
+    every second: new batch points go into this job's live record (so the live view and its contract
+    are unchanged), and the files the worker wrote since (checkpoints, history, TensorBoard logs, the
+    model) into this server's run folder, atomically. Stop and pause are the owner's, checked here,
+    then forwarded to the actor. A worker or cluster that dies leaves the run interrupted, resumable
+    from the last checkpoint it sent.
     """
 
     backend = "the Ray cluster"
+    local_slot = False  # the cluster has the CPUs; a learner's runs still train one after another (registry.py)
     POLL_SECONDS = 1.0
     ANSWER_SECONDS = 120.0  # a poll unanswered this long means the cluster is gone
 
@@ -39,19 +42,11 @@ class RemoteJob(TrainingJob):
         self._parent: dict | None = None
         self._precision: dict | None = None  # the precision record the worker's run chose, once copied here
 
-    def _run(self) -> None:  # no local slot: the cluster queues jobs by the resources they ask for
-        try:
-            result = self._drive()
-            if result is not None:  # the result first: a page that sees the final status finds it
-                self.result = result
-                self.record.set_status(result.status, result.message)
-        except StudioError as exc:
-            self._fail(str(exc))
-        except Exception as exc:  # noqa: BLE001 - the run records any failure; the app stays up
-            log.exception("training run %s failed on the cluster", self.run_id)
-            self._fail(f"{type(exc).__name__}: {exc}")
-        finally:
-            self._end()
+    def _train(self) -> None:  # once its owner's turn has come; the cluster then places it by the resources it asks
+        result = self._drive()
+        if result is not None:  # the result first: a page that sees the final status finds it
+            self.result = result
+            self.record.set_status(result.status, result.message)
 
     def _drive(self) -> TrainResult | None:
         ray = cluster.connect()

@@ -91,7 +91,7 @@ class SweepDriver:
             if over:
                 self._time_up(d.time_limit)
             left = d.budget - len(self._counted(study))
-            while not over and not self.blocked and left > 0 and len(self.running) < capacity:
+            while not over and not self.blocked and left > 0 and len(self.running) < capacity and self._room():
                 self._start_trial(study)
                 left -= 1
             if not self.running:
@@ -126,6 +126,18 @@ class SweepDriver:
         if limits is not None:
             found = min(found, max(1, limits.active_runs + limits.queued_runs))
         return found
+
+    def _room(self) -> bool:
+        """One more trial may be submitted now. A learner's trial that would wait while as many of
+        their runs wait as the class allows is refused, so it is asked later instead, once one of the
+        sweep's own trials is running; with none running, the refusal pauses the sweep with its reason."""
+        from cnn_core.jobs import cluster
+
+        limits = quotas.limited(self.owner)
+        if limits is None or not self.running:
+            return True
+        load = self.registry.load(self.owner, local=not cluster.address())
+        return not (load.waits and load.waiting >= limits.queued_runs)
 
     def _start_trial(self, study) -> None:
         d = self.sweep.definition

@@ -1,4 +1,5 @@
-"""The job registry's rules: a repeated Train press, cancelling a queued run, and the class limits."""
+"""The job registry's rules: a repeated Train press, cancelling a queued run, and the class limits
+(on this machine, and a learner's turn on the Ray backend, which needs no cluster to check)."""
 
 import time
 
@@ -7,7 +8,7 @@ import pytest
 from cnn_core.access import classroom
 from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
-from cnn_core.jobs.registry import JobRegistry
+from cnn_core.jobs.registry import JobRegistry, RemoteJob, TrainRequest
 from cnn_core.runs.store import RunStore, owner_tag, read_json
 from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
 from tests.conftest import wait_until
@@ -78,15 +79,73 @@ def test_a_queued_run_is_cancelled_at_once_by_its_owner_only(tiny, registry):
 def test_over_the_queue_limit_a_learner_is_told_the_limit(tiny, registry, classroom_mode):
     classroom_mode.setenv("CNN_STUDIO_LEARNER_QUEUED_RUNS", "2")
     store = RunStore()
-    jobs = [registry.submit(tiny, ARCH, TrainConfig(epochs=500 + i, batch_size=8), "alice", store) for i in range(3)]
-    wait_until(lambda: jobs[0].status == "running")
-    assert [j.status for j in jobs[1:]] == ["queued", "queued"]
-    with pytest.raises(StudioError, match=r"you already have 2 runs waiting \(the class limit is 2\): wait or cancel one"):
-        registry.submit(tiny, ARCH, TrainConfig(epochs=9, batch_size=8), "alice", store)
-    assert len(store.list_runs()) == 3  # the refused one made no folder
+    with registry.slot():  # every slot busy: none of alice's runs can train, so each one waits
+        jobs = [registry.submit(tiny, ARCH, TrainConfig(epochs=500 + i, batch_size=8), "alice", store) for i in range(2)]
+        assert [j.status for j in jobs] == ["queued", "queued"]
+        with pytest.raises(StudioError, match=r"you already have 2 runs waiting, and the class allows at most 2 queued runs: "):
+            registry.submit(tiny, ARCH, TrainConfig(epochs=9, batch_size=8), "alice", store)
+        assert len(store.list_runs()) == 2  # the refused one made no folder
+    wait_until(lambda: jobs[0].status == "running")  # her first trains: one waits, so one more may wait
+    third = registry.submit(tiny, ARCH, TrainConfig(epochs=9, batch_size=8), "alice", store)
+    assert [j.status for j in registry.active_for("alice")] == ["running", "queued", "queued"] and third.active
+    with pytest.raises(StudioError, match=r"you already have 2 runs waiting, and the class allows at most 2 queued runs"):
+        registry.submit(tiny, ARCH, TrainConfig(epochs=8, batch_size=8), "alice", store)
     teacher = registry.submit(tiny, ARCH, TrainConfig(epochs=9, batch_size=8), "teacher", store)
     extra = registry.submit(tiny, ARCH, TrainConfig(epochs=8, batch_size=8), "teacher", store)
     assert teacher.active and extra.active  # the teacher has no limits
+
+
+def test_with_no_queued_runs_allowed_a_second_run_is_told_the_active_limit(tiny, registry, classroom_mode):
+    classroom_mode.setenv("CNN_STUDIO_LEARNER_QUEUED_RUNS", "0")
+    store = RunStore()
+    with registry.slot(), pytest.raises(StudioError, match=r"every training slot is busy, and the class allows no queued runs"):
+        registry.submit(tiny, ARCH, LONG, "alice", store)
+    first = registry.submit(tiny, ARCH, LONG, "alice", store)  # a slot is free: it starts, nothing waits
+    with pytest.raises(
+        StudioError, match=r"you already have 1 run training, and the class allows at most 1 active run and no queued runs: "
+    ):
+        registry.submit(tiny, ARCH, TrainConfig(epochs=9, batch_size=8), "alice", store)
+    assert [r.run_id for r in store.list_runs()] == [first.run_id]
+
+
+def test_on_the_ray_backend_a_learners_second_run_waits_for_the_first_without_a_slot_here(tiny, classroom_mode):
+    """A Ray job takes no slot of this machine (the only one is held throughout), but waits for its
+    owner's turn: queued, visible in the queue, cancellable by its owner. No cluster is set, so a job
+    whose turn has come fails at once with "no Ray cluster is set": that is how we see it went on."""
+    registry, store = JobRegistry(1), RunStore()
+
+    def remote(owner: str, epochs: int) -> RemoteJob:  # made as `JobRegistry.submit` makes one when a cluster is set
+        job = RemoteJob(registry, TrainRequest(tiny, ARCH, TrainConfig(epochs=epochs, batch_size=8), owner), store)
+        registry.jobs[job.run_id] = job
+        return job
+
+    with registry.slot():
+        first = remote("alice", 5)
+        deadline = time.monotonic() + 10
+        assert registry.acquire(first, lambda: time.monotonic() > deadline)  # its turn, as its thread takes it, at once
+        second, third = remote("alice", 6), remote("alice", 7)
+        second.thread.start()
+        third.thread.start()
+        time.sleep(0.6)
+        assert (second.status, third.status) == ("queued", "queued")
+        assert [registry.queue_position(j) for j in (first, second, third)] == [1, 2, 3]  # first: waiting for the cluster
+        with pytest.raises(StudioError, match="only that session can cancel"):
+            second.cancel("bob")
+        second.cancel("alice")
+        second.thread.join(5)
+        assert (second.status, second.record.message) == ("stopped", "cancelled before it started")
+        registry.release(first)  # the first run ended: the next of hers goes on to the cluster
+        third.thread.join(10)
+        assert third.status == "failed" and "no Ray cluster is set" in third.record.message
+        assert not registry.load("alice", local=False).waits
+
+        classroom_mode.delenv(classroom.CLASSROOM_ENV)  # personal mode: Ray jobs start at once, as before
+        mine = [remote("alice", 8), remote("alice", 9)]
+        for job in mine:
+            job.thread.start()
+        for job in mine:
+            job.thread.join(10)
+        assert all(j.status == "failed" and "no Ray cluster is set" in j.record.message for j in mine)
 
 
 def test_a_learner_trains_one_run_at_a_time_while_others_take_free_slots(tiny, classroom_mode):

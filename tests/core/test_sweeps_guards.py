@@ -113,6 +113,37 @@ def test_only_the_session_that_started_a_sweep_resumes_it(workspace, monkeypatch
     assert service.drivers == {}
 
 
+def test_a_learners_sweep_asks_no_trial_past_the_queue_limit_while_one_of_its_trials_waits(workspace, monkeypatch):
+    """Every slot busy: a third trial would be refused at the queue limit and pause the sweep, so it
+    is asked later instead. With none of its trials in the queue, a refusal still pauses it, with the reason."""
+    from contextlib import ExitStack
+
+    from cnn_core.data.datasets import load_dataset
+
+    monkeypatch.setenv(classroom.CLASSROOM_ENV, "1")
+    monkeypatch.setenv(classroom.CLASS_CODE_ENV, "class-code-1")
+    monkeypatch.setenv(classroom.TEACHER_CODE_ENV, "teacher-code-1")
+    monkeypatch.setenv("CNN_STUDIO_LEARNER_QUEUED_RUNS", "2")
+    classroom.join("alice", classroom.LEARNER, "alice")
+    store, registry = RunStore(), JobRegistry(max_running=2)
+    sweep = sweeps.create(store, definition(), owner_tag("alice"))
+    driver = SweepDriver(sweep, "alice", load_dataset(DataConfig("digits")), store, registry)
+    assert driver._room()  # nothing of the sweep's is running: a refusal would say why
+    with ExitStack() as held:
+        for _ in range(registry.max_running):
+            held.enter_context(registry.slot())
+        jobs = [registry.submit(driver.dataset, ArchChoice("tutorial-minimal"), TrainConfig(epochs=1, seed=s), "alice", store)
+                for s in (1, 2)]  # fmt: skip
+        try:
+            driver.running = {0: jobs[0]}
+            assert [j.status for j in jobs] == ["queued", "queued"] and not driver._room()
+            jobs[1].cancel("alice")
+            assert driver._room()  # one waits, and the class allows two
+        finally:
+            for job in jobs:
+                job.cancel("alice")
+
+
 def open_trial(store: RunStore, sweep, run_status: str, **attrs):
     """A trial left open by a process that died, with a run folder (no epochs) in `run_status`."""
     run = store.new_run({"owner": "cli"}, "tutorial-minimal")

@@ -51,7 +51,7 @@ def test_a_second_run_past_the_queue_limit_gets_the_message_naming_the_limit(bro
         page.goto(server.url + LONG_RUN.replace("epochs=1000", "epochs=999"))  # other settings: a second run
         wait_ready(page, "Minimal CNN")
         page.get_by_role("button", name="Train", exact=True).click()
-        wait_ready(page, "the class limit is 1 training and 0 waiting")
+        wait_ready(page, "the class allows at most 1 active run and no queued runs")
         runs = sorted(p.name for p in (server.workdir / "runs").iterdir() if p.is_dir() and not p.name.startswith("."))
         assert runs == [first]  # nothing was made for the refused run
         assert_no_exception(page)

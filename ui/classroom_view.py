@@ -111,24 +111,36 @@ def class_link() -> str:
     return f"{base}/?{urlencode({'code': classroom.ensure_codes()[0]})}"
 
 
-def _current_job(tag: str):
-    """A member's active job, else their latest one in this server's registry."""
+def _runs_of(tag: str) -> tuple:
+    """A member's run to show, their runs waiting (oldest first), and how many more of theirs train.
+
+    The run shown is the one training (the oldest, when the class lets a learner train several),
+    else the next of theirs to start, else their latest, from this server's registry.
+    """
     theirs = [j for j in list(JOBS.jobs.values()) if classroom.owner_tag(j.owner) == tag]
-    active = [j for j in theirs if j.active]
-    return (active or theirs or [None])[-1]
+    training = [j for j in theirs if j.status == "running"]
+    queued = [j for j in theirs if j.status == "queued"]
+    return (training or queued or theirs[-1:] or [None])[0], queued, max(0, len(training) - 1)
 
 
-def _row(member: classroom.Member) -> list[str]:
-    job = _current_job(member.tag)
+def _queue_cell(queued: list, more_training: int) -> str:
+    """The learner's runs waiting, with the place in the queue of the first of them ("" when none)."""
+    parts = [f"{more_training} more training"] if more_training > 0 else []
+    if queued:
+        place = JOBS.queue_position(queued[0])
+        parts.append(f"{len(queued)} queued" + (f" (next #{place})" if place else ""))
+    return ", ".join(parts)
+
+
+def _row(member: classroom.Member, job, queued: list, more_training: int) -> list[str]:
     name = member.name or "(no name yet)"
     if job is None:
         return [name, member.role, "no run yet", "", "", "", ""]
     snap = job.snapshot()
     last = snap.history[-1] if snap.history else {}
     accuracy = last.get("val_accuracy", last.get("accuracy"))
-    queue = JOBS.queue_position(job)
     return [name, member.role, job.run_id, job.status, f"{len(snap.history)}/{snap.epochs}",
-            f"{accuracy:.1%}" if accuracy is not None else "", f"#{queue}" if queue else ""]  # fmt: skip
+            f"{accuracy:.1%}" if accuracy is not None else "", _queue_cell(queued, more_training)]  # fmt: skip
 
 
 TABLE_HEADER = ["Name", "Role", "Current run", "Status", "Epoch", "Accuracy", "Queue"]
@@ -136,7 +148,7 @@ TABLE_HEADER = ["Name", "Role", "Current run", "Status", "Epoch", "Accuracy", "Q
 
 @st.fragment(run_every=2)
 def class_table() -> None:
-    """Every member and their current run, refreshed every two seconds, with stop and pause."""
+    """Every member, the run they are training (else the next to start), their queue, with stop and pause."""
     members = classroom.members()
     if not members:
         st.info("No one has joined yet. Give your class the class link.")
@@ -146,11 +158,10 @@ def class_table() -> None:
         column.markdown(f"**{title}**")
     for member in members:
         cells = st.columns(widths, vertical_alignment="center")
-        row = _row(member)
-        for column, value in zip(cells, row, strict=False):
+        job, queued, more_training = _runs_of(member.tag)
+        for column, value in zip(cells, _row(member, job, queued, more_training), strict=False):
             column.text(value)  # names are learners' input: plain text, never markdown
-        job = _current_job(member.tag)
-        if job is not None and job.active:
+        if job is not None and job.active:  # the buttons act on the run the row shows
             _control(cells[7], job, "stop", "Stop")
             _control(cells[8], job, "pause", "Pause")
 
@@ -162,7 +173,9 @@ def _control(cell, job, action: str, label: str) -> None:
         except StudioError as exc:
             st.error(str(exc))
             return
-        st.rerun(scope="fragment")  # redraw now, so the row shows its button disabled, not in two seconds
+        # redraw now, so the row shows its button disabled, not in two seconds; the whole page, as a
+        # click may come in a run of the whole page too (AppTest's), where a fragment's rerun is refused
+        st.rerun()
 
 
 def publish_picker() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnn_core.access import classroom
+from cnn_core.access import classroom, quotas
 from cnn_core.errors import StudioError
 from cnn_core.jobs.registry import ACTIVE, JOBS, TrainingJob
 from cnn_core.runs.store import RunStore, owner_tag, read_json
@@ -104,10 +104,26 @@ def duration(seconds: float | None) -> str:
 LIVE_SECONDS = 3.0
 
 
+def _own_turn(job: TrainingJob) -> str | None:
+    """Why a learner's queued run waits, when it waits for their own runs (the class's active limit)
+    rather than for a slot here or a worker on the cluster."""
+    limits = quotas.limited(job.owner)
+    training = [j.run_id for j in JOBS.active_for(job.owner) if j is not job and j.status == "running"]
+    if limits is None or len(training) < limits.active_runs:
+        return None
+    return (
+        f"Waiting for your run {training[0]} to finish: the class lets each learner train "
+        f"{limits.active_runs} run{'s' if limits.active_runs > 1 else ''} at a time (number {JOBS.queue_position(job)} in the queue)."
+    )
+
+
 def progress_line(job: TrainingJob) -> None:
     """Queue position, or one progress bar saying where training is, how fast, and how long is left."""
     snap = job.snapshot()
-    if snap.status == "queued" and job.backend == "this machine":
+    own = _own_turn(job) if snap.status == "queued" else None
+    if own:
+        st.info(own)
+    elif snap.status == "queued" and job.backend == "this machine":
         position = JOBS.queue_position(job)
         st.info(
             f"Waiting for a free training slot: number {position} in the queue "

@@ -58,9 +58,14 @@ def test_a_learner_queues_up_to_the_class_limit_then_is_told_it(monkeypatch):
         while jobs[0].status != "running" and time.time() < deadline:
             time.sleep(0.1)
         assert [j.status for j in JOBS.active_for(learner)] == ["running", "queued"]
+        at.run(timeout=120)  # the page shows the second run: it waits for the learner's own first run, not a slot
+        assert any(f"Waiting for your run {jobs[0].run_id} to finish" in i.value for i in at.info), [i.value for i in at.info]
         at.number_input(key="train.epochs").set_value(302)
         next(b for b in at.button if b.label == "Train").click().run(timeout=120)
-        assert "you already have 1 run waiting (the class limit is 1): wait or cancel one" in at.error[0].value
+        assert (
+            "you already have 1 run waiting, and the class allows at most 1 queued run: wait for it to start, or cancel it"
+            in at.error[0].value
+        )
         assert any(h.value == f"Run {jobs[1].run_id}" for h in at.subheader)  # the message, then the run in the way
         assert len(JOBS.active_for(learner)) == 2
     finally:

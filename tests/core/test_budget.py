@@ -15,6 +15,7 @@ from cnn_core.data.datasets import load_dataset
 from cnn_core.errors import StudioError
 from cnn_core.settings.config import DataConfig
 from tests.conftest import ROOT
+from tests.hostile_case import BUDGET_MB, hostile_case
 
 
 def test_the_default_budget_is_a_quarter_of_the_machines_memory(monkeypatch):
@@ -51,13 +52,16 @@ def test_the_estimate_comes_from_the_config_alone(config, images, shape):
     "config, size",
     [(DataConfig("shapes", limit=1_000_000, image_size=512), "1.4 TB"), (DataConfig("fashion-mnist", image_size=512), "34 GB")],
 )
-def test_the_issues_links_are_refused_before_anything_is_read(config, size, monkeypatch):
-    monkeypatch.setenv(budget.MEMORY_ENV, "1500")
-    started = time.perf_counter()
-    with pytest.raises(StudioError) as refusal:
-        load_dataset(config)
-    message = str(refusal.value)
-    assert "\n" not in message and "limit is 1.5 GB" in message and "CNN_STUDIO_MEMORY_BUDGET_MB" in message
+@pytest.mark.parametrize("budget_mb, limit", [(1500, "1.5 GB"), (BUDGET_MB, f"{BUDGET_MB} MB")])
+def test_the_issues_links_are_refused_before_anything_is_read(config, size, budget_mb, limit, tmp_path_factory):
+    """A hostile case (tests/hostile_case.py) at the README's budget and at the small budget of every
+    hostile case: one line, nothing written, resident memory under the budget plus the margin."""
+    with hostile_case(tmp_path_factory.getbasetemp(), budget_mb=budget_mb) as case:
+        started = time.perf_counter()
+        with pytest.raises(StudioError) as refusal:
+            load_dataset(config)
+        message = case.says(str(refusal.value))
+    assert "\n" not in message and f"limit is {limit}" in message and "CNN_STUDIO_MEMORY_BUDGET_MB" in message
     assert f"about {size} of memory" in message and time.perf_counter() - started < 1
 
 

@@ -1,11 +1,12 @@
 """CNN Studio: the router. Page config, the classroom gate, navigation, the sidebar card of the current
-selection, the link."""
+selection, the link; and the upload sweeper, started once per server process."""
 
 import logging
 
 import streamlit as st
 
 from cnn_core.access import classroom
+from cnn_core.data import storage
 from cnn_core.data.datasets import get_spec
 from cnn_core.errors import StudioError
 from cnn_core.settings import share
@@ -13,6 +14,7 @@ from ui import PageDone, classroom_view, state
 from ui.widgets import code_span, plain_text
 
 st.set_page_config(page_title="CNN Studio", page_icon=":material/neurology:", layout="wide")
+storage.start_sweeper()  # `streamlit run app.py` sweeps too, not only `cnn-studio serve`; a no-op after the first run
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/dataset:", default=True),

@@ -4,7 +4,8 @@ Uploads live under `<data>/uploads/` (in classroom mode, one folder per browser,
 an uploaded zip is extracted beside itself, so one upload is one folder. A learner's uploads count
 towards the class disk limit (`classroom.Limits.disk_mb`) together with their runs. Upload and extraction folders that no
 run's `config.json` points into are deleted once untouched for `CNN_STUDIO_UPLOAD_RETENTION_HOURS`
-(24 by default), and so are the temporary files a killed server left in `runs/`.
+(24 by default), and so are the temporary files a killed server left in `runs/` and the private folders
+of Ray jobs whose worker was killed on this machine (`jobs.worker.Trainer` removes its own on `close`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import os
 import re
 import shutil
+import stat
+import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -23,6 +26,7 @@ from cnn_core.access import classroom, quotas
 from cnn_core.data import budget, versions
 from cnn_core.data.archives import IngestLimits
 from cnn_core.errors import StudioError
+from cnn_core.runs.schema import valid_run_id
 from cnn_core.runs.store import RunStore
 
 RETENTION_ENV = "CNN_STUDIO_UPLOAD_RETENTION_HOURS"
@@ -30,6 +34,8 @@ DEFAULT_RETENTION_HOURS = 24.0
 TEMP_RETENTION_S = 3600.0  # a run's temporary file older than this belongs to no live write
 SWEEP_EVERY_S = 3600.0
 _RUN_TEMP = re.compile(r"^\..*\.tmp$")
+# `tempfile.mkdtemp(prefix="cnn-studio-job-")` in jobs/worker.py: the prefix and mkdtemp's 8 random characters
+_JOB_FOLDER = re.compile(r"^cnn-studio-job-[a-z0-9_]{8}$")
 
 
 def folder_bytes(folder: Path) -> int:
@@ -135,13 +141,40 @@ def _upload_folders(data: Path) -> list[Path]:
     return found + [e for e in sorted((data / "datasets").glob("*")) if e.is_dir()] + sorted((data / "imports").glob("*"))
 
 
-def sweep(now: float | None = None) -> list[Path]:
-    """Delete upload and extraction folders no run uses after the retention period, and stale run temp files.
+def _is_job_folder(entry: Path) -> bool:
+    """Named as `Trainer` names its folder, owned by this user, a real folder (not a link) holding only run folders."""
+    info = entry.lstat()
+    if not (_JOB_FOLDER.match(entry.name) and stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()):
+        return False
+    with os.scandir(entry) as children:
+        return all(c.is_dir(follow_symlinks=False) and valid_run_id(c.name) for c in children)
+
+
+def stale_job_folders(temp: Path, now: float, keep_for: float) -> list[Path]:
+    """The Ray jobs' private folders under `temp` that a killed worker left: ours (`_is_job_folder`) and
+    untouched for `keep_for` seconds (a live job writes into its run folder every epoch)."""
+    found = []
+    for entry in sorted(temp.glob("cnn-studio-job-*")):
+        try:
+            if _is_job_folder(entry) and now - _last_touched(entry) >= keep_for:
+                found.append(entry)
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def sweep(now: float | None = None, data: Path | None = None, runs: Path | None = None, temp: Path | None = None) -> list[Path]:
+    """Delete upload and extraction folders no run uses after the retention period, stale run temp
+    files, and the private folders killed Ray workers left in the temporary folder.
+
+    Args:
+        data, runs, temp: the folders to sweep; by default the data and runs folders the environment
+            names now, and `tempfile.gettempdir()`.
 
     Returns what was deleted.
     """
     now, keep_for = now or time.time(), retention_seconds()
-    data, runs = paths.data_dir(), paths.runs_dir()
+    data, runs = data or paths.data_dir(), runs or paths.runs_dir()
     used = datasets_in_use(runs)
     deleted = []
     for folder in _upload_folders(data):
@@ -149,29 +182,41 @@ def sweep(now: float | None = None) -> list[Path]:
             continue
         shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
         deleted.append(folder)
-    for temp in [*runs.glob(".import-*"), *runs.glob("*/.*.tmp"), *runs.glob("*/checkpoints/.*.tmp")]:
-        if (temp.is_dir() or _RUN_TEMP.match(temp.name)) and now - temp.stat().st_mtime >= TEMP_RETENTION_S:
-            shutil.rmtree(temp, ignore_errors=True) if temp.is_dir() else temp.unlink(missing_ok=True)
-            deleted.append(temp)
+    for temp_file in [*runs.glob(".import-*"), *runs.glob("*/.*.tmp"), *runs.glob("*/checkpoints/.*.tmp")]:
+        if (temp_file.is_dir() or _RUN_TEMP.match(temp_file.name)) and now - temp_file.stat().st_mtime >= TEMP_RETENTION_S:
+            shutil.rmtree(temp_file, ignore_errors=True) if temp_file.is_dir() else temp_file.unlink(missing_ok=True)
+            deleted.append(temp_file)
+    for folder in stale_job_folders(Path(temp or tempfile.gettempdir()), now, keep_for):
+        shutil.rmtree(folder, ignore_errors=True)
+        deleted.append(folder)
     return deleted
 
 
 _sweeper: threading.Thread | None = None
+_starting = threading.Lock()
 
 
-def start_sweeper(every: float = SWEEP_EVERY_S) -> None:
-    """Sweep now and then every `every` seconds, in a daemon thread (once per process; the server calls it)."""
+def start_sweeper(every: float = SWEEP_EVERY_S) -> bool:
+    """Sweep now and then every `every` seconds, in a daemon thread: once per process, however often it
+    is called (app.py calls it on every run, `cnn-studio serve` before the server starts).
+
+    The folders are the ones the environment names when it starts: a server's do not change.
+    Returns True when this call started the thread.
+    """
     global _sweeper
-    if _sweeper is not None:
-        return
+    with _starting:  # two sessions' first runs may call it at once
+        if _sweeper is not None:
+            return False
+        folders = {"data": paths.data_dir(), "runs": paths.runs_dir(), "temp": Path(tempfile.gettempdir())}
 
-    def loop() -> None:
-        while True:
-            try:
-                sweep()
-            except (OSError, StudioError):
-                pass  # a sweep that fails tries again next time; it never takes the server down
-            time.sleep(every)
+        def loop() -> None:
+            while True:
+                try:
+                    sweep(**folders)
+                except (OSError, StudioError):
+                    pass  # a sweep that fails tries again next time; it never takes the server down
+                time.sleep(every)
 
-    _sweeper = threading.Thread(target=loop, name="upload sweeper", daemon=True)
-    _sweeper.start()
+        _sweeper = threading.Thread(target=loop, name="upload sweeper", daemon=True)
+        _sweeper.start()
+        return True

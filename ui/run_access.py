@@ -17,6 +17,7 @@ from cnn_core import paths
 from cnn_core.access import classroom
 from cnn_core.errors import StudioError
 from cnn_core.runs.info import RunInfo
+from cnn_core.runs.schema import valid_run_id
 from cnn_core.runs.store import RunStore, read_json, update_config
 from ui import state
 from ui.widgets import code_span
@@ -32,11 +33,14 @@ def find(run_id: str, runs: list[RunInfo] | None = None) -> RunInfo | None:
     """The visible run called `run_id` (among `runs`, or in the run store), or None whether it is
     missing or someone else's."""
     if runs is None:
-        store = RunStore()
-        # a run id is one folder name: never a path that leads elsewhere
-        if not run_id or Path(run_id).name != run_id or run_id.startswith(".") or not (store.root / run_id).is_dir():
+        if not valid_run_id(run_id):  # text from a link or a page: the run-id pattern, never a path
             return None
-        runs = [store.info(store.root / run_id)]
+        store = RunStore()
+        try:  # a folder directly inside runs/, symbolic links followed: nothing elsewhere is reached
+            folder = store.resolve(run_id)
+        except StudioError:
+            return None
+        runs = [store.info(folder)]
     return next((r for r in runs if r.run_id == run_id and r.visible_to(state.owner_id())), None)
 
 

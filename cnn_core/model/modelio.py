@@ -55,7 +55,8 @@ def check_model_file(path: str | Path) -> None:
     path = Path(path)
     if not path.is_file():
         raise StudioError(f"{path.name}: no such file")
-    head = path.read_bytes()[:8]
+    with open(path, "rb") as f:
+        head = f.read(len(HDF5_SIGNATURE))  # the signature alone: the file may be gigabytes
     if path.suffix.lower() == ".h5" or head == HDF5_SIGNATURE:
         if head != HDF5_SIGNATURE:
             raise StudioError(f"{path.name} is not an HDF5 model file (its first bytes are not an HDF5 signature)")

@@ -2,6 +2,8 @@
 floor's comment there names the advisories it closes)."""
 
 from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -31,3 +33,17 @@ def test_the_installed_version_satisfies_the_floor(requirement):
     except PackageNotFoundError:
         pytest.skip(f"{requirement.name} is not installed here")
     assert requirement.specifier.contains(installed, prereleases=True), (requirement, installed)
+
+
+def test_the_installed_keras_keeps_asset_paths_in_their_folder():
+    """CVE-2026-12479 (DiskIOStore path traversal) names no fixed release, and 3.15.1's release notes do
+    not list it; requirements.txt says the 3.15.1 wheel has the fix (keras PR #23017). Read from the
+    installed source: importing Keras would start TensorFlow."""
+    spec = find_spec("keras")
+    if spec is None:
+        pytest.skip("keras is not installed here")
+    source = (Path(spec.submodule_search_locations[0]) / "src" / "saving" / "saving_lib.py").read_text()
+    store = source[source.index("class DiskIOStore") :]
+    store = store[: store.index("\nclass ")]
+    assert "def _full_path" in store and "escapes the asset directory" in store
+    assert store.count("self._full_path(path)") >= 2  # make() and get() both resolve through it

@@ -114,8 +114,11 @@ def to_channels(img, channels):
     Transparent pixels are composited onto white; 16-bit and 32-bit images are scaled to 8 bits
     rather than clipped (Pillow's own conversion clips them to white).
     """
-    from PIL import Image
+    from PIL import Image, ImageCms
 
+    if img.mode == "LAB":  # CIELAB (a TIFF can hold it): Pillow converts it only through colour profiles
+        lab, srgb = ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB")
+        img = ImageCms.applyTransform(img, ImageCms.buildTransform(lab, srgb, "LAB", "RGB"))
     if img.mode in {"I", "I;16", "I;16L", "I;16B", "I;16N", "F"}:
         values = np.asarray(img, dtype=np.float64)
         top = 65535.0 if values.max(initial=0) > 255 else 255.0

@@ -47,6 +47,7 @@ def open_image(source: ImageSource, *, target: tuple[int, int] | None = None) ->
                 raise StudioError(f"image too large ({width}x{height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels)")
             img.seek(0)
             img.load()
+            recipe.to_channels(img.crop((0, 0, 1, 1)), 3)  # a mode Pillow cannot convert is refused here, not later
             return ImageOps.exif_transpose(img)
     except StudioError:
         raise
@@ -54,7 +55,11 @@ def open_image(source: ImageSource, *, target: tuple[int, int] | None = None) ->
         raise StudioError("not an image file Pillow can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise StudioError("image too large (decompression bomb guard)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except ValueError as exc:
+        if "conversion from" in str(exc):
+            raise StudioError(f"images in the {img.mode} colour mode are not supported: save it as RGB or grayscale") from None
+        raise StudioError(f"truncated or corrupt image ({exc})") from None
+    except (OSError, SyntaxError, EOFError) as exc:
         raise StudioError(f"truncated or corrupt image ({exc})") from None
 
 

@@ -1,169 +1,196 @@
-"""`python -m bench hostile`: each hostile input of issue 24, refused in a fresh process.
+"""`python -m bench hostile`: each hostile input of issue 24, handed to the app in a process set up as
+the server is, with a 1,500 MB memory budget.
 
-For every case the hostile file is made first; then a child process (its own workspace, a 1,500 MB
-memory budget) imports the app, takes its peak RSS (getrusage ru_maxrss), hands the input to the
-app and records the refusal, the time it took, the peak RSS it added and the bytes written in the
-app's folders (data, Keras cache, runs).
+The inputs are the test corpus's (tests/hostile.py), made by one child process, which also trains the
+tiny run the run zips are made from. A second child imports what the server imports before it answers
+(Streamlit with CNN Studio's patches, the default dataset, pandas and plotly: `ui.launcher.warm_up`)
+and the modules each input goes through; TensorFlow stays out, as in the server until a model page
+opens. It then hands over each input in turn, in a workspace of its own (data, runs, Keras home), the
+way the page or the command would, and measures it with the tests' own `Watch` (tests/hostile_case.py):
+the peak resident memory it added (the kernel's high-water mark, reset before each case), the time to
+refuse (or accept), the bytes written, and any file written outside the app's folders.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
-import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 from bench.common import save, table
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_MB = 1500
+FOLDERS = [("data", "CNN_STUDIO_DATA_DIR"), ("runs", "CNN_STUDIO_RUNS_DIR"), ("keras", "KERAS_HOME")]
 
 
-def huge_mnist_npz(path: Path, images: int, honest: bool = True) -> Path:
-    """An mnist.npz whose x_train declares `images` images: zeros that pack to almost nothing (2.3 MB
-    for 3,000,000), or (not honest) the header alone, with no pixels behind it."""
-    import numpy as np
-    from numpy.lib import format as npy
-
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("x_train.npy", "w", force_zip64=True) as member:
-            npy.write_array_header_1_0(member, {"descr": "|u1", "fortran_order": False, "shape": (images, 28, 28)})
-            zeros = bytes(28 * 28 * 10_000)
-            for _ in range(images // 10_000 if honest else 0):
-                member.write(zeros)
-        for name, array in [("y_train", np.zeros(images, np.uint8)), ("x_test", np.zeros((10, 28, 28), np.uint8))]:
-            with archive.open(f"{name}.npy", "w") as member:
-                npy.write_array(member, array)
-        with archive.open("y_test.npy", "w") as member:
-            npy.write_array(member, np.zeros(10, np.uint8))
-    return path
+def _predict(app, path):
+    """What the Predict page does with an upload, for a model of 28×28 grayscale digits."""
+    data = Path(path).read_bytes()
+    app.prepare(data, (28, 28, 1), True)
+    app.open_image(data, target=(280, 280))
+    return "prepared for the model"
 
 
-def _npz(path: Path, images: int) -> list[str]:
-    return [str(huge_mnist_npz(path, images))]
+def _zip_dataset(app, path):
+    return app.load_dataset(app.DataConfig(f"zip:{path}"))
 
 
-def _tar(path: Path) -> list[str]:
-    info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
-    info.size = 2**40
-    with gzip.open(path, "wb") as f:
-        f.write(info.tobuf(format=tarfile.GNU_FORMAT) + bytes(1024))
-    return [str(path)]
+def _run_zip(app, path):
+    return app.archive.import_run_zip(path, app.RunStore())
 
 
-def _zeros_zip(path: Path) -> list[str]:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for i in range(20_000):
-            archive.writestr(f"a/{i}.bmp", bytes(64 * 2**10))
-    return [str(path)]
-
-
-def _keras(path: Path) -> list[str]:
-    with (
-        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
-        archive.open("config.json", "w", force_zip64=True) as member,
-    ):
-        member.write(b"{")
-        for _ in range(1000):
-            member.write(b" " * 2**20)
-        member.write(b"}")
-    return [str(path)]
-
-
-def _mnist_for_cifar(path: Path) -> list[str]:
-    import numpy as np
-
-    np.savez(path, x_train=np.zeros((30, 28, 28), np.uint8), y_train=np.zeros(30, np.uint8),
-             x_test=np.zeros((10, 28, 28), np.uint8), y_test=np.zeros(10, np.uint8))  # fmt: skip
-    return [str(path)]
-
-
-# name: (what it is, how the file is made (None: a link), the call the child makes)
+# name: (what it is, the call that hands it to the app: (app modules, the input's path) → the outcome)
 CASES = {
     "link-shapes": (
         "?data=shapes&limit=1000000&size=512",
-        None,
-        "load_dataset(DataConfig('shapes', limit=1_000_000, image_size=512))",
+        lambda app, _: app.load_dataset(app.DataConfig("shapes", limit=1_000_000, image_size=512)),
     ),
-    "link-fashion": ("?data=fashion-mnist&size=512", None, "load_dataset(DataConfig('fashion-mnist', image_size=512))"),
-    "npz-3M": ("mnist.npz declaring 3,000,000 images", (_npz, "m.npz", 3_000_000), "downloads.place_file(ARG, slot='mnist')"),
-    "tar-1TB": ("CIFAR tar.gz, a member declaring 1 TB", (_tar, "c.tar.gz"), "downloads.place_file(ARG, slot='cifar10')"),
+    "link-fashion": (
+        "?data=fashion-mnist&size=512",
+        lambda app, _: app.load_dataset(app.DataConfig("fashion-mnist", image_size=512)),
+    ),
+    "npz-3M": ("mnist.npz declaring 3,000,000 images", lambda app, path: app.downloads.place_file(path, slot="mnist")),
+    "tar-1TB": ("CIFAR tar.gz, a member declaring 1 TB", lambda app, path: app.downloads.place_file(path, slot="cifar10")),
     "zip-zeros": (
         "zip of 20,000 zero members of 64 KB",
-        (_zeros_zip, "z.zip"),
-        "ingest.extract_upload(ARG, paths.data_dir() / 'uploads')",
+        lambda app, path: app.ingest.extract_upload(path, app.paths.data_dir() / "uploads"),
     ),
-    "keras-config": (".keras with a 1 GB config.json", (_keras, "m.keras"), "modelio.check_model_file(ARG)"),
-    "wrong-slot": ("mnist.npz offered for CIFAR-10", (_mnist_for_cifar, "m.npz"), "downloads.place_file(ARG, slot='cifar10')"),
+    "keras-config": (".keras with a 1 GB config.json", lambda app, path: app.modelio.check_model_file(path)),
+    "wrong-slot": ("mnist.npz offered for CIFAR-10", lambda app, path: app.downloads.place_file(path, slot="cifar10")),
+    "zip-path-escapes": ("dataset zip with ../../evil.png, /abs/evil.png", _zip_dataset),
+    "zip-bomb-member": ("dataset zip with a 128 MB zero member", _zip_dataset),
+    "run-zip-run-id": ('run zip, "run_id": "../../x"', _run_zip),
+    "run-zip-dataset-1": ('run zip, "dataset": 1', _run_zip),
+    "run-zip-huge-config": ("run zip, config.json of 2 MB + 1 byte", _run_zip),
+    "run-zip-hostile-name": ('run zip named x"""⏎import os…', _run_zip),
+    "predict-png-8000": ("Predict: PNG of 8000×8000 (64 MP)", _predict),
+    "predict-jpeg-8000": ("Predict: JPEG of 8000×8000", _predict),
+    "predict-cmyk": ("Predict: CMYK JPEG", _predict),
+    "predict-lab": ("Predict: LAB TIFF", _predict),
 }
 
-CHILD = """
-import json, os, resource, sys, time
-from pathlib import Path
-from cnn_core import paths
-from cnn_core.data import downloads, ingest
-from cnn_core.model import modelio
-from cnn_core.settings.config import DataConfig
-from cnn_core.data.datasets import load_dataset
-from cnn_core.errors import StudioError
 
-def written():
-    folders = [paths.data_dir(), paths.keras_cache_dir(), paths.runs_dir()]
-    return sum(f.stat().st_size for d in folders if d.exists() for f in d.rglob("*") if f.is_file())
+def build(folder: Path) -> None:
+    """Make every case's input under `folder` and list them in inputs.json (in a child: it trains)."""
+    from tests import hostile
+    from tests.conftest import train_tiny_run
+    from tests.core.test_datasets import mnist_npz
 
-ARG = sys.argv[2] if len(sys.argv) > 2 else None
-base, disk = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, written()
-start = time.perf_counter()
-try:
-    eval(sys.argv[1])
-    message = "NOT REFUSED"
-except StudioError as exc:
-    message = str(exc)
-seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"message": message, "seconds": seconds, "added_mb": (peak - base) / 1024, "rss_mb": peak / 1024,
-                  "written": written() - disk}))
-"""
+    zips, uploads = hostile.dataset_zips(folder / "zips"), hostile.predict_uploads(folder / "uploads")
+    runs = hostile.run_zips(folder / "run-zips", train_tiny_run(folder / "trained"))
+    inputs = {
+        "npz-3M": hostile.huge_mnist_npz(folder / "mnist.npz", 3_000_000),
+        "tar-1TB": hostile.huge_member_tar(folder / "cifar-10-python.tar.gz", 2**40),
+        "zip-zeros": hostile.zero_members_zip(folder / "zeros.zip", members=20_000),
+        "keras-config": hostile.keras_zip(folder / "m.keras", config_spaces=1000 * 2**20),
+        "wrong-slot": mnist_npz(folder / "u.npz"),
+        "zip-path-escapes": zips["path-escapes"][0],
+        "zip-bomb-member": zips["bomb"][0],
+        "run-zip-run-id": runs["escaping-run-id"][0],
+        "run-zip-dataset-1": runs["dataset-is-a-number"][0],
+        "run-zip-huge-config": runs["huge-config"][0],
+        "run-zip-hostile-name": runs["hostile-name"][0],
+        "predict-png-8000": uploads["8000x8000-png"][0],
+        "predict-jpeg-8000": uploads["8000x8000-jpeg"][0],
+        "predict-cmyk": uploads["cmyk-jpeg"][0],
+        "predict-lab": hostile.lab_tiff(folder / "lab.tiff"),
+    }
+    (folder / "inputs.json").write_text(json.dumps({name: str(path) for name, path in inputs.items()}))
 
 
-def _measure(call: str, args: list[str], workspace: Path) -> dict:
+def _server_modules() -> SimpleNamespace:
+    """Import what the server has imported when a visitor arrives, and what the cases call."""
+    import streamlit  # noqa: F401
+
+    from ui.launcher import warm_up
+    from ui.runtime import configure_streamlit
+
+    configure_streamlit()
+    warm_up()
+    from cnn_core import paths
+    from cnn_core.data import downloads, ingest
+    from cnn_core.data.datasets import load_dataset
+    from cnn_core.data.images import open_image
+    from cnn_core.inspection.preprocess import prepare
+    from cnn_core.model import modelio
+    from cnn_core.runs import archive
+    from cnn_core.runs.store import RunStore
+    from cnn_core.settings.config import DataConfig
+
+    return SimpleNamespace(
+        paths=paths, downloads=downloads, ingest=ingest, load_dataset=load_dataset, open_image=open_image, prepare=prepare,
+        modelio=modelio, archive=archive, RunStore=RunStore, DataConfig=DataConfig,
+    )  # fmt: skip
+
+
+def _outcome(result) -> str:
+    """An accepted input in words: the run it became, or what a dataset's report skipped and why."""
+    report = getattr(result, "report", None)
+    if report is not None:
+        return f"accepted, {len(report.class_names)} classes; skipped " + "; ".join(f"{f}: {why}" for f, why in report.skipped)
+    return f"accepted: {result.name if isinstance(result, Path) else result}"
+
+
+def measure(folder: Path) -> None:
+    """Hand each input to the app in this process; print the figures as one JSON line."""
+    from cnn_core.errors import StudioError
+    from tests.hostile_case import Watch, app_folders
+
+    app, inputs, figures = _server_modules(), json.loads((folder / "inputs.json").read_text()), {}
+    for name, (_what, call) in CASES.items():
+        workspace = folder / "cases" / name
+        for sub, var in FOLDERS:
+            (workspace / sub).mkdir(parents=True)
+            os.environ[var] = str(workspace / sub)
+        with Watch(workspace, app_folders()) as watch:
+            try:
+                message = _outcome(call(app, inputs.get(name)))
+            except StudioError as exc:
+                message = str(exc)
+            except Exception as exc:  # noqa: BLE001 - recorded: a refusal a user would not understand
+                message = f"NOT A CLEAR REFUSAL: {type(exc).__name__}: {exc}"
+        figures[name] = {
+            "message": message,
+            "seconds": watch.seconds,
+            "peak_added_mb": watch.peak_bytes / 2**20,
+            "rss_before_mb": watch.rss_before / 2**20,
+            "written_bytes": watch.written,
+            "outside": watch.outside,
+            "input_bytes": Path(inputs[name]).stat().st_size if name in inputs else 0,
+        }
+    print(json.dumps(figures))
+
+
+def _child(step: str, folder: Path) -> str:
+    """Run this module's `build` or `measure` on `folder` in a fresh process; returns what it printed."""
     env = {
         **os.environ,
         "CNN_STUDIO_MEMORY_BUDGET_MB": str(BUDGET_MB),
-        "CNN_STUDIO_DATA_DIR": str(workspace / "data"),
-        "CNN_STUDIO_RUNS_DIR": str(workspace / "runs"),
-        "KERAS_HOME": str(workspace / "keras"),
-        "CNN_STUDIO_SYSTEM_DATASETS": str(workspace / "system"),
+        "CNN_STUDIO_SYSTEM_DATASETS": str(folder / "system"),
+        "CNN_STUDIO_PRECISION_CACHE": str(folder / "precision.json"),  # tests/conftest.py makes none
+        **{var: str(folder / "build" / sub) for sub, var in FOLDERS},
     }
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, call, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
+    code = f"from pathlib import Path; from bench.hostile import {step}; {step}(Path({str(folder)!r}))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     if out.returncode:
-        raise RuntimeError(out.stderr[-2000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        raise RuntimeError(out.stderr[-3000:])
+    return out.stdout
 
 
 def run() -> None:
-    rows, figures = [], {}
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as tmp:
-        for name, (what, make, call) in CASES.items():
-            workspace = Path(tmp) / name
-            workspace.mkdir()
-            args = make[0](workspace / make[1], *make[2:]) if make else []
-            size = Path(args[0]).stat().st_size if args else 0
-            result = _measure(call, args, workspace) | {"input_bytes": size}
-            figures[name] = result
-            rows.append(
-                (
-                    name,
-                    f"{result['added_mb']:7.1f} MB  {result['seconds'] * 1000:7.0f} ms  {result['written']:>6} B  "
-                    f"({what}; {result['message'][:90]})",
-                )  # fmt: skip
-            )
-    table(f"Hostile inputs, each refused in a fresh process (budget {BUDGET_MB} MB): peak RSS added, time, bytes written", rows)
+        _child("build", Path(tmp))
+        figures = json.loads(_child("measure", Path(tmp)).splitlines()[-1])
+    rows = []
+    for name, (what, _call) in CASES.items():
+        f = figures[name]
+        outside = f"  OUTSIDE: {f['outside'][:3]}" if f["outside"] else ""
+        figures_text = f"{f['peak_added_mb']:6.1f} MB {f['seconds'] * 1000:8.1f} ms {f['written_bytes']:>9,} B"
+        rows.append((name, f"{figures_text}  ({what}; {f['message'][:100]}){outside}"))
+    table(f"Hostile inputs in a server-like process (budget {BUDGET_MB} MB): peak RSS added, time, bytes written", rows)
     save("hostile", {"budget_mb": BUDGET_MB, "cases": figures})

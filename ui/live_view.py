@@ -108,12 +108,13 @@ def _own_turn(job: TrainingJob) -> str | None:
     """Why a learner's queued run waits, when it waits for their own runs (the class's active limit)
     rather than for a slot here or a worker on the cluster."""
     limits = quotas.limited(job.owner)
-    training = [j.run_id for j in JOBS.active_for(job.owner) if j is not job and j.status == "running"]
-    if limits is None or len(training) < limits.active_runs:
+    if limits is None or JOBS.load(job.owner, job.local_slot).training < limits.active_runs:
         return None
+    training = [j.run_id for j in JOBS.active_for(job.owner) if j is not job and JOBS.has_turn(j)]
+    what = f"your run {training[0]}" if training else "your other training (a label-issue search or the learning-rate finder)"
     return (
-        f"Waiting for your run {training[0]} to finish: the class lets each learner train "
-        f"{limits.active_runs} run{'s' if limits.active_runs > 1 else ''} at a time (number {JOBS.queue_position(job)} in the queue)."
+        f"Waiting for {what} to finish: the class lets each learner train {limits.active_runs} "
+        f"run{'s' if limits.active_runs > 1 else ''} at a time (number {JOBS.queue_position(job)} in the queue)."
     )
 
 

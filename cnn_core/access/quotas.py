@@ -125,7 +125,7 @@ def check_import(owner: str, store: RunStore, incoming: int = 0) -> int | None:
 def _queue_refusal(load: Load, limits: classroom.Limits) -> str:
     """Why one more run may not wait, naming the limit that refuses it."""
     queued = f"at most {_runs(limits.queued_runs, 'queued run')}" if limits.queued_runs else "no queued runs"
-    if load.waiting or limits.queued_runs:
+    if load.waiting:
         one = _it(load.waiting)
         return f"you already have {_runs(load.waiting)} waiting, and the class allows {queued}: wait for {one} to start, or cancel {one}"
     if load.training >= limits.active_runs:

@@ -116,7 +116,14 @@ class JobRegistry:
             self.jobs[job.run_id] = job
             with self._turn:  # in line now: the next submit's limits count it, before its thread starts
                 self._waiting.append(self._turn_for(job))
-        job.thread.start()
+        try:
+            job.thread.start()
+        except RuntimeError as exc:  # no thread to be had: out of the line again, or it would hold a place for ever
+            with self._turn:
+                self._waiting = [t for t in self._waiting if t.holder is not job]
+                self._turn.notify_all()
+            job._fail(f"the server could not start a thread for this run ({exc})")
+            raise StudioError(f"the server could not start this run ({exc}): try again in a moment") from None
         return job
 
     def active_for(self, owner: str) -> list[TrainingJob]:
@@ -140,12 +147,18 @@ class JobRegistry:
         backend, while the cluster finds it a worker): it no longer waits for the owner's limits.
         """
         extra = self._turn_for(object(), owner, local)
+        jobs = self.active_for(owner)
         with self._turn:
             admitted = self._admitted(extra)
             turns = {id(t.holder) for t in [*self._holding, *admitted]}
-        jobs = self.active_for(owner)
+            others = sum(t.owner == owner for t in self._holding if t.holder not in jobs)  # fold trainings, LR finder
         training = sum(id(j) in turns for j in jobs)
-        return quotas.Load(training, len(jobs) - training, waits=extra not in admitted)
+        return quotas.Load(training + others, len(jobs) - training, waits=extra not in admitted)
+
+    def has_turn(self, job: TrainingJob) -> bool:
+        """Whether `job`'s turn to train has come (a Ray job may still wait for a worker then)."""
+        with self._turn:
+            return any(t.holder is job for t in self._holding)
 
     def acquire(self, holder: object, cancelled=lambda: False, owner: str | None = None) -> bool:
         """Wait for a turn to train for `holder` (a job, or the learning-rate finder); False if cancelled first.

@@ -191,3 +191,37 @@ def test_a_run_past_the_time_limit_is_stopped_and_saved(tiny, registry, classroo
     assert info.status == "stopped" and "class limit of 0.05 minutes" in info.message
     assert info.has_model and info.test_accuracy is not None and info.epochs_done < 500
     assert "test_accuracy" in read_json(job.run_dir / "metrics.json")
+
+
+def test_a_learners_fold_training_counts_as_their_run_training(tiny, classroom_mode, workspace):
+    """A label-issue search's folds take turns like runs (inspection/folds.py): while one trains, the
+    learner's next run waits, and with no queued runs allowed it is refused by the active limit."""
+    registry = JobRegistry(2)
+    fold = object()
+    assert registry.acquire(fold, owner="alice")
+    try:
+        load = registry.load("alice")
+        assert (load.training, load.waiting, load.waits) == (1, 0, True) and registry.load("bob").training == 0
+        classroom_mode.setenv("CNN_STUDIO_LEARNER_QUEUED_RUNS", "0")
+        with pytest.raises(StudioError, match="you already have 1 run training, and the class allows at most 1 active run"):
+            registry.submit(tiny, ARCH, LONG, "alice", RunStore())
+    finally:
+        registry.release(fold)
+    assert registry.load("alice").training == 0
+
+
+def test_a_run_whose_thread_cannot_start_leaves_no_place_in_the_line(tiny, monkeypatch, workspace):
+    import threading
+
+    registry = JobRegistry(1)  # its own: the job's thread never started, so there is none to join
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    with pytest.raises(StudioError, match="the server could not start this run"):
+        registry.submit(tiny, ARCH, LONG, "alice", RunStore())
+    monkeypatch.undo()
+    (job,) = registry.jobs.values()
+    assert job.status == "failed" and not job.active and registry.load("alice").waits is False
+    assert registry.acquire(object())  # the slot is free: nothing holds a place for the failed run

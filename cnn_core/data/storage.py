@@ -141,6 +141,10 @@ def _upload_folders(data: Path) -> list[Path]:
     return found + [e for e in sorted((data / "datasets").glob("*")) if e.is_dir()] + sorted((data / "imports").glob("*"))
 
 
+JOB_FOLDER_FLOOR = 24 * 3600.0  # a Ray job's folder is kept at least a day after its last write, whatever the
+# upload retention: an epoch longer than a short retention must not lose its folder mid-run
+
+
 def _is_job_folder(entry: Path) -> bool:
     """Named as `Trainer` names its folder, owned by this user, a real folder (not a link) holding only run folders."""
     info = entry.lstat()
@@ -186,7 +190,7 @@ def sweep(now: float | None = None, data: Path | None = None, runs: Path | None 
         if (temp_file.is_dir() or _RUN_TEMP.match(temp_file.name)) and now - temp_file.stat().st_mtime >= TEMP_RETENTION_S:
             shutil.rmtree(temp_file, ignore_errors=True) if temp_file.is_dir() else temp_file.unlink(missing_ok=True)
             deleted.append(temp_file)
-    for folder in stale_job_folders(Path(temp or tempfile.gettempdir()), now, keep_for):
+    for folder in stale_job_folders(Path(temp or tempfile.gettempdir()), now, max(keep_for, JOB_FOLDER_FLOOR)):
         shutil.rmtree(folder, ignore_errors=True)
         deleted.append(folder)
     return deleted

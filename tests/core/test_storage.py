@@ -96,11 +96,13 @@ def test_the_sweep_deletes_old_job_folders_killed_ray_workers_left_and_nothing_e
     assert (own_temp / "cnn-studio-job-plainfil").is_file()
 
 
-def test_job_folders_follow_the_upload_retention(own_temp, monkeypatch):
-    folder = job_folder(own_temp, "cnn-studio-job-abcdefgh", 3)
+def test_job_folders_follow_a_long_upload_retention_and_are_kept_a_day_under_a_short_one(own_temp, monkeypatch):
+    """A live Ray job whose epoch outlasts a short retention must keep its folder."""
+    day_old, hour_old = job_folder(own_temp, "cnn-studio-job-abcdefgh", 25), job_folder(own_temp, "cnn-studio-job-hgfedcba", 3)
+    monkeypatch.setenv(storage.RETENTION_ENV, "48")
     assert storage.sweep() == []
-    monkeypatch.setenv(storage.RETENTION_ENV, "2")
-    assert storage.sweep() == [folder]
+    monkeypatch.setenv(storage.RETENTION_ENV, "0.5")
+    assert storage.sweep() == [day_old] and hour_old.is_dir()
 
 
 def test_the_sweeper_starts_once_per_process_and_sweeps_the_folders_of_its_start(monkeypatch, own_temp, workspace):

@@ -37,6 +37,9 @@ SYSTEM_TMP = Path(tempfile.gettempdir())  # /tmp, unless TMPDIR says otherwise
 # temporary files go to the case's folder inside the watched root (`Watch`), and other names appear
 # at /tmp's top level all the time (other test workers, other checkouts' tests, browsers, Ray).
 TMP_SUSPECTS = re.compile(r"evil|pwned|imported|^x$", re.IGNORECASE)
+# The workdirs of the Streamlit servers that outlive a test (tests/e2e/conftest.py: the session's shared
+# server, the module servers): a live server may write its log or a run there while a case runs.
+LIVE_SERVERS = re.compile(r"(shared|server|srv|classroom|classroom-limits)\d+")
 
 
 def snapshot(root: Path, skip: list[Path] | None = None) -> dict[str, tuple[int, int]]:
@@ -48,11 +51,17 @@ def snapshot(root: Path, skip: list[Path] | None = None) -> dict[str, tuple[int,
     skipped, found = {os.path.normpath(p) for p in skip or []}, {}
     for folder, dirs, _ in os.walk(root):
         dirs[:] = [d for d in dirs if os.path.join(folder, d) not in skipped]
-        with os.scandir(folder) as entries:
-            for entry in entries:
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:  # deleted while the walk went on
+            continue
+        for entry in entries:
+            try:
                 if entry.path not in skipped and not entry.is_dir(follow_symlinks=False):  # files and links
                     info = entry.stat(follow_symlinks=False)
                     found[entry.path] = (info.st_mtime_ns, info.st_size)
+            except FileNotFoundError:  # renamed or deleted between the listing and its stat
+                continue
     return found
 
 
@@ -98,7 +107,8 @@ class Watch:
         self._temp = Path(tempfile.mkdtemp(prefix="hostile-case-tmp-", dir=self.root))
         self._saved = tempfile.tempdir, os.environ.get("TMPDIR")
         tempfile.tempdir = os.environ["TMPDIR"] = str(self._temp)
-        self._files, self._tmp = snapshot(self.root), set(os.listdir(SYSTEM_TMP))
+        self._skip = [p for p in self.root.iterdir() if p.is_dir() and LIVE_SERVERS.fullmatch(p.name)]
+        self._files, self._tmp = snapshot(self.root, self._skip), set(os.listdir(SYSTEM_TMP))
         Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from what is resident now
         self.rss_before, self._start = _memory_kb("VmRSS") * 1024, time.perf_counter()
         return self
@@ -108,7 +118,7 @@ class Watch:
         self.peak_bytes = _memory_kb("VmHWM") * 1024 - self.rss_before
         tempfile.tempdir, saved_env = self._saved
         _set_env("TMPDIR", saved_env)
-        after, before = snapshot(self.root), self._files
+        after, before = snapshot(self.root, self._skip), self._files
         changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
         self.outside = sorted(p for p in changed if not any(p.startswith(f"{a}{os.sep}") for a in self.allowed))
         self.written = sum(max(0, after[p][1] - before.get(p, (0, 0))[1]) for p in changed if p in after)

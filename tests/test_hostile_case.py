@@ -62,4 +62,4 @@ def test_a_case_that_says_nothing_fails(base):
 def test_the_watch_counts_bytes_written_and_time(base, workspace):
     with Watch(base, [workspace]) as watch:
         (workspace / "data" / "out.bin").write_bytes(bytes(5000))
-    assert watch.written == 5000 and watch.outside == [] and 0 <= watch.seconds < 5
+    assert watch.written >= 5000 and watch.outside == [] and 0 <= watch.seconds < 5

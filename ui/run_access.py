@@ -18,7 +18,7 @@ from cnn_core.access import classroom
 from cnn_core.errors import StudioError
 from cnn_core.runs.info import RunInfo
 from cnn_core.runs.schema import valid_run_id
-from cnn_core.runs.store import RunStore, read_json, update_config
+from cnn_core.runs.store import RunStore, in_store, read_json, update_config
 from ui import state
 from ui.widgets import code_span
 
@@ -33,14 +33,11 @@ def find(run_id: str, runs: list[RunInfo] | None = None) -> RunInfo | None:
     """The visible run called `run_id` (among `runs`, or in the run store), or None whether it is
     missing or someone else's."""
     if runs is None:
-        if not valid_run_id(run_id):  # text from a link or a page: the run-id pattern, never a path
-            return None
         store = RunStore()
-        try:  # a folder directly inside runs/, symbolic links followed: nothing elsewhere is reached
-            folder = store.resolve(run_id)
-        except StudioError:
+        folder = store.root / run_id  # a folder directly inside runs/ (links followed), damaged or not: never elsewhere
+        if not (valid_run_id(run_id) and folder.is_dir() and in_store(folder, store.root)):
             return None
-        runs = [store.info(folder)]
+        runs = [store.info(folder)]  # a damaged folder too, listed as damaged
     return next((r for r in runs if r.run_id == run_id and r.visible_to(state.owner_id())), None)
 
 

@@ -174,10 +174,10 @@ class RunStore:
         name a run folder anywhere.
         """
         text = str(run)
-        if valid_run_id(text) and (self.root / text / "config.json").is_file() and _in_store(self.root / text, self.root):
+        if valid_run_id(text) and (self.root / text / "config.json").is_file() and in_store(self.root / text, self.root):
             return self.root / text
         candidate = Path(run)
-        if (candidate / "config.json").is_file() and (allow_path or isinstance(run, Path) or _in_store(candidate, self.root)):
+        if (candidate / "config.json").is_file() and (allow_path or isinstance(run, Path) or in_store(candidate, self.root)):
             return candidate
         raise StudioError(f"no run {shown(text)} in {self.root}")
 
@@ -270,7 +270,7 @@ class RunStore:
             raise StudioError(f"run {info.run_id} belongs to {whose}: only its owner can {action} it")
 
 
-def _in_store(path: Path, root: Path) -> bool:
+def in_store(path: Path, root: Path) -> bool:
     """True when `path` is a folder directly inside `root` (symbolic links followed)."""
     try:
         return path.resolve().parent == root.resolve()

@@ -54,3 +54,9 @@ def test_a_hand_edited_run_id_reaches_nothing(runs, run_id):
 def test_an_absolute_path_to_a_run_reaches_nothing(runs):
     assert run_access.find(str(runs / "20260101-000000-minimal-ab12")) is None
     assert run_access.find(str((runs / "linked-run").resolve())) is None
+
+
+def test_a_damaged_run_without_its_config_is_still_found_and_listed_as_damaged(runs):
+    (runs / "20260102-000000-minimal-cd34").mkdir()  # its config.json lost: the Runs page lists it as damaged
+    found = run_access.find("20260102-000000-minimal-cd34")
+    assert found is not None and found.status == "damaged"

@@ -5,8 +5,7 @@ augmentation, the learning-rate formula and schedule, the optimizer, the loss, c
 early stopping. The app trains with these functions, and the exported script carries this
 module's source verbatim, so the script trains exactly as the app does. Therefore it imports only
 the standard library, numpy, Pillow and Keras (lazily, inside functions, and only `keras.ops`: it
-runs on TensorFlow, JAX or PyTorch). Settings come as any object with the attributes a function reads (the app passes its
-TrainConfig; the script, a class of constants).
+runs on TensorFlow, JAX or PyTorch). Settings: any object with the attributes a function reads.
 """
 
 import math
@@ -109,14 +108,13 @@ def resize_all(images, side, chunk=256, between_chunks=None):
 
 
 def to_channels(img, channels):
-    """Convert any Pillow mode to 'L' (channels=1) or 'RGB' (channels=3).
-
-    Transparent pixels are composited onto white; 16-bit and 32-bit images are scaled to 8 bits
-    rather than clipped (Pillow's own conversion clips them to white).
-    """
-    from PIL import Image, ImageCms
+    """Convert any Pillow mode to 'L' (channels=1) or 'RGB' (channels=3). Transparent pixels are
+    composited onto white; 16-bit and 32-bit images are scaled to 8 bits, not clipped (as Pillow's own)."""
+    from PIL import Image
 
     if img.mode == "LAB":  # CIELAB (a TIFF can hold it): Pillow converts it only through colour profiles
+        from PIL import ImageCms  # Pillow's littlecms binding: imported for these images only
+
         lab, srgb = ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB")
         img = ImageCms.applyTransform(img, ImageCms.buildTransform(lab, srgb, "LAB", "RGB"))
     if img.mode in {"I", "I;16", "I;16L", "I;16B", "I;16N", "F"}:

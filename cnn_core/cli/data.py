@@ -144,7 +144,7 @@ def register(commands) -> None:
     p = commands.add_parser(
         "edit-dataset", help="mark images (relabel, exclude, keep) as a new dataset version; the files are never changed"
     )
-    p.add_argument("id", help="dataset id or version (<id>@v-<8 hex>) to start from")
+    p.add_argument("id", help="dataset id or version (<id>@v-<8 hex>) to start from; give it before the flags, which take lists")
     key, several = "FILE_OR_INDEX", {"action": "extend", "nargs": "+"}  # `--exclude 3 4` and `--exclude 3 --exclude 4`
     p.add_argument("--relabel", **several, metavar=f"{key}=CLASS", help="give these images another class each")
     p.add_argument("--exclude", **several, metavar=key, help="leave these images out")

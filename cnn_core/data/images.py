@@ -22,6 +22,8 @@ from cnn_core.errors import StudioError
 MAX_PIXELS = 50_000_000  # a decoded image above this is refused: 50 MP RGB is 150 MB
 READABLE_FORMATS = {"PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "MPO"}
 GRAYSCALE_MODES = {"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+# The modes the readable formats give that `recipe.to_channels` converts (the rest are tried on one pixel first)
+CONVERTED_MODES = GRAYSCALE_MODES | {"P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB"}
 
 ImageSource = str | Path | bytes | BinaryIO
 
@@ -47,7 +49,8 @@ def open_image(source: ImageSource, *, target: tuple[int, int] | None = None) ->
                 raise StudioError(f"image too large ({width}x{height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels)")
             img.seek(0)
             img.load()
-            recipe.to_channels(img.crop((0, 0, 1, 1)), 3)  # a mode Pillow cannot convert is refused here, not later
+            if img.mode not in CONVERTED_MODES:  # a mode Pillow cannot convert is refused here, not later
+                recipe.to_channels(img.crop((0, 0, 1, 1)), 3)
             return ImageOps.exif_transpose(img)
     except StudioError:
         raise

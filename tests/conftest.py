@@ -233,16 +233,33 @@ def wait_until(predicate, timeout: float = 120.0) -> None:
 def ray_cluster():
     """One one-node Ray cluster on 127.0.0.1 (2 CPUs) for every Ray test of the session. With a
     cluster per test module, the second module's could not be joined from the same test process
-    (seen in CI); one cluster also starts once. Its files share the xdist group "ray", so one worker."""
+    (seen in CI); one cluster also starts once. Its files share the xdist group "ray", so one worker,
+    and under xdist the cluster stops after that group's last test (`pytest_runtest_teardown`): its
+    processes took 5 % of a core for the rest of the session."""
     from cnn_core.jobs import cluster
 
     local = cluster.LocalCluster(cpus=2).start()
     auth = {k: v for k, v in local.env().items() if k != cluster.ADDRESS_ENV}
     saved = {k: os.environ.get(k) for k in auth}
     os.environ.update(auth)
+    _RAY_CLUSTER.update(local=local, saved=saved)
     yield local
+    stop_ray_cluster()
+
+
+_RAY_CLUSTER: dict = {}  # the session's cluster while it runs: "local" and the environment it replaced; "stopped" after
+
+
+def stop_ray_cluster() -> None:
+    """Stop the session's Ray cluster, once: every process it started is gone afterwards."""
+    if "local" not in _RAY_CLUSTER:
+        return
     import ray
 
+    from cnn_core.jobs import cluster
+
+    local, saved = _RAY_CLUSTER.pop("local"), _RAY_CLUSTER.pop("saved")
+    _RAY_CLUSTER["stopped"] = True
     ray.shutdown()
     cluster._joined.clear()
     started = local.processes()
@@ -250,6 +267,19 @@ def ray_cluster():
     for k, v in saved.items():
         os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     assert started and not [p for p in started if Path(f"/proc/{p}").exists() and _state(p) != "Z"]
+
+
+def pytest_runtest_setup(item):
+    if _RAY_CLUSTER.get("stopped") and "ray_cluster" in item.fixturenames:
+        pytest.fail('the session\'s Ray cluster stopped after the last test of the xdist group "ray": mark this test with it')
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Under xdist a group's tests run one after another on one worker: after the last of "ray", stop its cluster."""
+    last = nextitem is None or _group(nextitem) != "ray"
+    if "local" in _RAY_CLUSTER and os.environ.get("PYTEST_XDIST_WORKER") and _group(item) == "ray" and last:
+        stop_ray_cluster()
 
 
 def _state(pid: int) -> str:

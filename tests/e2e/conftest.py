@@ -123,13 +123,30 @@ def shared_server(tmp_path_factory):
     srv.stop()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test (`item.failed_in`), for the `page` fixture's teardown."""
+    report = yield
+    if report.failed:
+        item.failed_in = report.when
+    return report
+
+
+def save_screenshot(page, name: str) -> None:
+    """A full-page screenshot in test-artifacts/, to see what a failed test saw."""
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True, timeout=120_000)
+
+
 @pytest.fixture
 def page(browser, request):
+    """A page in a new browser context (a visitor of its own). When the test fails, its screenshot is
+    saved in test-artifacts/ (taken for every test, the screenshots cost about a minute of the suite)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(60_000)
     yield pg
-    artifacts = ROOT / "test-artifacts"
-    artifacts.mkdir(exist_ok=True)
-    pg.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True, timeout=120_000)
+    if getattr(request.node, "failed_in", None):
+        save_screenshot(pg, request.node.name)
     context.close()

@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, save_screenshot
 from tests.e2e.helpers import assert_no_exception, wait_ready
 
 pytestmark = pytest.mark.e2e
@@ -115,8 +114,10 @@ def test_learners_see_only_their_own_runs_until_one_is_published_and_the_teacher
         assert bo.get_by_role("button", name="Whole run (.zip)").count() == 1
         for page in (ada, bo, teacher):
             assert_no_exception(page)
-    finally:
-        (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    except BaseException:
         for name, page in (("ada", ada), ("bo", bo), ("teacher", teacher)):
-            page.screenshot(path=str(ROOT / "test-artifacts" / f"classroom-{name}.png"), full_page=True)
+            save_screenshot(page, f"classroom-{name}")
+        raise
+    finally:
+        for page in (ada, bo, teacher):
             page.context.close()

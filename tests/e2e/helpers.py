@@ -34,6 +34,21 @@ def choose(page, label: str, option: str) -> None:
     page.keyboard.press("Enter")
 
 
+def open_expander(page, label: str, timeout: float = 60_000) -> None:
+    """Open the expander whose label starts with `label`, whatever state it is in: Streamlit may keep an
+    expander open through a rerun, and a click made while the page reruns can be lost."""
+    details = page.locator("[data-testid=stExpander] details").filter(has=page.locator("summary", has_text=label)).first
+    details.wait_for(timeout=timeout)
+    waited = 0
+    while not details.evaluate("d => d.open"):
+        if waited >= timeout:
+            raise AssertionError(f"the expander {label!r} did not open")
+        if waited % 3000 == 0:  # click, then give the page three seconds to open it
+            details.locator("summary").click()
+        page.wait_for_timeout(200)
+        waited += 200
+
+
 def go_to(page, title: str) -> None:
     """Follow the sidebar navigation link to the page called `title`."""
     page.locator("[data-testid=stSidebarNav] a").filter(has_text=title).first.click()

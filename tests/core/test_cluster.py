@@ -60,12 +60,14 @@ def test_a_mirror_follows_a_record_from_its_points_and_state():
                 mirror.mirror(source.points_since(seen), source.history(), source.state())
                 seen = mirror.snapshot().points
         source.add_epoch(epoch, {"loss": 1.0, "accuracy": 0.5})
-    mirror.mirror(source.points_since(seen), source.history(), source.state())
+    last_state = source.state()
+    mirror.mirror(source.points_since(seen), source.history(), last_state)
     a, b = source.snapshot(), mirror.snapshot()
     assert (b.points, b.epoch, b.step, b.status, b.history) == (a.points, a.epoch, a.step, a.status, a.history)
     for key in ("loss", "accuracy", "lr"):
         assert b.series[key].smooth.tolist() == a.series[key].smooth.tolist()
-    assert b.images_per_second == pytest.approx(a.images_per_second, rel=0.5)
+    # the rate the source last reported (its own is recomputed at each snapshot: it moved 50 % in a loaded CI run)
+    assert b.images_per_second == last_state["rate"] > 0
 
 
 def free_port() -> int:

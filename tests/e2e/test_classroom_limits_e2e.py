@@ -4,7 +4,7 @@ outside the data roots, and a second run past the class's queue limit."""
 import pytest
 
 from tests.conftest import make_class_folder
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, save_screenshot
 from tests.e2e.helpers import assert_no_exception, choose, wait_ready
 from tests.e2e.test_classroom_learners_e2e import CLASS_CODE, LONG_RUN, TEACHER_CODE, join, start_run
 
@@ -50,10 +50,13 @@ def test_a_second_run_past_the_queue_limit_gets_the_message_naming_the_limit(bro
         first = start_run(page, server)
         page.goto(server.url + LONG_RUN.replace("epochs=1000", "epochs=999"))  # other settings: a second run
         wait_ready(page, "Minimal CNN")
-        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_role("button", name="Train", exact=True).click(timeout=180_000)  # beside a training run: 60 s was short once
         wait_ready(page, "the class allows at most 1 active run and no queued runs")
         runs = sorted(p.name for p in (server.workdir / "runs").iterdir() if p.is_dir() and not p.name.startswith("."))
         assert runs == [first]  # nothing was made for the refused run
         assert_no_exception(page)
+    except BaseException:
+        save_screenshot(page, "queue-limit")
+        raise
     finally:
         page.context.close()

@@ -125,7 +125,7 @@ def shared_server(tmp_path_factory):
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
-    """Keep each phase's report on the test (`item.failed_in`), for the `page` fixture's teardown."""
+    """Mark a test that failed with the phase it failed in (`item.failed_in`), for the `page` fixture's teardown."""
     report = yield
     if report.failed:
         item.failed_in = report.when
@@ -142,7 +142,7 @@ def save_screenshot(page, name: str) -> None:
 @pytest.fixture
 def page(browser, request):
     """A page in a new browser context (a visitor of its own). When the test fails, its screenshot is
-    saved in test-artifacts/ (taken for every test, the screenshots cost about a minute of the suite)."""
+    saved in test-artifacts/ (a full-page screenshot takes 0.3-1.2 s: taken after every test, they cost the suite a minute or so)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(60_000)

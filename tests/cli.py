@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import subprocess
 import traceback
 
@@ -25,7 +26,8 @@ def cli(*args) -> subprocess.CompletedProcess:
 
     argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    environ = dict(os.environ)  # a process's environment dies with it: `--ray-address` must not outlive the call
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), _restored(environ):
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse's usage errors and --help/--version
@@ -36,3 +38,15 @@ def cli(*args) -> subprocess.CompletedProcess:
             traceback.print_exc(file=err)
             code = 1
     return subprocess.CompletedProcess(["python", "-m", "cnn_core", *argv], code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _restored(environ: dict):
+    """Put os.environ back to `environ` on the way out. (Seen: the Ray CLI test's `--ray-address` stayed
+    in the worker's environment, and later sweep tests of that worker trained on the cluster.)"""
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(environ):
+            del os.environ[key]
+        os.environ.update(environ)

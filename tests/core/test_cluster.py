@@ -126,3 +126,14 @@ def test_serve_takes_the_ray_address_flag_out_of_streamlits_options(monkeypatch)
     assert rest == ["--server.port", "9", "--server.headless", "true"]
     assert os.environ[cluster.ADDRESS_ENV] == "10.0.0.5:6379"
     assert take_ray_address(["--ray-address=127.0.0.1:1"]) == [] and cluster.address() == "127.0.0.1:1"
+
+
+def test_the_in_process_cli_leaves_the_ray_address_behind_as_a_process_would(monkeypatch, tmp_path):
+    """`tests.cli.cli` stands in for `python -m cnn_core`: a `--ray-address` it was given must not stay in
+    this process's environment (it did, and later tests of the same worker trained on the cluster)."""
+    from tests.cli import cli
+
+    monkeypatch.delenv(cluster.ADDRESS_ENV, raising=False)
+    out = cli("train", "--epochs", "1", "--ray-address", f"127.0.0.1:{free_port()}", "--runs-dir", tmp_path / "runs")
+    assert out.returncode != 0 and "cannot be reached" in out.stderr, out.stderr[-2000:]
+    assert cluster.ADDRESS_ENV not in os.environ

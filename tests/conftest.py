@@ -233,7 +233,9 @@ def wait_until(predicate, timeout: float = 120.0) -> None:
 def ray_cluster():
     """One one-node Ray cluster on 127.0.0.1 (2 CPUs) for every Ray test of the session. With a
     cluster per test module, the second module's could not be joined from the same test process
-    (seen in CI); one cluster also starts once. Its files share the xdist group "ray", so one worker."""
+    (seen in CI); one cluster also starts once. Its files share the xdist group "ray", so one worker,
+    and under xdist the cluster stops after that group's last test (`pytest_runtest_teardown`): its
+    processes took 5 % of a core for the rest of the session."""
     from cnn_core.jobs import cluster
 
     local = cluster.LocalCluster(cpus=2).start()
@@ -265,6 +267,19 @@ def stop_ray_cluster() -> None:
     for k, v in saved.items():
         os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     assert started and not [p for p in started if Path(f"/proc/{p}").exists() and _state(p) != "Z"]
+
+
+def pytest_runtest_setup(item):
+    if _RAY_CLUSTER.get("stopped") and "ray_cluster" in item.fixturenames:
+        pytest.fail('the session\'s Ray cluster stopped after the last test of the xdist group "ray": mark this test with it')
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Under xdist a group's tests run one after another on one worker: after the last of "ray", stop its cluster."""
+    last = nextitem is None or _group(nextitem) != "ray"
+    if "local" in _RAY_CLUSTER and os.environ.get("PYTEST_XDIST_WORKER") and _group(item) == "ray" and last:
+        stop_ray_cluster()
 
 
 def _state(pid: int) -> str:

@@ -256,10 +256,11 @@ def stop_ray_cluster() -> None:
         return
     import ray
 
-    from cnn_core.jobs import cluster
+    from cnn_core.jobs import cluster, warm
 
     local, saved = _RAY_CLUSTER.pop("local"), _RAY_CLUSTER.pop("saved")
     _RAY_CLUSTER["stopped"] = True
+    warm.drain()
     ray.shutdown()
     cluster._joined.clear()
     started = local.processes()

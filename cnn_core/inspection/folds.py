@@ -251,10 +251,10 @@ def _scratch_root() -> Path:
 
 def _on_cluster(dataset, arch, config, fold_of, folds, progress, cancelled, owner) -> np.ndarray:
     """One Ray task per fold, all submitted at once: the cluster runs as many side by side as it has CPUs."""
-    from cnn_core.jobs import cluster
+    from cnn_core.jobs import cluster, warm
 
     ray = cluster.connect()
-    resources = cluster.job_resources()
+    resources, _ = cluster.job_resources(), warm.drain()  # this server's idle actors give their CPUs to the folds
     images = dataset.train.images
     if not isinstance(images, np.ndarray):
         raise StudioError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from cnn_core.errors import StudioError
-from cnn_core.jobs import cluster, shipping
+from cnn_core.jobs import cluster, shipping, warm
 from cnn_core.jobs.local import TrainingJob
 from cnn_core.runs import liveness
 from cnn_core.runs.store import locked, read_json, update_config, write_json
@@ -52,14 +52,15 @@ class RemoteJob(TrainingJob):
         ray = cluster.connect()
         from ray.exceptions import RayActorError, RayError
 
-        actor = None
+        actor, reusable = None, False
         try:
-            actor = cluster.start_actor(self._payload(ray))
+            actor, key = warm.lease(self._payload(ray))
             ready = actor.where.remote()
             while not ray.wait([ready], timeout=0.5)[0]:  # queued until a worker has the CPUs free
                 if self.control.requested:
                     self._cancel()
                     return None
+            warm.started(actor)
             self.worker = ray.get(ready)
             if not self._begin():  # cancelled as the worker came up
                 return None
@@ -78,6 +79,7 @@ class RemoteJob(TrainingJob):
             if outcome["status"] == "stopped" and self.control.reason:  # the class time limit, not a click
                 outcome["message"] = self.control.reason
                 self.store.set_status(self.run_dir, "stopped", self.control.reason)
+            reusable = outcome["status"] != "failed"
             return self._result(outcome["status"], outcome["message"])
         except RayActorError as exc:
             where = f" (host {self.worker['host']}, process {self.worker['pid']})" if self.worker else ""
@@ -87,7 +89,7 @@ class RemoteJob(TrainingJob):
             self._interrupt(f"the Ray cluster stopped answering ({type(exc).__name__})")
         finally:
             if actor is not None:
-                self._release(ray, actor)
+                warm.give_back(ray, actor, key, reusable)
         return None
 
     def _payload(self, ray) -> dict:
@@ -158,14 +160,3 @@ class RemoteJob(TrainingJob):
             message += "; it had saved no checkpoint yet, so start it again"
         self.record.set_status("interrupted", message)
         self.store.set_status(self.run_dir, "interrupted", message)
-
-    def _release(self, ray, actor) -> None:
-        """Let the actor remove its folder, then end it, so its CPUs go to the next job."""
-        try:
-            ray.get(actor.close.remote(), timeout=10)
-        except Exception:  # noqa: BLE001 - a dead actor has nothing left to remove
-            pass
-        try:
-            ray.kill(actor, no_restart=True)
-        except Exception:  # noqa: BLE001
-            pass

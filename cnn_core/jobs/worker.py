@@ -21,10 +21,15 @@ log = logging.getLogger("cnn_studio.cluster")
 class Trainer:
     """One job on a worker: trains in a private folder and tells the server what changed.
 
-    Made into a Ray actor by `connect` (`ray.remote(Trainer)`); plain Python otherwise.
+    Made into a Ray actor by `connect` (`ray.remote(Trainer)`); plain Python otherwise. A warm actor
+    (`warm.py`) takes its next job with `begin` after `close`.
     """
 
     def __init__(self, job: dict):
+        self.begin(job)
+
+    def begin(self, job: dict) -> None:
+        """Take `job`: a private folder of its own, holding the run's files."""
         from cnn_core.training.live import Control
 
         self.job = job
@@ -84,8 +89,9 @@ class Trainer:
         if cpus:
             import tensorflow as tf
 
-            tf.config.threading.set_intra_op_parallelism_threads(max(1, int(cpus)))
-            tf.config.threading.set_inter_op_parallelism_threads(max(1, int(cpus)))
+            threads = max(1, int(cpus))  # a warm actor's next job asks for the same CPUs: TensorFlow then changes nothing
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
 
     def _dataset(self):
         data = self.job["data"]

@@ -137,3 +137,16 @@ def test_the_in_process_cli_leaves_the_ray_address_behind_as_a_process_would(mon
     out = cli("train", "--epochs", "1", "--ray-address", f"127.0.0.1:{free_port()}", "--runs-dir", tmp_path / "runs")
     assert out.returncode != 0 and "cannot be reached" in out.stderr, out.stderr[-2000:]
     assert cluster.ADDRESS_ENV not in os.environ
+
+
+def test_warm_seconds_come_from_the_environment_and_a_bad_value_says_what_is_expected(monkeypatch):
+    from cnn_core.jobs import warm
+
+    monkeypatch.delenv(warm.WARM_ENV, raising=False)
+    assert warm.warm_seconds() == 10.0
+    monkeypatch.setenv(warm.WARM_ENV, "0")
+    assert warm.warm_seconds() == 0.0
+    monkeypatch.setenv(warm.WARM_ENV, "soon")
+    with pytest.raises(StudioError, match="CNN_STUDIO_RAY_WARM_SECONDS must be a number of seconds"):
+        warm.warm_seconds()
+    assert warm.drain() == 0  # nothing idle, and Ray not needed to say so

@@ -112,6 +112,7 @@ def test_a_job_on_the_cluster_trains_live_pauses_resumes_and_stops_for_its_owner
     again = jobs.resume(job.run_id, "alice", mnist)
     assert isinstance(again, RemoteJob)
     wait_until(lambda: again.snapshot().points > point.batches + 20, what="batches after resuming")
+    assert again.worker["pid"] == job.worker["pid"]  # resumed at once: the paused job's warm actor trains it
     again.stop("alice")
     again.wait(120)
     assert again.status == "stopped", again.record.message
@@ -156,11 +157,14 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
     assert record["run_id"] == job.run_id and record["freeze"] and "conv2d" in record["copied"] and not record["fresh"]
 
 
-def test_a_runs_precision_comes_back_from_the_worker_and_stays_on_resume(on_cluster, mnist_1500):
+def test_a_runs_precision_comes_back_from_the_worker_and_stays_on_resume(on_cluster, mnist_1500, monkeypatch):
     """The worker records the precision it chose in its copy of config.json, which is not sent back
-    whole: the server's run must get the record (the Train page, the exported script and a resume read it)."""
+    whole: the server's run must get the record (the Train page, the exported script and a resume read it).
+    With warm actors off, the resume trains in a new worker, and the first one's process has ended."""
+    from cnn_core.jobs import warm
     from cnn_core.takehome import export
 
+    monkeypatch.setenv(warm.WARM_ENV, "0")
     jobs = JobRegistry(max_running=1)
     job = jobs.submit(
         mnist_1500, ArchChoice("tutorial-minimal"), TrainConfig(epochs=1, batch_size=64, precision="bfloat16"), "dan"
@@ -174,9 +178,22 @@ def test_a_runs_precision_comes_back_from_the_worker_and_stays_on_resume(on_clus
     more.wait(300)
     assert more.status == "completed", more.record.message
     assert json.loads((job.run_dir / "config.json").read_text())["precision"] == recorded
+    assert more.worker["pid"] != job.worker["pid"]
+    wait_until(lambda: _gone(job.worker["pid"]), timeout=60, what="the first worker's process to end")
 
 
-def test_an_uploaded_folder_travels_through_the_object_store(on_cluster, tmp_path):
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_an_uploaded_folder_travels_through_the_object_store(on_cluster, tmp_path, monkeypatch):
+    """And its warm actor, kept one second (CNN_STUDIO_RAY_WARM_SECONDS), ends by itself: its CPUs go back."""
+    from cnn_core.jobs import warm
+
+    monkeypatch.setenv(warm.WARM_ENV, "1")
     root = make_class_folder(tmp_path / "pets", {"cats": 30, "dogs": 30, "fish": 30})
     ds = load_dataset(DataConfig(dataset_id=f"folder:{root}"))
     assert not shipping.ships_by_config(ds)
@@ -185,6 +202,8 @@ def test_an_uploaded_folder_travels_through_the_object_store(on_cluster, tmp_pat
     job.wait(300)
     assert job.status == "completed", job.record.message
     assert RunStore().info(job.run_dir).test_accuracy is not None
+    assert not _gone(job.worker["pid"])  # kept warm for a second
+    wait_until(lambda: _gone(job.worker["pid"]), timeout=60, what="the idle actor's process to end")
 
 
 def test_the_cli_trains_on_the_cluster(ray_cluster, tmp_path):
@@ -251,6 +270,9 @@ def test_a_job_asking_for_more_cpus_than_the_cluster_has_is_refused_before_a_run
 
 
 def test_ctrl_c_pauses_a_cli_run_on_the_worker_and_resume_finishes_it_there(on_cluster, tmp_path):
+    from cnn_core.jobs import warm
+
+    warm.drain()  # this process's warm actors would hold the CPUs that the CLI's job needs, for up to 10 s
     env = {**os.environ, **on_cluster.env()}
     runs = str(tmp_path / "runs")
     proc = subprocess.Popen(

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from cnn_core.data.datasets import load_dataset
-from cnn_core.jobs import cluster
+from cnn_core.jobs import cluster, warm
 from cnn_core.jobs.registry import JobRegistry, RemoteJob
 from cnn_core.runs.store import RunStore, read_json
 from cnn_core.settings.config import ArchChoice, DataConfig, TrainConfig
@@ -29,6 +29,7 @@ pytestmark = [
 
 def test_two_trials_train_at_once_on_a_two_cpu_cluster():
     assert cluster.address()
+    warm.drain()  # both trials start in new workers: a warm one would finish before a cold one has imported TensorFlow
     # each trial trains about 6 s here: longer than the two workers' start can differ on a loaded machine (1.2 s was not)
     data = DataConfig(dataset_id="digits", limit=1500, image_size=28)
     definition = SweepDefinition(

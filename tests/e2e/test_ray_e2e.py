@@ -20,6 +20,9 @@ pytestmark = [
 
 
 def test_train_pause_resume_evaluate_and_predict_on_the_ray_backend(browser, tmp_path, ray_cluster):
+    from cnn_core.jobs import warm
+
+    warm.drain()  # warm actors of this test process would hold the CPUs the server's jobs need, for up to 10 s
     server = Server(tmp_path / "srv", env=ray_cluster.env()).start()  # the session's loopback cluster (tests/conftest.py)
     page = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
     page.set_default_timeout(120_000)

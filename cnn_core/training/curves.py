@@ -86,6 +86,7 @@ def training_curves(
             _ghosts(fig, ghosts or {}, key, col, show, palette)
     _marks(fig, marks or [], panels)
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(automargin=True)  # with a 10-pixel margin, "1.5" lost its "1." and read as 5
     fig.update_yaxes(rangemode="tozero", col=1)
     fig.update_yaxes(range=[0, 1.02], col=2)
     if "lr" in panels:

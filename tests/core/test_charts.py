@@ -67,3 +67,13 @@ def test_the_distribution_reads_on_light_and_dark_themes():
     root = ET.fromstring(class_distribution_svg(["a"], {"train": [3]}))
     assert root.get("fill") == "#808495"  # mid grey: no dark text fixed on a transparent background
     assert all("rgba" in line.get("stroke") for line in root.iter("{http://www.w3.org/2000/svg}line"))
+
+
+def test_the_live_curves_leave_room_for_every_y_tick_label():
+    """With a 10-pixel left margin, the loss axis' "1.5" and "0.5" lost their "1." and "0." (seen in a screenshot)."""
+    from cnn_core.training.curves import training_curves
+
+    history = [{"epoch": 1, "loss": 1.6, "accuracy": 0.5, "val_loss": 1.2, "val_accuracy": 0.6}]
+    fig = training_curves({}, history)
+    axes = [fig.layout[name] for name in fig.layout if name.startswith("yaxis")]
+    assert len(axes) == 2 and all(axis.automargin for axis in axes)

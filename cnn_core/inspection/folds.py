@@ -254,7 +254,8 @@ def _on_cluster(dataset, arch, config, fold_of, folds, progress, cancelled, owne
     from cnn_core.jobs import cluster, warm
 
     ray = cluster.connect()
-    resources, _ = cluster.job_resources(), warm.drain()  # this server's idle actors give their CPUs to the folds
+    warm.drain()  # this server's idle actors give their CPUs to the folds
+    resources = cluster.job_resources()
     images = dataset.train.images
     if not isinstance(images, np.ndarray):
         raise StudioError(

@@ -167,12 +167,12 @@ def job_resources() -> dict:
     return {"num_cpus": cpus, "num_gpus": gpus}
 
 
-def start_actor(job: dict):
-    """A new actor for one job, scheduled by the cluster when a worker has its resources free.
+def start_actor(job: dict, resources: dict):
+    """A new actor for one job (`resources` from `job_resources`, which joined the cluster), scheduled
+    by the cluster when a worker has them free.
 
     Concurrency 4: `train` runs for the whole job while `poll`, `stop` and `pause` still answer.
     """
-    resources = job_resources()  # joins the cluster too
     return _joined["actor"].options(**resources, max_concurrency=4, max_restarts=0).remote(job)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 
 from cnn_core.errors import StudioError
 from cnn_core.jobs import cluster
@@ -22,7 +21,7 @@ from cnn_core.jobs import cluster
 WARM_ENV = "CNN_STUDIO_RAY_WARM_SECONDS"
 log = logging.getLogger("cnn_studio.cluster")
 _lock = threading.Lock()
-_idle: list[tuple[tuple, object, float]] = []  # (cluster address and resources, actor, idle since)
+_idle: list[tuple[tuple, object]] = []  # (cluster address and resources, actor), one entry per idle spell
 _starting: set[int] = set()  # new actors of this process still waiting for a worker's CPUs (by id)
 
 
@@ -36,9 +35,11 @@ def warm_seconds() -> float:
 def lease(job: dict) -> tuple[object, tuple]:
     """An actor for `job` and its key for `give_back`: an idle one of this server with the same
     resources when there is one (the job is handed to it), otherwise a new one
-    (`cluster.start_actor`), after ending the idle rest."""
+    (`cluster.start_actor`), after ending the idle rest. A bad warm setting fails the job here, before it trains."""
+    warm_seconds()
     ray = cluster.connect()
-    key = (cluster.address(), tuple(sorted(cluster.job_resources().items())))
+    resources = cluster.job_resources()
+    key = (cluster.address(), tuple(sorted(resources.items())))
     while True:
         with _lock:
             match = next((entry for entry in _idle if entry[0] == key), None)
@@ -48,9 +49,9 @@ def lease(job: dict) -> tuple[object, tuple]:
             else:
                 _idle[:] = [e for e in _idle if e is not match]
         if match is None:
-            for _, actor, _ in others:  # their CPUs go to the new actor
+            for _, actor in others:  # their CPUs go to the new actor
                 _end(ray, actor)
-            actor = cluster.start_actor(job)
+            actor = cluster.start_actor(job, resources)
             with _lock:
                 _starting.add(id(actor))
             return actor, key
@@ -77,11 +78,11 @@ def give_back(ray, actor, key: tuple, reusable: bool) -> None:
         ray.get(actor.close.remote(), timeout=10)
     except Exception:  # noqa: BLE001 - a dead actor has nothing left to remove
         reusable = False
-    seconds = warm_seconds() if reusable else 0.0
+    seconds = warm_seconds() if reusable else 0.0  # checked when the job was leased
     if not seconds:
         _end(ray, actor)
         return
-    entry = (key, actor, time.monotonic())
+    entry = (key, actor)
     with _lock:
         _idle.append(entry)
     timer = threading.Timer(seconds, _expire, (ray, entry))
@@ -101,7 +102,7 @@ def _expire(ray, entry: tuple) -> None:
 def drain() -> int:
     """End every idle actor of this process now (their CPUs go back to the cluster); how many."""
     with _lock:
-        ended = [actor for _, actor, _ in _idle]
+        ended = [actor for _, actor in _idle]
         _idle.clear()
     if ended:
         import ray

@@ -8,7 +8,9 @@ it. For comparison, the same 30 jobs on this machine's in-process backend (one a
 what a user has without a cluster. Each configuration stops after LIMIT seconds.
 
 Each Ray job is a new worker process that imports TensorFlow (about 3-8 s here): on one small
-machine that is pure overhead; the cluster pays off when it has more machines than this one.
+machine that is pure overhead; the cluster pays off when it has more machines than this one. Warm
+workers (cnn_core/jobs/warm.py) do not change this load: all 30 actors are already waiting for CPUs
+when the first job ends, and an actor is not kept while a job of its server waits.
 """
 
 from __future__ import annotations

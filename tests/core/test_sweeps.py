@@ -123,7 +123,10 @@ def sweep_cli(*args: str, **kw) -> subprocess.Popen:
 
 def test_a_killed_sweep_resumes_without_repeating_complete_trials(workspace):
     runs = workspace / "runs"
-    process = sweep_cli(*TINY, "--epochs", "12", "--search", "grid", "--param", "learning_rate=0.001,0.003,0.01",
+    # 450 training images and 30 epochs: a trial takes over a second even on a fast machine (TINY's 12 epochs took
+    # 0.2 s), so the second trial is still training when this test sees its first checkpoint and kills the sweep
+    process = sweep_cli("--dataset", "digits", "--limit", "600", "--image-size", "16", "--arch", "tutorial-minimal",
+                        "--epochs", "30", "--search", "grid", "--param", "learning_rate=0.001,0.003,0.01",
                         "--runs-dir", str(runs))  # fmt: skip
     store = RunStore(runs)
     deadline = time.monotonic() + 180

@@ -135,7 +135,7 @@ def test_divergence_callback_on_fake_logs(bad):
 
 def test_jobs_beyond_the_cap_wait_in_a_queue_and_one_job_per_owner(tiny, tmp_path):
     registry, store = JobRegistry(1), RunStore(tmp_path / "runs")
-    first = registry.submit(tiny, ARCH, TrainConfig(epochs=100, batch_size=8), "alice", store)
+    first = registry.submit(tiny, ARCH, TrainConfig(epochs=1000, batch_size=8), "alice", store)  # stopped long before its end
     wait_until(lambda: first.status == "running")
     second = registry.submit(tiny, ARCH, TrainConfig(epochs=1), "bob", store)
     time.sleep(0.5)

@@ -32,7 +32,7 @@ def test_tiny_training_run_through_the_page():
 
 
 def test_a_second_train_press_while_one_trains_shows_that_run():
-    at = open_page("train", session={**TINY, "train_config": {"epochs": 300, "batch_size": 4}})
+    at = open_page("train", session={**TINY, "train_config": {"epochs": 1000, "batch_size": 4}})
     next(b for b in at.button if b.label == "Train").click().run(timeout=120)
     job = JOBS.get(at.session_state["train_job"])
     try:

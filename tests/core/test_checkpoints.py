@@ -222,7 +222,7 @@ def test_the_app_registry_pauses_frees_the_slot_and_resumes_for_the_owner_only(s
     import time
 
     registry, store = JobRegistry(1), RunStore(tmp_path / "runs")
-    job = registry.submit(shapes, ARCH, replace(CONFIG, epochs=50), "alice", store)
+    job = registry.submit(shapes, ARCH, replace(CONFIG, epochs=200), "alice", store)
     while job.snapshot().points < 3:
         time.sleep(0.05)
     with pytest.raises(StudioError, match="only that session can pause"):

@@ -130,7 +130,7 @@ def test_a_job_on_the_cluster_trains_live_pauses_resumes_and_stops_for_its_owner
 def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpoint(on_cluster, mnist_1500):
     mnist = mnist_1500
     jobs = JobRegistry(max_running=1)
-    job = jobs.submit(mnist, ArchChoice("keras-mnist"), TrainConfig(epochs=4, batch_size=16), "bob")
+    job = jobs.submit(mnist, ArchChoice("keras-mnist"), TrainConfig(epochs=8, batch_size=16), "bob")  # 0.55 s an epoch here
     wait_until(lambda: (job.run_dir / "checkpoints" / "epoch-0001.json").is_file(), what="the first checkpoint")
     os.kill(job.worker["pid"], signal.SIGKILL)
     job.wait(120)
@@ -142,7 +142,7 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_from_its_checkpo
     resumed = jobs.resume(job.run_id, "bob", mnist)
     resumed.wait(300)
     assert resumed.status == "completed", resumed.record.message
-    assert [row["epoch"] for row in RunStore().read_history(job.run_dir)] == list(range(1, 5))
+    assert [row["epoch"] for row in RunStore().read_history(job.run_dir)] == list(range(1, 9))
     assert json.loads((job.run_dir / "metrics.json").read_text())["test_accuracy"] > 0.7
 
     # and a fine-tune of it on the cluster: the parent's model travels with the job, and the record

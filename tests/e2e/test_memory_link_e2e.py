@@ -66,7 +66,7 @@ def test_the_memory_link_is_refused_while_another_session_trains(browser, budget
         with RssWatch(budget_server.proc.pid) as watch:
             a.goto(f"{url}/train")
             wait_ready(a, "Keras MNIST convnet")
-            a.get_by_label("Epochs", exact=True).fill("3")
+            a.get_by_label("Epochs", exact=True).fill("8")  # 1-1.5 s an epoch on a fast machine: it trains past the refusal
             a.get_by_role("button", name="Train", exact=True).click()
             a.get_by_role("button", name="Stop training").wait_for(timeout=120_000)
 
@@ -76,6 +76,7 @@ def test_the_memory_link_is_refused_while_another_session_trains(browser, budget
             refusal.first.wait_for(timeout=60_000)
             refused_after = time.monotonic() - opened
             text = refusal.first.inner_text()
+            assert a.get_by_role("button", name="Stop training").is_visible()  # refused while the other session trains
             time.sleep(3)  # memory keeps growing after the refusal if anything still loads
             during = watch.peak(since=opened)
 

@@ -27,9 +27,9 @@ def test_train_pause_resume_evaluate_and_predict_on_the_ray_backend(browser, tmp
     page = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
     page.set_default_timeout(120_000)
     try:
-        # 20 short epochs (750 training images): the pause lands while the actor starts or trains, and
-        # the resumed run finishes soon; Predict's canvas wants a 28x28 digits model
-        page.goto(f"{server.url}/train?data=mnist-5k&limit=1000&arch=keras-mnist&epochs=20&batch=16")
+        # 30 short epochs (750 training images, 0.35 s an epoch on a fast machine): the pause lands while the
+        # actor starts or trains, and the resumed run finishes soon; Predict's canvas wants a 28x28 digits model
+        page.goto(f"{server.url}/train?data=mnist-5k&limit=1000&arch=keras-mnist&epochs=30&batch=16")
         wait_ready(page, "Runs train on the Ray cluster at")
         page.get_by_role("button", name="Train", exact=True).click()
         page.get_by_text("Training on the Ray cluster: host").wait_for(timeout=180_000)  # the actor has started
